@@ -1,0 +1,1 @@
+//! Loom models of the engine’s publication protocols (filled by the concurrency issue).

@@ -1,0 +1,1 @@
+//! Shuttle schedules over the whole engine (filled by the concurrency issue).

@@ -1,0 +1,396 @@
+//! Engine configuration: every knob of the C library, validated once at build time.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The unit the caller's timestamps are in. It only sets the default window size
+/// (one hour in this unit); the engine never converts timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeUnit {
+    /// Seconds.
+    Seconds,
+    /// Milliseconds (the default).
+    #[default]
+    Millis,
+    /// Microseconds.
+    Micros,
+    /// Nanoseconds.
+    Nanos,
+}
+
+impl TimeUnit {
+    /// How many ticks of this unit make one hour.
+    pub fn ticks_per_hour(self) -> i64 {
+        match self {
+            TimeUnit::Seconds => 3_600,
+            TimeUnit::Millis => 3_600_000,
+            TimeUnit::Micros => 3_600_000_000,
+            TimeUnit::Nanos => 3_600_000_000_000,
+        }
+    }
+
+    /// The short name used by the C library and the Python package (`"s"`, `"ms"`, `"us"`, `"ns"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeUnit::Seconds => "s",
+            TimeUnit::Millis => "ms",
+            TimeUnit::Micros => "us",
+            TimeUnit::Nanos => "ns",
+        }
+    }
+}
+
+impl std::str::FromStr for TimeUnit {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "s" => Ok(TimeUnit::Seconds),
+            "ms" => Ok(TimeUnit::Millis),
+            "us" => Ok(TimeUnit::Micros),
+            "ns" => Ok(TimeUnit::Nanos),
+            other => Err(Error::InvalidConfig {
+                field: "time_unit",
+                reason: format!("unknown unit {other:?}; expected \"s\", \"ms\", \"us\" or \"ns\""),
+            }),
+        }
+    }
+}
+
+/// Who runs flushes and compactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MaintenanceMode {
+    /// A background worker thread started with the log (the default).
+    #[default]
+    Background,
+    /// Nothing runs by itself: the caller drives maintenance with
+    /// [`Timelog::maint_step`](crate::Timelog::maint_step), `flush` and `compact`.
+    Manual,
+}
+
+/// Caps on one compaction. `0` means "no cap" for each of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompactionConfig {
+    /// Stop adding L0 inputs once their bytes reach this (0: unlimited).
+    pub target_bytes: u64,
+    /// At most this many L0 segments per compaction (0: unlimited).
+    pub max_inputs: u32,
+    /// At most this many L1 windows touched per compaction (0: unlimited; at least one
+    /// L0 segment is always taken so that compaction makes progress).
+    pub max_windows: u32,
+}
+
+/// Adaptive window sizing: the L1 window follows the ingest density so that a window
+/// holds about `target_records` records. `target_records == 0` disables it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveConfig {
+    /// Records a window should hold (0: adaptive sizing disabled).
+    pub target_records: u64,
+    /// Smallest window (0: no lower bound beyond 1).
+    pub min_window: i64,
+    /// Largest window (0: no upper bound).
+    pub max_window: i64,
+    /// Only change the window when the new size differs by more than this percentage (0..=100).
+    pub hysteresis_pct: u32,
+    /// Window sizes are rounded to a multiple of this (0: no rounding).
+    pub window_quantum: i64,
+    /// Weight of the newest density sample in the moving average (0.0..=1.0; 0 picks 0.2).
+    pub alpha: f64,
+    /// Flushes observed before the first adjustment.
+    pub warmup_flushes: u32,
+    /// Forget the density estimate after this many flushes without a sample (0: never).
+    pub stale_flushes: u32,
+    /// After this many failed compactions in a row, back off (0: never).
+    pub failure_backoff_threshold: u32,
+    /// When backing off, grow the window by this percentage.
+    pub failure_backoff_pct: u32,
+}
+
+impl Default for AdaptiveConfig {
+    fn default() -> Self {
+        AdaptiveConfig {
+            target_records: 0,
+            min_window: 0,
+            max_window: 0,
+            hysteresis_pct: 10,
+            window_quantum: 0,
+            alpha: 0.2,
+            warmup_flushes: 4,
+            stale_flushes: 0,
+            failure_backoff_threshold: 0,
+            failure_backoff_pct: 50,
+        }
+    }
+}
+
+/// A validated configuration. Build one with [`Timelog::builder`](crate::Timelog::builder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Unit of the timestamps (sets the default window size).
+    pub time_unit: TimeUnit,
+    /// Bytes per segment page (at least 256).
+    pub target_page_bytes: usize,
+    /// Memtable budget in bytes; a full memtable is sealed.
+    pub memtable_max_bytes: usize,
+    /// Bytes of out-of-order records the memtable may hold before it is sealed.
+    pub ooo_budget_bytes: usize,
+    /// Sealed memtables allowed to wait for flush before writers see backpressure.
+    pub sealed_max_runs: usize,
+    /// How long a writer waits for room in the sealed queue (zero: do not wait).
+    pub sealed_wait: Duration,
+    /// How often the background worker wakes up without being asked.
+    pub maintenance_wakeup: Duration,
+    /// Sealed memtables flushed per maintenance step (0: all of them).
+    pub drain_batch_limit: usize,
+    /// L0 segments allowed before compaction runs.
+    pub max_l0_segments: usize,
+    /// L1 window size, in timestamp units.
+    pub window_size: i64,
+    /// L1 windows are aligned to `window_origin + k * window_size`.
+    pub window_origin: i64,
+    /// Compact when this fraction of the stored records is deleted (0.0: disabled).
+    pub delete_debt_threshold: f64,
+    /// Caps on one compaction.
+    pub compaction: CompactionConfig,
+    /// Adaptive window sizing.
+    pub adaptive: AdaptiveConfig,
+    /// Who runs maintenance.
+    pub maintenance: MaintenanceMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Builder::default().config().expect("defaults are valid")
+    }
+}
+
+impl Config {
+    /// Records per segment page for values of `value_size` bytes.
+    pub(crate) fn page_records(&self, value_size: usize) -> usize {
+        (self.target_page_bytes / (8 + value_size.max(1))).max(16)
+    }
+}
+
+/// Builder for [`Timelog`](crate::Timelog): every knob of the C library's configuration.
+///
+/// ```
+/// use timelog::{Timelog, TimeUnit, MaintenanceMode};
+/// let log: Timelog<u64> = Timelog::builder()
+///     .time_unit(TimeUnit::Micros)
+///     .memtable_max_bytes(4 << 20)
+///     .maintenance(MaintenanceMode::Manual)
+///     .build()
+///     .unwrap();
+/// assert!(log.is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Builder {
+    time_unit: TimeUnit,
+    target_page_bytes: Option<usize>,
+    memtable_max_bytes: Option<usize>,
+    ooo_budget_bytes: Option<usize>,
+    sealed_max_runs: Option<usize>,
+    sealed_wait: Option<Duration>,
+    maintenance_wakeup: Option<Duration>,
+    drain_batch_limit: usize,
+    max_l0_segments: Option<usize>,
+    window_size: Option<i64>,
+    window_origin: i64,
+    delete_debt_threshold: f64,
+    compaction: CompactionConfig,
+    adaptive: Option<AdaptiveConfig>,
+    maintenance: MaintenanceMode,
+}
+
+fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T> {
+    Err(Error::InvalidConfig {
+        field,
+        reason: reason.into(),
+    })
+}
+
+macro_rules! setter {
+    ($(#[$m:meta])* $name:ident: $ty:ty) => {
+        $(#[$m])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = Some(value);
+            self
+        }
+    };
+}
+
+impl Builder {
+    /// Timestamp unit (default milliseconds). Sets the default window size to one hour.
+    pub fn time_unit(mut self, unit: TimeUnit) -> Self {
+        self.time_unit = unit;
+        self
+    }
+    setter!(
+        /// Bytes per segment page (default 64 KiB, at least 256).
+        target_page_bytes: usize
+    );
+    setter!(
+        /// Memtable budget in bytes (default 1 MiB, at least 1).
+        memtable_max_bytes: usize
+    );
+    setter!(
+        /// Out-of-order budget in bytes (default a tenth of the memtable budget).
+        ooo_budget_bytes: usize
+    );
+    setter!(
+        /// Sealed memtables that may wait for flush before backpressure (default 4, at least 1).
+        sealed_max_runs: usize
+    );
+    setter!(
+        /// How long a writer waits for the sealed queue to drain (default 100 ms; zero: no wait).
+        sealed_wait: Duration
+    );
+    setter!(
+        /// Background worker wake-up period (default 100 ms, must be non-zero).
+        maintenance_wakeup: Duration
+    );
+    /// Sealed memtables flushed per maintenance step (default 0: all).
+    pub fn drain_batch_limit(mut self, limit: usize) -> Self {
+        self.drain_batch_limit = limit;
+        self
+    }
+    setter!(
+        /// L0 segments allowed before compaction (default 8, at least 1).
+        max_l0_segments: usize
+    );
+    setter!(
+        /// L1 window size in timestamp units (default one hour in the unit, positive).
+        window_size: i64
+    );
+    /// Origin the L1 windows are aligned to (default 0).
+    pub fn window_origin(mut self, origin: i64) -> Self {
+        self.window_origin = origin;
+        self
+    }
+    /// Fraction of deleted records that triggers compaction (default 0.0: disabled; 0.0..=1.0).
+    pub fn delete_debt_threshold(mut self, fraction: f64) -> Self {
+        self.delete_debt_threshold = fraction;
+        self
+    }
+    /// Compaction caps (default: none).
+    pub fn compaction(mut self, caps: CompactionConfig) -> Self {
+        self.compaction = caps;
+        self
+    }
+    /// Adaptive window sizing (default: disabled).
+    pub fn adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
+        self.adaptive = Some(adaptive);
+        self
+    }
+    /// Maintenance mode (default: a background worker).
+    pub fn maintenance(mut self, mode: MaintenanceMode) -> Self {
+        self.maintenance = mode;
+        self
+    }
+
+    /// Validates every field and returns the configuration.
+    pub fn config(&self) -> Result<Config> {
+        let memtable_max_bytes = self.memtable_max_bytes.unwrap_or(1 << 20);
+        if memtable_max_bytes == 0 {
+            return invalid("memtable_max_bytes", "must be at least 1");
+        }
+        let target_page_bytes = self.target_page_bytes.unwrap_or(64 << 10);
+        if target_page_bytes < 256 {
+            return invalid(
+                "target_page_bytes",
+                format!("{target_page_bytes} is below 256"),
+            );
+        }
+        if target_page_bytes > (1 << 40) {
+            return invalid("target_page_bytes", "must be at most 2^40");
+        }
+        let ooo_budget_bytes = self
+            .ooo_budget_bytes
+            .unwrap_or((memtable_max_bytes / 10).max(1));
+        if ooo_budget_bytes == 0 {
+            return invalid("ooo_budget_bytes", "must be at least 1");
+        }
+        let sealed_max_runs = self.sealed_max_runs.unwrap_or(4);
+        if sealed_max_runs == 0 {
+            return invalid("sealed_max_runs", "must be at least 1");
+        }
+        if sealed_max_runs > 1 << 20 {
+            return invalid("sealed_max_runs", "must be at most 2^20");
+        }
+        let sealed_wait = self.sealed_wait.unwrap_or(Duration::from_millis(100));
+        if sealed_wait > Duration::from_secs(u32::MAX as u64 / 1000) {
+            return invalid("sealed_wait", "must be at most 2^32-1 ms");
+        }
+        let maintenance_wakeup = self
+            .maintenance_wakeup
+            .unwrap_or(Duration::from_millis(100));
+        if maintenance_wakeup.is_zero() {
+            return invalid("maintenance_wakeup", "must be non-zero");
+        }
+        if maintenance_wakeup > Duration::from_secs(u32::MAX as u64 / 1000) {
+            return invalid("maintenance_wakeup", "must be at most 2^32-1 ms");
+        }
+        let max_l0_segments = self.max_l0_segments.unwrap_or(8);
+        if max_l0_segments == 0 {
+            return invalid("max_l0_segments", "must be at least 1");
+        }
+        let window_size = self.window_size.unwrap_or(self.time_unit.ticks_per_hour());
+        if window_size <= 0 {
+            return invalid("window_size", format!("{window_size} is not positive"));
+        }
+        let d = self.delete_debt_threshold;
+        if !d.is_finite() || !(0.0..=1.0).contains(&d) {
+            return invalid(
+                "delete_debt_threshold",
+                format!("{d} is not within 0.0..=1.0"),
+            );
+        }
+        let adaptive = self.adaptive.unwrap_or_default();
+        if !adaptive.alpha.is_finite() || !(0.0..=1.0).contains(&adaptive.alpha) {
+            return invalid(
+                "adaptive_alpha",
+                format!("{} is not within 0.0..=1.0", adaptive.alpha),
+            );
+        }
+        if adaptive.min_window < 0 {
+            return invalid("adaptive_min_window", "must not be negative");
+        }
+        if adaptive.max_window < 0 {
+            return invalid("adaptive_max_window", "must not be negative");
+        }
+        if adaptive.window_quantum < 0 {
+            return invalid("adaptive_window_quantum", "must not be negative");
+        }
+        if adaptive.target_records > 0 {
+            if adaptive.max_window != 0 && adaptive.min_window > adaptive.max_window {
+                return invalid("adaptive_min_window", "is above adaptive_max_window");
+            }
+            if adaptive.hysteresis_pct > 100 {
+                return invalid("adaptive_hysteresis_pct", "must be at most 100");
+            }
+        }
+        Ok(Config {
+            time_unit: self.time_unit,
+            target_page_bytes,
+            memtable_max_bytes,
+            ooo_budget_bytes,
+            sealed_max_runs,
+            sealed_wait,
+            maintenance_wakeup,
+            drain_batch_limit: self.drain_batch_limit,
+            max_l0_segments,
+            window_size,
+            window_origin: self.window_origin,
+            delete_debt_threshold: d,
+            compaction: self.compaction,
+            adaptive,
+            maintenance: self.maintenance,
+        })
+    }
+
+    /// Validates the configuration and creates the log.
+    pub fn build<V: crate::Value>(self) -> Result<crate::Timelog<V>> {
+        Ok(crate::Timelog::with_config(self.config()?))
+    }
+}

@@ -1,0 +1,338 @@
+//! Lock-free k-way merge cursors over a snapshot's sources.
+//!
+//! Each source is a sorted slice of one layer (a segment's visible sub-range, a
+//! memtable run, the materialised part of a memtable's skiplist). The cursor
+//! merges them by the key `(ts, rank, seq)`:
+//! - `rank` orders sources by age for equal timestamps: L1 (0), then L0 segments
+//!   oldest first, then memtables (`u32::MAX`), whose records carry their own
+//!   sequence numbers, which order them among themselves;
+//! - so records with equal timestamps come out in insertion order.
+//!
+//! Instead of a heap step per record the cursor works in *runs*: it finds the
+//! source with the smallest head and the second-smallest head among the others,
+//! gallops to the end of the stretch that stays below that bound, and then emits
+//! the stretch with a bounds check per record. Non-overlapping sources (the normal
+//! case after compaction) therefore merge at nearly slice speed, and a single
+//! source is a plain slice walk. The same works backwards, so [`Range`] is a
+//! [`DoubleEndedIterator`]: front and back share each source's `[lo, hi)` window.
+
+use std::borrow::Cow;
+
+use crate::tombstone::{cover, Piece};
+
+/// Values of one source: a contiguous slice, or references gathered from a skiplist.
+pub(crate) enum Vals<'a, V> {
+    Slice(&'a [V]),
+    Refs(Vec<&'a V>),
+}
+
+/// One sorted input of a merge.
+pub(crate) struct Src<'a, V> {
+    ts: Cow<'a, [i64]>,
+    /// Per-record sequence numbers (memtable sources only); such records are
+    /// filtered by the watermark and by tombstones one by one.
+    seq: Option<Cow<'a, [u64]>>,
+    vals: Vals<'a, V>,
+    rank: u32,
+    lo: usize,
+    hi: usize,
+}
+
+/// Rank of memtable sources.
+pub(crate) const MEM_RANK: u32 = u32::MAX;
+
+type Key = (i64, u32, u64);
+
+impl<'a, V> Src<'a, V> {
+    /// A memtable source: records `[lo, hi)` of the columns.
+    pub(crate) fn mem(
+        ts: Cow<'a, [i64]>,
+        seq: Cow<'a, [u64]>,
+        vals: Vals<'a, V>,
+        lo: usize,
+        hi: usize,
+    ) -> Self {
+        Src {
+            ts,
+            seq: Some(seq),
+            vals,
+            rank: MEM_RANK,
+            lo,
+            hi,
+        }
+    }
+
+    /// A segment source (every record in `[lo, hi)` is visible).
+    pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
+        Src {
+            ts: Cow::Borrowed(ts),
+            seq: None,
+            vals: Vals::Slice(vals),
+            rank,
+            lo,
+            hi,
+        }
+    }
+
+    #[inline]
+    fn key(&self, j: usize) -> Key {
+        let s = match &self.seq {
+            Some(q) => q[j],
+            None => 0,
+        };
+        (self.ts[j], self.rank, s)
+    }
+
+    #[inline]
+    fn val(&self, j: usize) -> &'a V {
+        match &self.vals {
+            Vals::Slice(s) => &s[j],
+            Vals::Refs(r) => r[j],
+        }
+    }
+
+    /// First index in `[lo, hi)` whose key is not below `b`, knowing `key(lo) < b`
+    /// (galloping forward from `lo`, then binary search).
+    fn first_not_below(&self, b: Key) -> usize {
+        let mut a = self.lo; // key(a) < b
+        let mut step = 1usize;
+        let mut z = self.hi;
+        while a + step < self.hi {
+            let p = a + step;
+            if self.key(p) < b {
+                a = p;
+                step *= 2;
+            } else {
+                z = p;
+                break;
+            }
+        }
+        let mut x = a + 1;
+        while x < z {
+            let m = x + (z - x) / 2;
+            if self.key(m) < b {
+                x = m + 1;
+            } else {
+                z = m;
+            }
+        }
+        x
+    }
+
+    /// First index in `[lo, hi)` whose key is above `b`, knowing `key(hi - 1) > b`
+    /// (galloping backward from `hi - 1`, then binary search).
+    fn first_above(&self, b: Key) -> usize {
+        let mut z = self.hi - 1; // key(z) > b
+        let mut step = 1usize;
+        let mut a = self.lo;
+        while z > self.lo {
+            let p = if z - self.lo > step {
+                z - step
+            } else {
+                self.lo
+            };
+            if self.key(p) > b {
+                z = p;
+                step *= 2;
+            } else {
+                a = p + 1;
+                break;
+            }
+        }
+        while a < z {
+            let m = a + (z - a) / 2;
+            if self.key(m) > b {
+                z = m;
+            } else {
+                a = m + 1;
+            }
+        }
+        a
+    }
+}
+
+/// Iterator over `(ts, &value)` of a snapshot range, ascending by timestamp
+/// (equal timestamps in insertion order); iterate from the back with
+/// [`DoubleEndedIterator::next_back`] or `.rev()`.
+pub struct Range<'a, V> {
+    srcs: Vec<Src<'a, V>>,
+    pieces: Vec<Piece>,
+    watermark: u64,
+    /// Current forward stretch: (source, end index).
+    front: Option<(usize, usize)>,
+    /// Current backward stretch: (source, start index).
+    back: Option<(usize, usize)>,
+}
+
+impl<'a, V> Range<'a, V> {
+    pub(crate) fn new(srcs: Vec<Src<'a, V>>, pieces: Vec<Piece>, watermark: u64) -> Self {
+        let srcs: Vec<_> = srcs.into_iter().filter(|s| s.lo < s.hi).collect();
+        Range {
+            srcs,
+            pieces,
+            watermark,
+            front: None,
+            back: None,
+        }
+    }
+
+    pub(crate) fn empty() -> Self {
+        Range {
+            srcs: Vec::new(),
+            pieces: Vec::new(),
+            watermark: 0,
+            front: None,
+            back: None,
+        }
+    }
+
+    /// Whether record `j` of memtable source `s` is visible to this snapshot.
+    #[inline]
+    fn mem_visible(pieces: &[Piece], watermark: u64, ts: i64, seq: u64) -> bool {
+        seq < watermark && (pieces.is_empty() || cover(pieces, ts) <= seq)
+    }
+
+    /// Exact number of records left, without consuming them.
+    pub fn remaining(&self) -> usize {
+        let mut n = 0;
+        for s in &self.srcs {
+            match &s.seq {
+                None => n += s.hi - s.lo,
+                Some(q) => {
+                    for j in s.lo..s.hi {
+                        if Self::mem_visible(&self.pieces, self.watermark, s.ts[j], q[j]) {
+                            n += 1;
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    fn pick_front(&mut self) -> bool {
+        let mut best: Option<(Key, usize)> = None;
+        let mut second: Option<Key> = None;
+        for (i, s) in self.srcs.iter().enumerate() {
+            if s.lo >= s.hi {
+                continue;
+            }
+            let k = s.key(s.lo);
+            match best {
+                None => best = Some((k, i)),
+                Some((bk, _)) if k < bk => {
+                    second = Some(bk);
+                    best = Some((k, i));
+                }
+                Some(_) => {
+                    if second.is_none_or(|s2| k < s2) {
+                        second = Some(k)
+                    }
+                }
+            }
+        }
+        let Some((_, i)) = best else { return false };
+        let end = match second {
+            None => self.srcs[i].hi,
+            Some(b) => self.srcs[i].first_not_below(b).max(self.srcs[i].lo + 1),
+        };
+        self.front = Some((i, end));
+        true
+    }
+
+    fn pick_back(&mut self) -> bool {
+        let mut best: Option<(Key, usize)> = None;
+        let mut second: Option<Key> = None;
+        for (i, s) in self.srcs.iter().enumerate() {
+            if s.lo >= s.hi {
+                continue;
+            }
+            let k = s.key(s.hi - 1);
+            match best {
+                None => best = Some((k, i)),
+                Some((bk, _)) if k > bk => {
+                    second = Some(bk);
+                    best = Some((k, i));
+                }
+                Some(_) => {
+                    if second.is_none_or(|s2| k > s2) {
+                        second = Some(k)
+                    }
+                }
+            }
+        }
+        let Some((_, i)) = best else { return false };
+        let start = match second {
+            None => self.srcs[i].lo,
+            Some(b) => self.srcs[i].first_above(b).min(self.srcs[i].hi - 1),
+        };
+        self.back = Some((i, start));
+        true
+    }
+}
+
+impl<'a, V> Iterator for Range<'a, V> {
+    type Item = (i64, &'a V);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((i, end)) = self.front {
+                let s = &mut self.srcs[i];
+                if s.lo < end.min(s.hi) {
+                    let j = s.lo;
+                    s.lo += 1;
+                    let ts = s.ts[j];
+                    if let Some(q) = &s.seq {
+                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
+                            continue;
+                        }
+                    }
+                    return Some((ts, s.val(j)));
+                }
+                self.front = None;
+            }
+            if !self.pick_front() {
+                return None;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let upper = self.srcs.iter().map(|s| s.hi - s.lo).sum();
+        let exact = self.srcs.iter().all(|s| s.seq.is_none());
+        (if exact { upper } else { 0 }, Some(upper))
+    }
+
+    fn count(self) -> usize {
+        self.remaining()
+    }
+}
+
+impl<V> DoubleEndedIterator for Range<'_, V> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((i, start)) = self.back {
+                let s = &mut self.srcs[i];
+                if s.hi > start.max(s.lo) {
+                    s.hi -= 1;
+                    let j = s.hi;
+                    let ts = s.ts[j];
+                    if let Some(q) = &s.seq {
+                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
+                            continue;
+                        }
+                    }
+                    return Some((ts, s.val(j)));
+                }
+                self.back = None;
+            }
+            if !self.pick_back() {
+                return None;
+            }
+        }
+    }
+}
+
+impl<V> std::iter::FusedIterator for Range<'_, V> {}

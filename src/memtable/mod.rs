@@ -1,0 +1,406 @@
+//! The memtable: where writes land.
+//!
+//! A memtable takes records from any number of threads without locks:
+//! - **lanes**: a writer thread claims one of a few lanes (one CAS, once per
+//!   memtable) and then appends in-order records to the lane's current columnar
+//!   [`Run`] with plain stores and one `Release` length store;
+//! - **batch runs**: `append_batch` sorts its batch into a complete [`Run`] off to
+//!   the side and publishes it with one slot claim;
+//! - **skiplist**: every other record (out of order for its lane, or from a thread
+//!   that found no free lane) goes into a lock-free crossbeam skiplist keyed by
+//!   `(ts, seq)`.
+//!
+//! All three keep a sequence number per record, so a reader filters by its
+//! snapshot's watermark and by tombstones exactly. A memtable becomes a *memrun*
+//! when it is sealed: it stops accepting new sequence numbers, but the writers
+//! that already own a number below the seal finish into it.
+
+mod run;
+mod stack;
+
+use std::borrow::Cow;
+use std::cell::UnsafeCell;
+
+use crossbeam_epoch::{self as epoch, Guard};
+use crossbeam_skiplist::base::SkipList;
+use crossbeam_utils::CachePadded;
+
+pub(crate) use run::Run;
+use stack::Stack;
+
+use crate::config::Config;
+use crate::cursor::{Src, Vals};
+use crate::sync::{wait_until, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::tombstone::Tomb;
+
+const LANES: usize = 4;
+/// Batches smaller than this go through the per-record path.
+pub(crate) const SMALL_BATCH: usize = 16;
+/// Bytes charged per record stored in a run (ts + seq + value).
+fn run_record_bytes<V>() -> usize {
+    16 + std::mem::size_of::<V>()
+}
+/// Bytes charged per skiplist record (node header, tower, key, value).
+fn skip_record_bytes<V>() -> usize {
+    64 + std::mem::size_of::<V>()
+}
+const TOMB_BYTES: usize = 48;
+
+fn thread_token() -> u64 {
+    use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as O};
+    static NEXT: StdAtomicU64 = StdAtomicU64::new(1);
+    thread_local! {
+        static TOKEN: u64 = NEXT.fetch_add(1, O::Relaxed);
+    }
+    TOKEN.with(|t| *t)
+}
+
+struct LaneState<V> {
+    run: *const Run<V>,
+    last_ts: i64,
+}
+
+struct Lane<V> {
+    /// Token of the owning thread, 0 when free.
+    owner: AtomicU64,
+    /// Touched only by the owner.
+    state: UnsafeCell<LaneState<V>>,
+}
+
+/// The mutable write buffer (and, once sealed, an immutable memrun).
+pub(crate) struct Memtable<V> {
+    /// First sequence number that may live here.
+    pub(crate) start_seq: u64,
+    sealing: AtomicBool,
+    /// Sequence number of the seal (`u64::MAX` until known).
+    seal_seq: AtomicU64,
+    runs: Box<[AtomicPtr<Run<V>>]>,
+    nruns: AtomicUsize,
+    lanes: [CachePadded<Lane<V>>; LANES],
+    skip: SkipList<(i64, u64), V>,
+    tombs: Stack<Tomb>,
+    bytes: AtomicUsize,
+    ooo_bytes: AtomicUsize,
+    chunk_cap: usize,
+    max_bytes: usize,
+    ooo_budget: usize,
+}
+
+// SAFETY: lane states are only touched by the thread that claimed the lane with a
+// CAS (exclusive access), runs/stack/skiplist are themselves thread-safe, and
+// values are shared by reference (`V: Sync`) and dropped anywhere (`V: Send`).
+unsafe impl<V: Send + Sync> Sync for Memtable<V> {}
+// SAFETY: as above.
+unsafe impl<V: Send + Sync> Send for Memtable<V> {}
+
+impl<V: Send + Sync + 'static> Memtable<V> {
+    pub(crate) fn new(cfg: &Config, start_seq: u64) -> Self {
+        let per = run_record_bytes::<V>();
+        let chunk_cap = (cfg.memtable_max_bytes / per).clamp(4, 4096);
+        let slots = (cfg.memtable_max_bytes / (per * SMALL_BATCH)).clamp(16, 4096);
+        Memtable {
+            start_seq,
+            sealing: AtomicBool::new(false),
+            seal_seq: AtomicU64::new(u64::MAX),
+            runs: (0..slots)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            nruns: AtomicUsize::new(0),
+            lanes: std::array::from_fn(|_| {
+                CachePadded::new(Lane {
+                    owner: AtomicU64::new(0),
+                    state: UnsafeCell::new(LaneState {
+                        run: std::ptr::null(),
+                        last_ts: i64::MIN,
+                    }),
+                })
+            }),
+            skip: SkipList::new(epoch::default_collector().clone()),
+            tombs: Stack::new(),
+            bytes: AtomicUsize::new(0),
+            ooo_bytes: AtomicUsize::new(0),
+            chunk_cap,
+            max_bytes: cfg.memtable_max_bytes,
+            ooo_budget: cfg.ooo_budget_bytes,
+        }
+    }
+
+    // ----- seal protocol ---------------------------------------------------------
+
+    /// Whether sequence number `s` (already reserved by the caller) belongs here.
+    ///
+    /// `Some(true)`: insert here. `Some(false)`: it belongs to a later memtable.
+    /// The argument for the unsealed case: the caller's reservation is a `SeqCst`
+    /// RMW that precedes this `SeqCst` load; the sealer stores `sealing = true`
+    /// (`SeqCst`) before reserving the seal's own number. If the load sees `false`,
+    /// the caller's RMW precedes the sealer's in the single total order, so `s` is
+    /// below the seal number.
+    pub(crate) fn owns(&self, s: u64) -> bool {
+        if s < self.start_seq {
+            return false;
+        }
+        if !self.sealing.load(Ordering::SeqCst) {
+            return true;
+        }
+        s < self.wait_seal_seq()
+    }
+
+    fn wait_seal_seq(&self) -> u64 {
+        let mut ss = self.seal_seq.load(Ordering::Acquire);
+        if ss == u64::MAX {
+            wait_until(|| {
+                ss = self.seal_seq.load(Ordering::Acquire);
+                ss != u64::MAX
+            });
+        }
+        ss
+    }
+
+    /// Claims the right to seal. Only one caller ever gets `true`.
+    pub(crate) fn begin_seal(&self) -> bool {
+        !self.sealing.load(Ordering::Relaxed) && !self.sealing.swap(true, Ordering::SeqCst)
+    }
+
+    /// Records the seal's sequence number (after [`Memtable::begin_seal`]).
+    pub(crate) fn set_seal_seq(&self, s: u64) {
+        self.seal_seq.store(s, Ordering::Release);
+    }
+
+    /// The seal's sequence number, if sealed.
+    pub(crate) fn seal_seq(&self) -> Option<u64> {
+        match self.seal_seq.load(Ordering::Acquire) {
+            u64::MAX => None,
+            s => Some(s),
+        }
+    }
+
+    /// Whether the memtable should be sealed.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) >= self.max_bytes
+            || self.ooo_bytes.load(Ordering::Relaxed) >= self.ooo_budget
+            || self.nruns.load(Ordering::Relaxed) + 2 >= self.runs.len()
+    }
+
+    /// Bytes charged so far.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held in the out-of-order skiplist.
+    pub(crate) fn ooo_bytes(&self) -> usize {
+        self.ooo_bytes.load(Ordering::Relaxed)
+    }
+
+    // ----- writes ------------------------------------------------------------------
+
+    /// Inserts one record with sequence number `s`.
+    pub(crate) fn insert_one(&self, ts: i64, s: u64, v: V, guard: &Guard) {
+        let me = thread_token();
+        let lane = &self.lanes[(me as usize) % LANES];
+        let owner = lane.owner.load(Ordering::Relaxed);
+        let mine = owner == me
+            || (owner == 0
+                && lane
+                    .owner
+                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok());
+        if mine {
+            // SAFETY: this thread owns the lane (it won the CAS above or earlier), so
+            // it is the only one touching the lane state.
+            let st = unsafe { &mut *lane.state.get() };
+            if ts >= st.last_ts || st.run.is_null() {
+                // SAFETY: `st.run` is null or a run this lane created and published in
+                // `runs`, which lives as long as the memtable.
+                let full = st.run.is_null() || unsafe { (*st.run).len() == (*st.run).capacity() };
+                if full {
+                    if let Some(r) = self.publish_run(Run::with_capacity(self.chunk_cap)) {
+                        self.bytes
+                            .fetch_add(self.chunk_cap * run_record_bytes::<V>(), Ordering::Relaxed);
+                        st.run = r;
+                    } else {
+                        return self.insert_skip(ts, s, v, guard);
+                    }
+                }
+                // SAFETY: this lane is the run's only producer, the run has room, and
+                // `ts` is not below the run's last timestamp (`last_ts` check above; a
+                // fresh run is empty). Sequence numbers of one thread only grow.
+                unsafe { (*st.run).push(ts, s, v) };
+                st.last_ts = ts;
+                return;
+            }
+        }
+        self.insert_skip(ts, s, v, guard)
+    }
+
+    fn insert_skip(&self, ts: i64, s: u64, v: V, guard: &Guard) {
+        self.skip.insert((ts, s), v, guard).release(guard);
+        let b = skip_record_bytes::<V>();
+        self.bytes.fetch_add(b, Ordering::Relaxed);
+        self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
+    }
+
+    /// Publishes a complete sorted run (from a batch). Falls back to the skiplist
+    /// when the run table is full.
+    pub(crate) fn insert_run(&self, run: Run<V>) {
+        let bytes = run.len() * run_record_bytes::<V>();
+        if self.publish_run(run).is_some() {
+            self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Claims a slot and publishes `run`; returns a pointer to it, or `None` when no
+    /// slot is left, in which case the run's records are moved to the skiplist.
+    fn publish_run(&self, run: Run<V>) -> Option<*const Run<V>> {
+        let i = self.nruns.fetch_add(1, Ordering::Relaxed);
+        if i >= self.runs.len() {
+            // Nothing is lost: the records go to the skiplist instead.
+            self.spill(run);
+            return None;
+        }
+        let p = Box::into_raw(Box::new(run));
+        // Release: the run's contents happen-before a reader that acquires the slot.
+        self.runs[i].store(p, Ordering::Release);
+        Some(p)
+    }
+
+    /// Moves a run's records into the skiplist (run table full; rare).
+    fn spill(&self, run: Run<V>) {
+        let guard = epoch::pin();
+        let n = run.len();
+        let (ts, seq) = (run.ts().to_vec(), run.seqs(n).to_vec());
+        for ((t, s), v) in ts.into_iter().zip(seq).zip(run.into_vals()) {
+            self.insert_skip(t, s, v, &guard);
+        }
+    }
+
+    /// Records a tombstone.
+    pub(crate) fn insert_tomb(&self, t: Tomb) {
+        self.tombs.push(t);
+        self.bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
+    }
+
+    // ----- reads -------------------------------------------------------------------
+
+    /// Every tombstone with a sequence number below `w`.
+    pub(crate) fn tombs_below(&self, w: u64, out: &mut Vec<Tomb>) {
+        self.tombs.for_each(|t| {
+            if t.seq < w {
+                out.push(*t)
+            }
+        });
+    }
+
+    /// Number of tombstones stored here.
+    pub(crate) fn tomb_count(&self) -> usize {
+        self.tombs.len()
+    }
+
+    fn runs(&self) -> impl Iterator<Item = &Run<V>> + '_ {
+        let n = self.nruns.load(Ordering::Acquire).min(self.runs.len());
+        self.runs[..n].iter().filter_map(|slot| {
+            let p = slot.load(Ordering::Acquire);
+            // SAFETY: a non-null slot holds a run published with `Release` (acquired
+            // above) that lives until the memtable is dropped, which `&self` prevents.
+            (!p.is_null()).then(|| unsafe { &*p })
+        })
+    }
+
+    /// Adds one merge source per run (and one for the skiplist) restricted to
+    /// `[lo, hi]`. Records at or above the watermark `w` are filtered by the cursor.
+    pub(crate) fn sources<'a>(&'a self, lo: i64, hi: i64, out: &mut Vec<Src<'a, V>>) {
+        for run in self.runs() {
+            let ts = run.ts();
+            let n = ts.len();
+            let a = ts.partition_point(|&t| t < lo);
+            let b = ts.partition_point(|&t| t <= hi);
+            if a < b {
+                out.push(Src::mem(
+                    Cow::Borrowed(ts),
+                    Cow::Borrowed(run.seqs(n)),
+                    Vals::Slice(run.vals(n)),
+                    a,
+                    b,
+                ));
+            }
+        }
+        if !self.skip.is_empty() {
+            let guard = epoch::pin();
+            let mut ts = Vec::new();
+            let mut seq = Vec::new();
+            let mut vals: Vec<&'a V> = Vec::new();
+            for e in self.skip.range((lo, 0)..=(hi, u64::MAX), &guard) {
+                let &(t, s) = e.key();
+                ts.push(t);
+                seq.push(s);
+                // SAFETY: nodes of this skiplist are never removed (keys are unique
+                // and nothing calls `remove`), so a node lives until the skiplist
+                // itself is dropped, which happens only when the memtable is
+                // dropped; the returned reference is bounded by `&'a self`.
+                vals.push(unsafe { &*(e.value() as *const V) });
+            }
+            let n = ts.len();
+            if n > 0 {
+                out.push(Src::mem(
+                    Cow::Owned(ts),
+                    Cow::Owned(seq),
+                    Vals::Refs(vals),
+                    0,
+                    n,
+                ));
+            }
+        }
+    }
+
+    /// Number of records held (all sequence numbers, visible or not).
+    pub(crate) fn len(&self) -> usize {
+        self.skip.len() + self.runs().map(Run::len).sum::<usize>()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0 && self.tombs.len() == 0
+    }
+}
+
+impl<V> Drop for Memtable<V> {
+    fn drop(&mut self) {
+        let n = self.nruns.load(Ordering::Acquire).min(self.runs.len());
+        for slot in &self.runs[..n] {
+            let p = slot.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: each published run was created by `Box::into_raw` and is
+                // freed exactly once, here.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+impl<V: Send + Sync + 'static> Memtable<V> {
+    /// `(records in runs, records in the skiplist)`.
+    pub(crate) fn record_split(&self) -> (usize, usize) {
+        (self.runs().map(Run::len).sum(), self.skip.len())
+    }
+
+    /// Checks that every run is sorted by `(ts, seq)` and sequence numbers lie in
+    /// this memtable's range.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let seal = self.seal_seq().unwrap_or(u64::MAX);
+        for run in self.runs() {
+            let ts = run.ts();
+            let seq = run.seqs(ts.len());
+            for j in 1..ts.len() {
+                if (ts[j - 1], seq[j - 1]) >= (ts[j], seq[j]) {
+                    return Err(format!("memtable run not sorted at index {j}"));
+                }
+            }
+            if let Some(&bad) = seq.iter().find(|&&q| q < self.start_seq || q >= seal) {
+                return Err(format!(
+                    "memtable record with sequence {bad} outside [{}, {seal})",
+                    self.start_seq
+                ));
+            }
+        }
+        Ok(())
+    }
+}

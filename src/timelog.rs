@@ -1,0 +1,738 @@
+//! [`Timelog`]: the public handle, the write path and the seal protocol.
+
+use std::ops::RangeBounds;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_epoch::{self as epoch, Guard};
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::{Builder, Config, MaintenanceMode};
+use crate::error::{Error, Result};
+use crate::maintenance::MaintState;
+use crate::manifest::{Manifest, ManifestCell};
+use crate::memtable::{Memtable, Run, SMALL_BATCH};
+use crate::segment::Level;
+use crate::seq::Sequencer;
+use crate::snapshot::{inclusive, Snapshot};
+use crate::stats::{Counters, Stats};
+use crate::sync::{spin_loop, Arc, AtomicBool, AtomicU64, Ordering};
+use crate::tombstone::{Tomb, TombIndex};
+use crate::Value;
+
+/// What a write reports. The write itself is always accepted and durable in
+/// memory; `Backpressure` says that the sealed-memtable queue was full (the
+/// writer waited up to `sealed_wait` and maintenance did not catch up), so the
+/// caller may want to slow down or call [`Timelog::flush`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Accepted, no pressure.
+    Clean,
+    /// Accepted, but the sealed queue is over its limit.
+    Backpressure,
+}
+
+impl Accepted {
+    /// `true` for [`Accepted::Backpressure`].
+    pub fn is_backpressure(self) -> bool {
+        self == Accepted::Backpressure
+    }
+}
+
+pub(crate) struct Signal {
+    /// Work is waiting for the background worker.
+    pub(crate) pending: bool,
+    /// The worker must exit.
+    pub(crate) stop: bool,
+}
+
+/// State shared by the handle and the background worker.
+pub(crate) struct Inner<V> {
+    pub(crate) cfg: Config,
+    pub(crate) seq: Sequencer,
+    pub(crate) manifest: ManifestCell<V>,
+    pub(crate) counters: Counters,
+    pub(crate) maint: Mutex<MaintState>,
+    pub(crate) signal: Mutex<Signal>,
+    /// Wakes the worker.
+    pub(crate) work_cv: Condvar,
+    /// Wakes writers waiting for room in the sealed queue.
+    pub(crate) room_cv: Condvar,
+    pub(crate) worker_running: AtomicBool,
+    pub(crate) compact_requested: AtomicBool,
+    pub(crate) next_segment_id: AtomicU64,
+}
+
+/// A lock-free, concurrent, in-memory, time-indexed multimap.
+///
+/// Records are `(ts, value)` pairs; duplicates are kept; every `i64` is a valid
+/// timestamp. All methods take `&self` and the log is `Send + Sync`: any number
+/// of threads may write and read at once, without locks on either path. Reads go
+/// through a [`Snapshot`], which never changes once taken.
+///
+/// ```
+/// use timelog::Timelog;
+/// let log = Timelog::new();
+/// let _ = log.append(100, "boot");
+/// let _ = log.append_batch([(101, "a"), (99, "late"), (101, "b")]);
+/// log.delete_range(100..101).unwrap();
+/// let snap = log.snapshot();
+/// let all: Vec<_> = snap.range(..).collect();
+/// assert_eq!(all, vec![(99, &"late"), (101, &"a"), (101, &"b")]);
+/// assert_eq!(snap.last_ts(), Some(101));
+/// ```
+pub struct Timelog<V: Value> {
+    inner: Arc<Inner<V>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<V: Value> Default for Timelog<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V: Value> std::fmt::Debug for Timelog<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timelog")
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Timelog<()> {
+    /// A builder with every configuration knob; `build()` picks the value type.
+    ///
+    /// ```
+    /// use timelog::{Timelog, MaintenanceMode};
+    /// let log: Timelog<String> = Timelog::builder()
+    ///     .maintenance(MaintenanceMode::Manual)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(log);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<V: Value> Timelog<V> {
+    /// A log with the default configuration (background maintenance).
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A log with a configuration validated by [`Builder::config`].
+    pub fn with_config(cfg: Config) -> Self {
+        let seq = Sequencer::new();
+        let active = Arc::new(Memtable::new(&cfg, 1));
+        let manifest = ManifestCell::new(Manifest {
+            active,
+            memruns: Vec::new(),
+            l0: Vec::new(),
+            l1: Vec::new(),
+            tombs: Arc::new(TombIndex::default()),
+        });
+        let inner = Arc::new(Inner {
+            maint: Mutex::new(MaintState::new(&cfg)),
+            cfg,
+            seq,
+            manifest,
+            counters: Counters::default(),
+            signal: Mutex::new(Signal {
+                pending: false,
+                stop: false,
+            }),
+            work_cv: Condvar::new(),
+            room_cv: Condvar::new(),
+            worker_running: AtomicBool::new(false),
+            compact_requested: AtomicBool::new(false),
+            next_segment_id: AtomicU64::new(1),
+        });
+        let log = Timelog {
+            inner,
+            worker: Mutex::new(None),
+        };
+        if log.inner.cfg.maintenance == MaintenanceMode::Background {
+            log.spawn_worker();
+        }
+        log
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    // ----- writes ------------------------------------------------------------------
+
+    /// Appends one record.
+    pub fn append(&self, ts: i64, value: V) -> Accepted {
+        let guard = epoch::pin();
+        let m = self.inner.manifest.load(&guard);
+        let s = self.inner.seq.reserve(1);
+        let mt = self.inner.target(m, s, &guard);
+        mt.insert_one(ts, s, value, &guard);
+        self.inner.seq.publish(s, 1);
+        if mt.is_full() {
+            self.inner.on_full(mt)
+        } else {
+            Accepted::Clean
+        }
+    }
+
+    /// Appends a batch atomically: a snapshot sees all of it or none of it.
+    /// Records with equal timestamps keep the batch's order.
+    pub fn append_batch(&self, records: impl IntoIterator<Item = (i64, V)>) -> Accepted {
+        let (ts, vals): (Vec<i64>, Vec<V>) = records.into_iter().unzip();
+        self.append_columns(ts, vals)
+    }
+
+    /// Appends a batch given as two equally long columns (atomically, like
+    /// [`Timelog::append_batch`]).
+    ///
+    /// # Panics
+    /// If the columns differ in length.
+    pub fn append_columns(&self, ts: Vec<i64>, vals: Vec<V>) -> Accepted {
+        assert_eq!(
+            ts.len(),
+            vals.len(),
+            "append_columns: column lengths differ"
+        );
+        let n = ts.len();
+        if n == 0 {
+            return Accepted::Clean;
+        }
+        if n < SMALL_BATCH {
+            let guard = epoch::pin();
+            let m = self.inner.manifest.load(&guard);
+            let s = self.inner.seq.reserve(n as u64);
+            let mt = self.inner.target(m, s, &guard);
+            // One target for the whole batch: it owns `s`, and the seal protocol
+            // assigns whole reservations (the reservation precedes the seal's).
+            for (i, (t, v)) in ts.into_iter().zip(vals).enumerate() {
+                mt.insert_one(t, s + i as u64, v, &guard);
+            }
+            self.inner.seq.publish(s, n as u64);
+            return if mt.is_full() {
+                self.inner.on_full(mt)
+            } else {
+                Accepted::Clean
+            };
+        }
+        // Sort off to the side (stable: equal timestamps keep their order), before
+        // any sequence number is reserved.
+        let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
+        let (ts, order, vals) = if sorted {
+            (ts, None, vals)
+        } else {
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            idx.sort_by_key(|&i| ts[i as usize]);
+            let ts2: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
+            let mut slots: Vec<Option<V>> = vals.into_iter().map(Some).collect();
+            let vals2: Vec<V> = idx
+                .iter()
+                .map(|&i| slots[i as usize].take().expect("permutation"))
+                .collect();
+            (ts2, Some(idx), vals2)
+        };
+        let mut seq = vec![0u64; n];
+        let guard = epoch::pin();
+        let m = self.inner.manifest.load(&guard);
+        let s = self.inner.seq.reserve(n as u64);
+        match &order {
+            None => seq
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, q)| *q = s + i as u64),
+            Some(idx) => seq
+                .iter_mut()
+                .zip(idx)
+                .for_each(|(q, &i)| *q = s + i as u64),
+        }
+        let mt = self.inner.target(m, s, &guard);
+        mt.insert_run(Run::from_columns(ts, seq, vals));
+        self.inner.seq.publish(s, n as u64);
+        if mt.is_full() {
+            self.inner.on_full(mt)
+        } else {
+            Accepted::Clean
+        }
+    }
+
+    /// Deletes every record in `range` written before this call. Records written
+    /// later, at any timestamp, are not affected.
+    ///
+    /// Returns [`Error::InvalidRange`] for an empty or inverted range.
+    pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Accepted> {
+        let (lo, hi) = inclusive(&range).ok_or(Error::InvalidRange)?;
+        let guard = epoch::pin();
+        let m = self.inner.manifest.load(&guard);
+        let s = self.inner.seq.reserve(1);
+        let mt = self.inner.target(m, s, &guard);
+        mt.insert_tomb(Tomb { lo, hi, seq: s });
+        self.inner.seq.publish(s, 1);
+        Ok(if mt.is_full() {
+            self.inner.on_full(mt)
+        } else {
+            Accepted::Clean
+        })
+    }
+
+    /// Deletes every record with a timestamp below `ts` (written before this call).
+    /// `delete_before(i64::MIN)` deletes nothing and returns [`Error::InvalidRange`].
+    pub fn delete_before(&self, ts: i64) -> Result<Accepted> {
+        self.delete_range(..ts)
+    }
+
+    // ----- reads -------------------------------------------------------------------
+
+    /// A consistent, immutable view of the log. O(1).
+    pub fn snapshot(&self) -> Snapshot<V> {
+        self.inner.snapshot()
+    }
+
+    /// Number of visible records in `r` (on a fresh snapshot).
+    pub fn count(&self, r: impl RangeBounds<i64>) -> usize {
+        self.snapshot().count(r)
+    }
+
+    /// Number of visible records.
+    pub fn len(&self) -> usize {
+        self.count(..)
+    }
+
+    /// Whether no record is visible.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot().is_empty()
+    }
+
+    /// Clones of the records in `r` (on a fresh snapshot).
+    pub fn range_vec(&self, r: impl RangeBounds<i64>) -> Vec<(i64, V)> {
+        self.snapshot()
+            .range(r)
+            .map(|(t, v)| (t, v.clone()))
+            .collect()
+    }
+
+    /// Clones of the values at exactly `ts`, in insertion order.
+    pub fn point(&self, ts: i64) -> Vec<V> {
+        self.snapshot().point(ts).cloned().collect()
+    }
+
+    /// Smallest visible timestamp.
+    pub fn first_ts(&self) -> Option<i64> {
+        self.snapshot().first_ts()
+    }
+
+    /// Largest visible timestamp.
+    pub fn last_ts(&self) -> Option<i64> {
+        self.snapshot().last_ts()
+    }
+
+    /// Smallest visible timestamp strictly above `ts`.
+    pub fn next_ts(&self, ts: i64) -> Option<i64> {
+        self.snapshot().next_ts(ts)
+    }
+
+    /// Largest visible timestamp strictly below `ts`.
+    pub fn prev_ts(&self, ts: i64) -> Option<i64> {
+        self.snapshot().prev_ts(ts)
+    }
+
+    // ----- maintenance -------------------------------------------------------------
+
+    /// Seals the active memtable and flushes every memtable into L0 segments
+    /// before returning (whatever the maintenance mode).
+    pub fn flush(&self) {
+        self.inner.flush_all();
+    }
+
+    /// Asks for a compaction of every L0 segment: done by the worker soon in
+    /// background mode, by the next [`Timelog::maint_step`] in manual mode.
+    pub fn compact(&self) {
+        self.inner.compact_requested.store(true, Ordering::Release);
+        self.inner.wake_worker();
+    }
+
+    /// Runs a flush and full compaction now, on this thread, and returns when done.
+    pub fn compact_now(&self) {
+        self.inner.flush_all();
+        self.inner.compact_requested.store(true, Ordering::Release);
+        while self.inner.compact_step() {}
+    }
+
+    /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
+    /// or one compaction) and reports whether there was any.
+    /// In background mode it returns [`Error::WrongMode`].
+    pub fn maint_step(&self) -> Result<bool> {
+        if self.inner.cfg.maintenance != MaintenanceMode::Manual {
+            return Err(Error::WrongMode);
+        }
+        Ok(self.inner.step())
+    }
+
+    /// Starts the background worker (background mode only; no-op if running).
+    pub fn start_maintenance(&self) -> Result<()> {
+        if self.inner.cfg.maintenance != MaintenanceMode::Background {
+            return Err(Error::WrongMode);
+        }
+        self.spawn_worker();
+        Ok(())
+    }
+
+    /// Stops the background worker and waits for it (background mode only; no-op if
+    /// stopped). Writes keep working; memtables pile up until it is restarted or
+    /// `flush` is called.
+    pub fn stop_maintenance(&self) -> Result<()> {
+        if self.inner.cfg.maintenance != MaintenanceMode::Background {
+            return Err(Error::WrongMode);
+        }
+        self.join_worker();
+        Ok(())
+    }
+
+    /// Whether the background worker is running.
+    pub fn maintenance_running(&self) -> bool {
+        self.inner.worker_running.load(Ordering::Acquire)
+    }
+
+    fn spawn_worker(&self) {
+        let mut w = self.worker.lock();
+        if w.is_some() {
+            return;
+        }
+        self.inner.signal.lock().stop = false;
+        self.inner.worker_running.store(true, Ordering::Release);
+        let inner = self.inner.clone();
+        *w = Some(
+            std::thread::Builder::new()
+                .name("timelog-maint".into())
+                .spawn(move || inner.worker_loop())
+                .expect("spawn the maintenance thread"),
+        );
+    }
+
+    fn join_worker(&self) {
+        let mut w = self.worker.lock();
+        if let Some(h) = w.take() {
+            {
+                let mut sig = self.inner.signal.lock();
+                sig.stop = true;
+                self.inner.work_cv.notify_all();
+            }
+            let _ = h.join();
+            self.inner.worker_running.store(false, Ordering::Release);
+            // Writers waiting for room must not wait for a worker that is gone.
+            self.inner.room_cv.notify_all();
+        }
+    }
+
+    // ----- introspection -------------------------------------------------------------
+
+    /// Layer counts, exact visible record count, bounds and counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Checks the structural invariants: sorted pages, fences, L1 segments inside
+    /// their aligned windows and not overlapping, memtable runs sorted, counts
+    /// consistent.
+    pub fn validate(&self) -> Result<()> {
+        self.inner.validate()
+    }
+}
+
+impl<V: Value> Drop for Timelog<V> {
+    fn drop(&mut self) {
+        self.join_worker();
+    }
+}
+
+impl<V: Value> Inner<V> {
+    pub(crate) fn snapshot(&self) -> Snapshot<V> {
+        let guard = epoch::pin();
+        loop {
+            let p = self.manifest.load_shared(&guard);
+            let w = self.seq.visible();
+            // If the manifest did not change between the two loads, every write below
+            // `w` is in one of its sources: a write goes to the memtable of the manifest
+            // it loaded, and a newer manifest would have been published (and seen here,
+            // by the acquire chain through `visible`) before that write completed.
+            if self.manifest.load_shared(&guard) == p {
+                // SAFETY: non-null, protected by `guard` (see `ManifestCell::load`).
+                let m = unsafe { p.deref() }.clone();
+                return Snapshot { m, w };
+            }
+            spin_loop();
+        }
+    }
+
+    /// The memtable that owns sequence number `s` (reserved after loading `m`).
+    #[inline]
+    pub(crate) fn target<'g>(
+        &self,
+        m: &'g Manifest<V>,
+        s: u64,
+        guard: &'g Guard,
+    ) -> &'g Memtable<V> {
+        if m.active.owns(s) {
+            return &m.active;
+        }
+        // A seal took the number range we are in: find the memtable that owns `s`
+        // in a fresh manifest (the sealer publishes it right after choosing its
+        // sequence number; no memtable owning an unpublished number is flushed).
+        loop {
+            let m = self.manifest.load(guard);
+            if m.active.owns(s) {
+                return &m.active;
+            }
+            if let Some(mr) = m.memruns.iter().rev().find(|mr| mr.owns(s)) {
+                return mr;
+            }
+            spin_loop();
+        }
+    }
+
+    /// Called by a writer that found its memtable full.
+    #[cold]
+    pub(crate) fn on_full(&self, mt: &Memtable<V>) -> Accepted {
+        if !mt.begin_seal() {
+            return Accepted::Clean;
+        }
+        if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes {
+            Counters::bump(&self.counters.ooo_budget_hits, 1);
+        }
+        let queued = self.seal(mt);
+        self.wake_worker();
+        if queued <= self.cfg.sealed_max_runs {
+            return Accepted::Clean;
+        }
+        self.wait_for_room()
+    }
+
+    /// Seals `mt` (the caller won `begin_seal`); returns the sealed queue length.
+    pub(crate) fn seal(&self, mt: &Memtable<V>) -> usize {
+        let s = self.seq.reserve(1);
+        let next = Arc::new(Memtable::new(&self.cfg, s + 1));
+        mt.set_seal_seq(s);
+        let mut queued = 0;
+        self.manifest.update(|m| {
+            debug_assert!(
+                std::ptr::eq(&*m.active, mt),
+                "only the active memtable is sealed"
+            );
+            let mut n = m.clone();
+            let old = std::mem::replace(&mut n.active, next.clone());
+            n.memruns.push(old);
+            queued = n.memruns.len();
+            Some(n)
+        });
+        self.seq.publish(s, 1);
+        Counters::bump(&self.counters.seals, 1);
+        queued
+    }
+
+    fn wait_for_room(&self) -> Accepted {
+        let wait = self.cfg.sealed_wait;
+        if self.cfg.maintenance == MaintenanceMode::Background
+            && !wait.is_zero()
+            && self.worker_running.load(Ordering::Acquire)
+        {
+            Counters::bump(&self.counters.backpressure_waits, 1);
+            let deadline = Instant::now() + wait;
+            let mut sig = self.signal.lock();
+            loop {
+                if self.manifest.current().memruns.len() <= self.cfg.sealed_max_runs {
+                    return Accepted::Clean;
+                }
+                if !self.worker_running.load(Ordering::Acquire)
+                    || self.room_cv.wait_until(&mut sig, deadline).timed_out()
+                {
+                    break;
+                }
+            }
+            drop(sig);
+            if self.manifest.current().memruns.len() <= self.cfg.sealed_max_runs {
+                return Accepted::Clean;
+            }
+        }
+        Counters::bump(&self.counters.backpressure_events, 1);
+        Accepted::Backpressure
+    }
+
+    pub(crate) fn wake_worker(&self) {
+        if self.cfg.maintenance == MaintenanceMode::Background {
+            let mut sig = self.signal.lock();
+            sig.pending = true;
+            self.work_cv.notify_one();
+        }
+    }
+
+    fn worker_loop(&self) {
+        loop {
+            {
+                let mut sig = self.signal.lock();
+                if sig.stop {
+                    return;
+                }
+                if !sig.pending {
+                    let _ = self.work_cv.wait_for(&mut sig, self.cfg.maintenance_wakeup);
+                }
+                sig.pending = false;
+                if sig.stop {
+                    return;
+                }
+            }
+            while self.step() {
+                if self.signal.lock().stop {
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn notify_room(&self) {
+        let _sig = self.signal.lock();
+        self.room_cv.notify_all();
+    }
+
+    fn stats(&self) -> Stats {
+        let snap = self.snapshot();
+        let m = &snap.m;
+        let st = self.maint.lock().report();
+        let segs = || m.l0.iter().chain(m.l1.iter());
+        let mut min_ts = segs().map(|s| s.min_ts()).min();
+        let mut max_ts = segs().map(|s| s.max_ts()).max();
+        let mut mem_bytes = 0;
+        for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
+            mem_bytes += mt.bytes();
+            for (t, _) in snap.mem_records(mt) {
+                min_ts = Some(min_ts.map_or(t, |x: i64| x.min(t)));
+                max_ts = Some(max_ts.map_or(t, |x: i64| x.max(t)));
+            }
+        }
+        let (runs, ooo) = m.active.record_split();
+        let c = &self.counters;
+        Stats {
+            l0_segments: m.l0.len(),
+            l1_segments: m.l1.len(),
+            pages: segs().map(|s| s.page_count()).sum(),
+            records: snap.count(..),
+            min_ts,
+            max_ts,
+            tombstones: m.tombs.tombs().len()
+                + m.memruns
+                    .iter()
+                    .chain(std::iter::once(&m.active))
+                    .map(|mt| mt.tomb_count())
+                    .sum::<usize>(),
+            memtable_records: runs,
+            memtable_ooo_records: ooo,
+            sealed_memruns: m.memruns.len(),
+            seals: Counters::get(&c.seals),
+            ooo_budget_hits: Counters::get(&c.ooo_budget_hits),
+            backpressure_waits: Counters::get(&c.backpressure_waits),
+            backpressure_events: Counters::get(&c.backpressure_events),
+            flushes: Counters::get(&c.flushes),
+            compactions: Counters::get(&c.compactions),
+            compaction_retries: Counters::get(&c.compaction_retries),
+            select_calls: Counters::get(&c.select_calls),
+            select_l0_inputs: Counters::get(&c.select_l0_inputs),
+            select_l1_inputs: Counters::get(&c.select_l1_inputs),
+            select_no_work: Counters::get(&c.select_no_work),
+            window: st.window,
+            ewma_density: st.ewma_density,
+            adaptive_flushes: st.flushes,
+            adaptive_failures: st.failures,
+            memory_bytes: segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let snap = self.snapshot();
+        let m = &snap.m;
+        let corrupt = |s: String| Err(Error::Corrupt(s));
+        for s in m.l0.iter().chain(m.l1.iter()) {
+            if let Err(e) = s.validate() {
+                return corrupt(e);
+            }
+        }
+        for s in &m.l0 {
+            if s.level != Level::L0 {
+                return corrupt(format!("segment {} in L0 is not an L0 segment", s.id));
+            }
+        }
+        for (i, s) in m.l1.iter().enumerate() {
+            if s.level != Level::L1 {
+                return corrupt(format!("segment {} in L1 is not an L1 segment", s.id));
+            }
+            let Some(w) = s.window else {
+                return corrupt(format!("L1 segment {} has no window", s.id));
+            };
+            if !crate::maintenance::is_aligned(w, self.cfg.window_origin) {
+                return corrupt(format!(
+                    "L1 segment {} window [{}, {}] is not aligned",
+                    s.id, w.lo, w.hi
+                ));
+            }
+            if i > 0 && m.l1[i - 1].max_ts() >= s.min_ts() {
+                return corrupt(format!(
+                    "L1 segments {} and {} overlap",
+                    m.l1[i - 1].id,
+                    s.id
+                ));
+            }
+        }
+        for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
+            if let Err(e) = mt.validate() {
+                return corrupt(e);
+            }
+        }
+        for (i, mr) in m.memruns.iter().enumerate() {
+            if mr.seal_seq().is_none() {
+                return corrupt(format!("memrun {i} has no seal sequence"));
+            }
+        }
+        let counted = snap.count(..);
+        let walked = snap.range(..).count_by_walking();
+        if counted != walked {
+            return corrupt(format!(
+                "count() says {counted} but iteration yields {walked}"
+            ));
+        }
+        let back = snap.range(..).count_by_walking_back();
+        if back != walked {
+            return corrupt(format!(
+                "forward iteration yields {walked} records, backward {back}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<V: Value> Snapshot<V> {
+    /// Visible records of one memtable of this snapshot (for stats bounds).
+    pub(crate) fn mem_records<'a>(&'a self, mt: &'a Memtable<V>) -> crate::cursor::Range<'a, V> {
+        let mut srcs = Vec::new();
+        mt.sources(i64::MIN, i64::MAX, &mut srcs);
+        crate::cursor::Range::new(srcs, Vec::new(), self.w)
+    }
+}
+
+impl<V> crate::cursor::Range<'_, V> {
+    fn count_by_walking(self) -> usize {
+        let mut n = 0;
+        for _ in self {
+            n += 1;
+        }
+        n
+    }
+    fn count_by_walking_back(mut self) -> usize {
+        let mut n = 0;
+        while self.next_back().is_some() {
+            n += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,214 @@
+//! Sequenced range tombstones and their step-function index.
+//!
+//! A tombstone `[lo, hi]` (inclusive bounds internally, so that `i64::MAX` can be
+//! covered) with sequence `seq` hides every record in its range whose sequence
+//! number is below `seq`. For reading, a set of tombstones is turned into a step
+//! function: disjoint pieces of the timestamp axis, each with the largest
+//! tombstone sequence covering it. A record `(ts, seq)` is hidden iff the piece
+//! containing `ts` has a larger sequence.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// One range delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tomb {
+    /// First deleted timestamp.
+    pub lo: i64,
+    /// Last deleted timestamp (inclusive).
+    pub hi: i64,
+    /// Sequence number of the delete.
+    pub seq: u64,
+}
+
+/// A piece of the step function: timestamps `lo..=hi` are covered by tombstones whose
+/// largest sequence number is `seq` (always > 0 for a stored piece).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub lo: i64,
+    pub hi: i64,
+    pub seq: u64,
+}
+
+/// Builds the step function of `tombs`, clipped to `[clip_lo, clip_hi]`.
+/// Pieces are sorted, disjoint, non-adjacent when their sequences are equal.
+pub(crate) fn step_function(tombs: &mut [Tomb], clip_lo: i64, clip_hi: i64) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::new();
+    if tombs.is_empty() || clip_lo > clip_hi {
+        return out;
+    }
+    tombs.sort_unstable_by_key(|t| t.lo);
+    // Boundaries where the covering set can change (i128: `hi + 1` may pass i64::MAX).
+    let mut points: Vec<i128> = Vec::with_capacity(tombs.len() * 2);
+    for t in tombs.iter() {
+        points.push(t.lo as i128);
+        points.push(t.hi as i128 + 1);
+    }
+    points.sort_unstable();
+    points.dedup();
+    let mut heap: BinaryHeap<(u64, Reverse<i64>)> = BinaryHeap::new();
+    let mut next = 0usize;
+    for w in 0..points.len() {
+        let p = points[w];
+        while next < tombs.len() && (tombs[next].lo as i128) <= p {
+            heap.push((tombs[next].seq, Reverse(tombs[next].hi)));
+            next += 1;
+        }
+        while let Some(&(_, Reverse(hi))) = heap.peek() {
+            if (hi as i128) < p {
+                heap.pop();
+            } else {
+                break;
+            }
+        }
+        let Some(&(seq, _)) = heap.peek() else {
+            continue;
+        };
+        let end = match points.get(w + 1) {
+            Some(&q) => q - 1,
+            None => continue, // unreachable: the last point is some hi + 1
+        };
+        let lo = p.max(clip_lo as i128);
+        let hi = end.min(clip_hi as i128);
+        if lo > hi {
+            continue;
+        }
+        let (lo, hi) = (lo as i64, hi as i64);
+        if let Some(last) = out.last_mut() {
+            if last.seq == seq && last.hi as i128 + 1 == lo as i128 {
+                last.hi = hi;
+                continue;
+            }
+        }
+        out.push(Piece { lo, hi, seq });
+    }
+    out
+}
+
+/// An immutable set of tombstones with its step function, held by a manifest.
+#[derive(Debug, Default)]
+pub(crate) struct TombIndex {
+    tombs: Vec<Tomb>,
+    pieces: Vec<Piece>,
+}
+
+impl TombIndex {
+    pub(crate) fn new(mut tombs: Vec<Tomb>) -> Self {
+        let pieces = step_function(&mut tombs, i64::MIN, i64::MAX);
+        TombIndex { tombs, pieces }
+    }
+
+    /// The stored tombstones.
+    pub(crate) fn tombs(&self) -> &[Tomb] {
+        &self.tombs
+    }
+
+    /// Pieces overlapping `[lo, hi]`, as tombstones (clipped later by the caller).
+    pub(crate) fn overlapping(&self, lo: i64, hi: i64, out: &mut Vec<Tomb>) {
+        let start = self.pieces.partition_point(|p| p.hi < lo);
+        for p in &self.pieces[start..] {
+            if p.lo > hi {
+                break;
+            }
+            out.push(Tomb {
+                lo: p.lo,
+                hi: p.hi,
+                seq: p.seq,
+            });
+        }
+    }
+}
+
+/// The largest tombstone sequence covering `ts` in `pieces` (0 if none).
+#[inline]
+pub(crate) fn cover(pieces: &[Piece], ts: i64) -> u64 {
+    let i = pieces.partition_point(|p| p.hi < ts);
+    match pieces.get(i) {
+        Some(p) if p.lo <= ts => p.seq,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute(tombs: &[Tomb], ts: i64) -> u64 {
+        tombs
+            .iter()
+            .filter(|t| t.lo <= ts && ts <= t.hi)
+            .map(|t| t.seq)
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn step_function_matches_brute_force() {
+        let mut tombs = vec![
+            Tomb {
+                lo: 0,
+                hi: 10,
+                seq: 3,
+            },
+            Tomb {
+                lo: 5,
+                hi: 7,
+                seq: 9,
+            },
+            Tomb {
+                lo: 8,
+                hi: 20,
+                seq: 1,
+            },
+            Tomb {
+                lo: i64::MAX - 1,
+                hi: i64::MAX,
+                seq: 4,
+            },
+            Tomb {
+                lo: i64::MIN,
+                hi: i64::MIN + 2,
+                seq: 2,
+            },
+        ];
+        let copy = tombs.clone();
+        let pieces = step_function(&mut tombs, i64::MIN, i64::MAX);
+        for ts in [
+            i64::MIN,
+            i64::MIN + 2,
+            i64::MIN + 3,
+            -1,
+            0,
+            4,
+            5,
+            7,
+            8,
+            10,
+            11,
+            20,
+            21,
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            assert_eq!(cover(&pieces, ts), brute(&copy, ts), "ts {ts}");
+        }
+    }
+
+    #[test]
+    fn clipping_keeps_only_the_window() {
+        let mut tombs = vec![Tomb {
+            lo: 0,
+            hi: 100,
+            seq: 5,
+        }];
+        let pieces = step_function(&mut tombs, 10, 20);
+        assert_eq!(
+            pieces,
+            vec![Piece {
+                lo: 10,
+                hi: 20,
+                seq: 5
+            }]
+        );
+    }
+}
