@@ -48,7 +48,7 @@ pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceM
 pub use cursor::Range;
 pub use error::{Error, Result};
 pub use segment::Level;
-pub use snapshot::Snapshot;
+pub use snapshot::{Cursor, PageRef, Snapshot};
 pub use stats::Stats;
 pub use timelog::{Accepted, Timelog};
 

@@ -88,6 +88,10 @@ impl<V> Segment<V> {
         &self.ts
     }
 
+    pub(crate) fn vals(&self) -> &[V] {
+        &self.vals
+    }
+
     pub(crate) fn page_count(&self) -> usize {
         self.fences.len()
     }

@@ -191,3 +191,154 @@ impl<V: crate::Value> Snapshot<V> {
         self.range(..ts).next_back().map(|(t, _)| t)
     }
 }
+
+/// A range cursor that owns its [`Snapshot`]: for holders that cannot keep a
+/// borrow alive, such as language bindings. Same order and filtering as
+/// [`Snapshot::range`]; values are lent out per call.
+///
+/// ```
+/// use timelog::Timelog;
+/// let log = Timelog::new();
+/// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+/// let mut cur = log.snapshot().into_cursor(..);
+/// assert_eq!(cur.remaining(), 3);
+/// assert_eq!(cur.next_ref(), Some((1, &'a')));
+/// assert_eq!(cur.next_back_ref(), Some((3, &'c')));
+/// assert_eq!(cur.remaining(), 1);
+/// ```
+pub struct Cursor<V: crate::Value> {
+    // Declared first: dropped before the snapshot whose data it borrows.
+    range: Range<'static, V>,
+    snap: Snapshot<V>,
+}
+
+impl<V: crate::Value> Snapshot<V> {
+    /// Turns the snapshot into an owning cursor over `r`.
+    pub fn into_cursor(self, r: impl RangeBounds<i64>) -> Cursor<V> {
+        let range = self.range(r);
+        // SAFETY: `range` borrows only from data behind `self.m` (the manifest lives
+        // in an `Arc` allocation, and the segments and memtables it lists are
+        // themselves behind `Arc`s), never from the `Snapshot` value itself. Moving
+        // `self` into the cursor does not move that data, and the cursor keeps the
+        // `Arc` alive for as long as `range` exists (`range` is dropped first, by field
+        // order). References handed out are re-bound to `&self` of the cursor.
+        let range: Range<'static, V> =
+            unsafe { std::mem::transmute::<Range<'_, V>, Range<'static, V>>(range) };
+        Cursor { range, snap: self }
+    }
+
+    /// The physical pages of flushed segments that overlap `r`, clipped to it:
+    /// L1 segments in timestamp order, then L0 segments oldest first, page by page.
+    /// Records deleted but not yet compacted away are still included, and records
+    /// still in memtables are not (this is a storage view, not a query).
+    pub fn segment_pages(&self, r: impl RangeBounds<i64>) -> Vec<PageRef<V>> {
+        let mut out = Vec::new();
+        let Some((lo, hi)) = inclusive(&r) else {
+            return out;
+        };
+        for seg in self.m.l1.iter().chain(self.m.l0.iter()) {
+            if seg.max_ts() < lo || seg.min_ts() > hi {
+                continue;
+            }
+            let (a, b) = (seg.lower_bound(lo), seg.upper_bound(hi));
+            for p in 0..seg.page_count() {
+                let pr = seg.page(p);
+                let (s, e) = (pr.start.max(a), pr.end.min(b));
+                if s < e {
+                    out.push(PageRef {
+                        seg: seg.clone(),
+                        start: s,
+                        end: e,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<V: crate::Value> Cursor<V> {
+    /// The next record from the front.
+    #[inline]
+    pub fn next_ref(&mut self) -> Option<(i64, &V)> {
+        self.range.next()
+    }
+
+    /// The next record from the back.
+    #[inline]
+    pub fn next_back_ref(&mut self) -> Option<(i64, &V)> {
+        self.range.next_back()
+    }
+
+    /// Exact number of records not yet returned.
+    pub fn remaining(&self) -> usize {
+        self.range.remaining()
+    }
+
+    /// The snapshot this cursor reads.
+    pub fn snapshot(&self) -> &Snapshot<V> {
+        &self.snap
+    }
+}
+
+impl<V: crate::Value> std::fmt::Debug for Cursor<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("snapshot", &self.snap)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A clipped page of one flushed segment (see [`Snapshot::segment_pages`]). It
+/// keeps its segment alive.
+pub struct PageRef<V> {
+    seg: Arc<crate::segment::Segment<V>>,
+    start: usize,
+    end: usize,
+}
+
+impl<V> Clone for PageRef<V> {
+    fn clone(&self) -> Self {
+        PageRef {
+            seg: self.seg.clone(),
+            start: self.start,
+            end: self.end,
+        }
+    }
+}
+
+impl<V> PageRef<V> {
+    /// The page's timestamps (sorted).
+    pub fn timestamps(&self) -> &[i64] {
+        &self.seg.ts()[self.start..self.end]
+    }
+
+    /// The page's values, position by position with [`PageRef::timestamps`].
+    pub fn values(&self) -> &[V] {
+        &self.seg.vals()[self.start..self.end]
+    }
+
+    /// Number of records in the page.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Always `false`: empty pages are never returned.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+
+    /// The level of the segment the page belongs to.
+    pub fn level(&self) -> crate::Level {
+        self.seg.level
+    }
+}
+
+impl<V> std::fmt::Debug for PageRef<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageRef")
+            .field("len", &self.len())
+            .field("level", &self.seg.level)
+            .finish()
+    }
+}
