@@ -204,10 +204,7 @@ pub struct Builder {
 }
 
 fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T> {
-    Err(Error::InvalidConfig {
-        field,
-        reason: reason.into(),
-    })
+    Err(Error::InvalidConfig { field, reason: reason.into() })
 }
 
 macro_rules! setter {
@@ -297,17 +294,12 @@ impl Builder {
         }
         let target_page_bytes = self.target_page_bytes.unwrap_or(64 << 10);
         if target_page_bytes < 256 {
-            return invalid(
-                "target_page_bytes",
-                format!("{target_page_bytes} is below 256"),
-            );
+            return invalid("target_page_bytes", format!("{target_page_bytes} is below 256"));
         }
         if target_page_bytes > (1 << 40) {
             return invalid("target_page_bytes", "must be at most 2^40");
         }
-        let ooo_budget_bytes = self
-            .ooo_budget_bytes
-            .unwrap_or((memtable_max_bytes / 10).max(1));
+        let ooo_budget_bytes = self.ooo_budget_bytes.unwrap_or((memtable_max_bytes / 10).max(1));
         if ooo_budget_bytes == 0 {
             return invalid("ooo_budget_bytes", "must be at least 1");
         }
@@ -322,9 +314,7 @@ impl Builder {
         if sealed_wait > Duration::from_secs(u32::MAX as u64 / 1000) {
             return invalid("sealed_wait", "must be at most 2^32-1 ms");
         }
-        let maintenance_wakeup = self
-            .maintenance_wakeup
-            .unwrap_or(Duration::from_millis(100));
+        let maintenance_wakeup = self.maintenance_wakeup.unwrap_or(Duration::from_millis(100));
         if maintenance_wakeup.is_zero() {
             return invalid("maintenance_wakeup", "must be non-zero");
         }
@@ -341,17 +331,11 @@ impl Builder {
         }
         let d = self.delete_debt_threshold;
         if !d.is_finite() || !(0.0..=1.0).contains(&d) {
-            return invalid(
-                "delete_debt_threshold",
-                format!("{d} is not within 0.0..=1.0"),
-            );
+            return invalid("delete_debt_threshold", format!("{d} is not within 0.0..=1.0"));
         }
         let adaptive = self.adaptive.unwrap_or_default();
         if !adaptive.alpha.is_finite() || !(0.0..=1.0).contains(&adaptive.alpha) {
-            return invalid(
-                "adaptive_alpha",
-                format!("{} is not within 0.0..=1.0", adaptive.alpha),
-            );
+            return invalid("adaptive_alpha", format!("{} is not within 0.0..=1.0", adaptive.alpha));
         }
         if adaptive.min_window < 0 {
             return invalid("adaptive_min_window", "must not be negative");

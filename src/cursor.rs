@@ -52,26 +52,12 @@ impl<'a, V> Src<'a, V> {
         lo: usize,
         hi: usize,
     ) -> Self {
-        Src {
-            ts,
-            seq: Some(seq),
-            vals,
-            rank: MEM_RANK,
-            lo,
-            hi,
-        }
+        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi }
     }
 
     /// A segment source (every record in `[lo, hi)` is visible).
     pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
-        Src {
-            ts: Cow::Borrowed(ts),
-            seq: None,
-            vals: Vals::Slice(vals),
-            rank,
-            lo,
-            hi,
-        }
+        Src { ts: Cow::Borrowed(ts), seq: None, vals: Vals::Slice(vals), rank, lo, hi }
     }
 
     #[inline]
@@ -126,11 +112,7 @@ impl<'a, V> Src<'a, V> {
         let mut step = 1usize;
         let mut a = self.lo;
         while z > self.lo {
-            let p = if z - self.lo > step {
-                z - step
-            } else {
-                self.lo
-            };
+            let p = if z - self.lo > step { z - step } else { self.lo };
             if self.key(p) > b {
                 z = p;
                 step *= 2;
@@ -151,6 +133,13 @@ impl<'a, V> Src<'a, V> {
     }
 }
 
+/// Smallest and largest timestamp over the sources' current windows.
+pub(crate) fn ts_bounds<V>(srcs: &[Src<'_, V>]) -> Option<(i64, i64)> {
+    let lo = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.ts[s.lo]).min()?;
+    let hi = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.ts[s.hi - 1]).max()?;
+    Some((lo, hi))
+}
+
 /// Iterator over `(ts, &value)` of a snapshot range, ascending by timestamp
 /// (equal timestamps in insertion order); iterate from the back with
 /// [`DoubleEndedIterator::next_back`] or `.rev()`.
@@ -167,23 +156,11 @@ pub struct Range<'a, V> {
 impl<'a, V> Range<'a, V> {
     pub(crate) fn new(srcs: Vec<Src<'a, V>>, pieces: Vec<Piece>, watermark: u64) -> Self {
         let srcs: Vec<_> = srcs.into_iter().filter(|s| s.lo < s.hi).collect();
-        Range {
-            srcs,
-            pieces,
-            watermark,
-            front: None,
-            back: None,
-        }
+        Range { srcs, pieces, watermark, front: None, back: None }
     }
 
     pub(crate) fn empty() -> Self {
-        Range {
-            srcs: Vec::new(),
-            pieces: Vec::new(),
-            watermark: 0,
-            front: None,
-            back: None,
-        }
+        Range { srcs: Vec::new(), pieces: Vec::new(), watermark: 0, front: None, back: None }
     }
 
     /// Whether record `j` of memtable source `s` is visible to this snapshot.

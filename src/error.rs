@@ -29,9 +29,7 @@ impl fmt::Display for Error {
                 write!(f, "invalid configuration: {field}: {reason}")
             }
             Error::InvalidRange => f.write_str("invalid range: start must be below end"),
-            Error::WrongMode => {
-                f.write_str("operation not allowed in the current maintenance mode")
-            }
+            Error::WrongMode => f.write_str("operation not allowed in the current maintenance mode"),
             Error::Corrupt(what) => write!(f, "invariant violated: {what}"),
         }
     }

@@ -1,14 +1,17 @@
 //! Flush (memruns → L0), compaction (L0 + overlapping L1 → windowed L1), the
 //! adaptive window controller, and the maintenance step the worker runs.
 //!
-//! Maintenance is serialised by one mutex (`Inner::maint`): it is never on the
-//! write or read path. Builds run on rayon; results are installed with one
-//! manifest CAS each, so readers and writers never wait for maintenance.
+//! Flushes are serialised by one mutex (`Inner::flush_lock`) and compactions by
+//! another (`Inner::compact_lock`), so a long compaction never holds up the
+//! flushes that keep writers out of backpressure. Neither lock is on the write or
+//! read path. Builds run on rayon; results are installed with one manifest CAS
+//! each, so readers and writers never wait for maintenance. A flush only appends
+//! L0 segments and a compaction only removes the oldest ones, so the two commute.
 
 use rayon::prelude::*;
 
 use crate::config::{AdaptiveConfig, Config};
-use crate::cursor::Range;
+use crate::cursor::{ts_bounds, Range};
 use crate::manifest::Manifest;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment, Window};
@@ -73,16 +76,11 @@ impl MaintState {
         self.since_sample = 0;
         let sample = records as f64 / (span.max(1) as f64);
         let alpha = if a.alpha > 0.0 { a.alpha } else { 0.2 };
-        self.ewma = if self.ewma == 0.0 {
-            sample
-        } else {
-            alpha * sample + (1.0 - alpha) * self.ewma
-        };
+        self.ewma = if self.ewma == 0.0 { sample } else { alpha * sample + (1.0 - alpha) * self.ewma };
         if self.flushes < a.warmup_flushes as u64 || self.ewma <= 0.0 {
             return;
         }
-        let mut want =
-            (a.target_records as f64 / self.ewma).clamp(1.0, i64::MAX as f64 / 4.0) as i64;
+        let mut want = (a.target_records as f64 / self.ewma).clamp(1.0, i64::MAX as f64 / 4.0) as i64;
         if a.min_window > 0 {
             want = want.max(a.min_window);
         }
@@ -122,11 +120,7 @@ pub(crate) fn window_of(ts: i64, size: i64, origin: i64) -> Window {
     let k = (ts as i128 - origin as i128).div_euclid(size as i128);
     let lo = origin as i128 + k * size as i128;
     let hi = lo + size as i128 - 1;
-    Window {
-        lo: lo.max(i64::MIN as i128) as i64,
-        hi: hi.min(i64::MAX as i128) as i64,
-        size,
-    }
+    Window { lo: lo.max(i64::MIN as i128) as i64, hi: hi.min(i64::MAX as i128) as i64, size }
 }
 
 /// Whether `w` is a window of the partition of size `w.size` aligned to `origin`.
@@ -134,27 +128,42 @@ pub(crate) fn is_aligned(w: Window, origin: i64) -> bool {
     w.size > 0 && window_of(w.lo, w.size, origin) == w
 }
 
-fn collect_segment<V: Value>(
-    id: u64,
+/// Drains `iter` into segments of at most about `max_records` records each. A cut
+/// never separates equal timestamps, so the segments do not overlap.
+fn collect_segments<V: Value>(
+    next_id: &dyn Fn() -> u64,
     iter: Range<'_, V>,
     page_len: usize,
+    max_records: usize,
     applied: u64,
     level: Level,
     window: Option<Window>,
-) -> Option<Segment<V>> {
+) -> Vec<Segment<V>> {
     let (lower, _) = iter.size_hint();
-    let mut ts = Vec::with_capacity(lower);
-    let mut vals = Vec::with_capacity(lower);
+    let cap = lower.min(max_records);
+    let mut out = Vec::new();
+    let mut ts: Vec<i64> = Vec::with_capacity(cap);
+    let mut vals: Vec<V> = Vec::with_capacity(cap);
+    let finish = |ts: &mut Vec<i64>, vals: &mut Vec<V>, out: &mut Vec<Segment<V>>| {
+        if !ts.is_empty() {
+            let mut t = std::mem::take(ts);
+            let mut v = std::mem::take(vals);
+            t.shrink_to_fit();
+            v.shrink_to_fit();
+            out.push(Segment::new(next_id(), t, v, page_len, applied, level, window));
+        }
+    };
     for (t, v) in iter {
+        if ts.len() >= max_records && ts.last() != Some(&t) {
+            finish(&mut ts, &mut vals, &mut out);
+            ts.reserve(cap);
+            vals.reserve(cap);
+        }
         ts.push(t);
         vals.push(v.clone());
     }
-    if ts.is_empty() {
-        return None;
-    }
-    ts.shrink_to_fit();
-    vals.shrink_to_fit();
-    Some(Segment::new(id, ts, vals, page_len, applied, level, window))
+    finish(&mut ts, &mut vals, &mut out);
+    out
 }
 
 impl<V: Value> Inner<V> {
@@ -166,24 +175,34 @@ impl<V: Value> Inner<V> {
         self.next_segment_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// One unit of maintenance; `true` if there was work.
-    pub(crate) fn step(&self) -> bool {
-        let mut st = self.maint.lock();
-        if self.flush_memruns(&mut st, false) {
-            return true;
-        }
-        self.compact_locked(&mut st)
+    /// Largest L1 segment a compaction writes, in records (a window holding more
+    /// is split into several non-overlapping segments, so that a compaction only
+    /// rewrites the stretch its inputs overlap).
+    fn l1_segment_records(&self) -> usize {
+        self.page_len() * 64
     }
 
-    /// One compaction if one is due (used by `compact_now`).
-    pub(crate) fn compact_step(&self) -> bool {
-        let mut st = self.maint.lock();
-        self.compact_locked(&mut st)
+    /// One unit of maintenance; `true` if there was work.
+    pub(crate) fn step(&self) -> bool {
+        self.flush_memruns(false) || self.compact_once()
+    }
+
+    /// Flushes the memruns that are complete; `true` if there were any.
+    pub(crate) fn flush_memruns(&self, wait: bool) -> bool {
+        let _f = self.flush_lock.lock();
+        self.flush_memruns_locked(wait)
+    }
+
+    /// Whether a compaction is due.
+    pub(crate) fn compaction_due(&self) -> bool {
+        self.compact_requested.load(Ordering::Acquire)
+            || self.manifest.current().l0.len() > self.cfg.max_l0_segments
+            || self.cfg.delete_debt_threshold > 0.0
     }
 
     /// Seals the active memtable (if it holds anything) and flushes every memrun.
     pub(crate) fn flush_all(&self) {
-        let mut st = self.maint.lock();
+        let _f = self.flush_lock.lock();
         {
             let guard = crossbeam_epoch::pin();
             let m = self.manifest.load(&guard);
@@ -198,14 +217,14 @@ impl<V: Value> Inner<V> {
                 }
             }
         }
-        while self.flush_memruns(&mut st, true) {}
+        while self.flush_memruns_locked(true) {}
         self.notify_room();
     }
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
     /// waits for in-flight writers of the oldest memrun; otherwise only flushes the
     /// ones already complete. Returns whether anything was flushed.
-    fn flush_memruns(&self, st: &mut MaintState, wait: bool) -> bool {
+    fn flush_memruns_locked(&self, wait: bool) -> bool {
         let mut snap = self.snapshot();
         let Some(first) = snap.m.memruns.first() else {
             return false;
@@ -234,21 +253,23 @@ impl<V: Value> Inner<V> {
             return false;
         }
         let page_len = self.page_len();
-        let pieces = snap.pieces(i64::MIN, i64::MAX);
-        let ids: Vec<u64> = memruns.iter().map(|_| self.segment_id()).collect();
-        let built: Vec<Option<Segment<V>>> = memruns
+        let built: Vec<Vec<Segment<V>>> = memruns
             .par_iter()
-            .zip(ids.par_iter())
-            .map(|(mr, &id)| {
+            .map(|mr| {
                 let mut srcs = Vec::new();
                 mr.sources(i64::MIN, i64::MAX, &mut srcs);
-                let it = Range::new(srcs, pieces.clone(), snap.w);
-                collect_segment(id, it, page_len, snap.w, Level::L0, None)
+                let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
+                let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
+                // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
+                collect_segments(&|| self.segment_id(), it, page_len, usize::MAX, snap.w, Level::L0, None)
             })
             .collect();
         let segs: Vec<Arc<Segment<V>>> = built.into_iter().flatten().map(Arc::new).collect();
-        for s in &segs {
-            st.observe(s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1);
+        {
+            let mut st = self.maint.lock();
+            for s in &segs {
+                st.observe(s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1);
+            }
         }
         let mut new_tombs: Vec<Tomb> = Vec::new();
         for mr in &memruns {
@@ -257,10 +278,7 @@ impl<V: Value> Inner<V> {
         self.manifest.update(|m| {
             let mut n = m.clone();
             // The flushed memruns are the oldest ones, in order.
-            debug_assert!(memruns
-                .iter()
-                .zip(&n.memruns)
-                .all(|(a, b)| Arc::ptr_eq(a, b)));
+            debug_assert!(memruns.iter().zip(&n.memruns).all(|(a, b)| Arc::ptr_eq(a, b)));
             n.memruns.drain(..memruns.len());
             n.l0.extend(segs.iter().cloned());
             if !new_tombs.is_empty() {
@@ -288,15 +306,13 @@ impl<V: Value> Inner<V> {
             return 0.0;
         }
         let visible: usize =
-            m.l0.iter()
-                .chain(m.l1.iter())
-                .map(|s| s.count(i64::MIN, i64::MAX, &pieces))
-                .sum();
+            m.l0.iter().chain(m.l1.iter()).map(|s| s.count(i64::MIN, i64::MAX, &pieces)).sum();
         (total - visible) as f64 / total as f64
     }
 
-    /// Runs one compaction if one is due.
-    fn compact_locked(&self, st: &mut MaintState) -> bool {
+    /// Runs one compaction if one is due; `true` if it did.
+    pub(crate) fn compact_once(&self) -> bool {
+        let _c = self.compact_lock.lock();
         let snap = self.snapshot();
         let m = &snap.m;
         let requested = self.compact_requested.load(Ordering::Acquire);
@@ -343,7 +359,7 @@ impl<V: Value> Inner<V> {
             self.compact_requested.store(false, Ordering::Release);
             return false;
         }
-        let window = st.window;
+        let window = self.maint.lock().window;
         let mut plan = self.plan(m, k, &forced_l1, window);
         let mut capped = false;
         while caps.max_windows > 0 && plan.windows.len() > caps.max_windows as usize && k > 1 {
@@ -351,22 +367,24 @@ impl<V: Value> Inner<V> {
             plan = self.plan(m, k, &forced_l1, window);
             capped = true;
         }
-        if capped {
-            st.compaction_failed();
-        } else {
-            st.failures = 0;
+        {
+            let mut st = self.maint.lock();
+            if capped {
+                st.compaction_failed();
+            } else {
+                st.failures = 0;
+            }
         }
         Counters::bump(&self.counters.select_l0_inputs, k as u64);
         Counters::bump(&self.counters.select_l1_inputs, plan.l1.len() as u64);
         let page_len = self.page_len();
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
-        let ids: Vec<u64> = plan.windows.iter().map(|_| self.segment_id()).collect();
+        let max_records = self.l1_segment_records();
         let outputs: Vec<Arc<Segment<V>>> = plan
             .windows
             .par_iter()
-            .zip(ids.par_iter())
-            .filter_map(|(&w, &id)| {
+            .flat_map_iter(|&w| {
                 let mut srcs = Vec::new();
                 for s in &l1_in {
                     s.sources(w.lo, w.hi, &pieces, 0, &mut srcs);
@@ -375,7 +393,9 @@ impl<V: Value> Inner<V> {
                     s.sources(w.lo, w.hi, &pieces, 1 + i as u32, &mut srcs);
                 }
                 let it = Range::new(srcs, Vec::new(), snap.w);
-                collect_segment(id, it, page_len, snap.w, Level::L1, Some(w)).map(Arc::new)
+                collect_segments(&|| self.segment_id(), it, page_len, max_records, snap.w, Level::L1, Some(w))
+                    .into_iter()
+                    .map(Arc::new)
             })
             .collect();
         let retries = self.manifest.update(|cur| {
@@ -389,13 +409,7 @@ impl<V: Value> Inner<V> {
             let min_applied = n.l0.iter().chain(n.l1.iter()).map(|s| s.applied_seq).min();
             let keep: Vec<Tomb> = match min_applied {
                 None => Vec::new(),
-                Some(a) => n
-                    .tombs
-                    .tombs()
-                    .iter()
-                    .filter(|t| t.seq >= a)
-                    .copied()
-                    .collect(),
+                Some(a) => n.tombs.tombs().iter().filter(|t| t.seq >= a).copied().collect(),
             };
             if keep.len() != n.tombs.tombs().len() {
                 n.tombs = Arc::new(TombIndex::new(keep));
@@ -418,19 +432,18 @@ impl<V: Value> Inner<V> {
         let origin = self.cfg.window_origin;
         // window lo -> (window hi, min ts, max ts) of records going there
         let mut spans: std::collections::BTreeMap<i64, (Window, i64, i64)> = Default::default();
-        let add =
-            |s: &Segment<V>, spans: &mut std::collections::BTreeMap<i64, (Window, i64, i64)>| {
-                let ts = s.ts();
-                let mut i = 0;
-                while i < ts.len() {
-                    let w = window_of(ts[i], size, origin);
-                    let end = s.upper_bound(w.hi);
-                    let e = spans.entry(w.lo).or_insert((w, ts[i], ts[end - 1]));
-                    e.1 = e.1.min(ts[i]);
-                    e.2 = e.2.max(ts[end - 1]);
-                    i = end;
-                }
-            };
+        let add = |s: &Segment<V>, spans: &mut std::collections::BTreeMap<i64, (Window, i64, i64)>| {
+            let ts = s.ts();
+            let mut i = 0;
+            while i < ts.len() {
+                let w = window_of(ts[i], size, origin);
+                let end = s.upper_bound(w.hi);
+                let e = spans.entry(w.lo).or_insert((w, ts[i], ts[end - 1]));
+                e.1 = e.1.min(ts[i]);
+                e.2 = e.2.max(ts[end - 1]);
+                i = end;
+            }
+        };
         for s in &m.l0[..k] {
             add(s, &mut spans);
         }
@@ -445,9 +458,7 @@ impl<V: Value> Inner<V> {
                 if pulled[i] {
                     continue;
                 }
-                let overlaps = spans
-                    .values()
-                    .any(|&(_, a, b)| s.min_ts() <= b && s.max_ts() >= a);
+                let overlaps = spans.values().any(|&(_, a, b)| s.min_ts() <= b && s.max_ts() >= a);
                 if overlaps {
                     pulled[i] = true;
                     add(s, &mut spans);

@@ -48,9 +48,7 @@ pub(crate) struct ManifestCell<V> {
 
 impl<V> ManifestCell<V> {
     pub(crate) fn new(m: Manifest<V>) -> Self {
-        ManifestCell {
-            ptr: Atomic::new(Arc::new(m)),
-        }
+        ManifestCell { ptr: Atomic::new(Arc::new(m)) }
     }
 
     /// The current manifest, valid while `guard` is pinned.
@@ -78,10 +76,7 @@ impl<V> ManifestCell<V> {
     /// Applies `f` to the current manifest and installs the result with a CAS,
     /// retrying on concurrent updates. `f` returns `None` to give up. Returns the
     /// number of failed CAS attempts, or `None` when `f` gave up.
-    pub(crate) fn update(
-        &self,
-        mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>,
-    ) -> Option<u64> {
+    pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
         let guard = epoch::pin();
         let mut retries = 0;
         loop {

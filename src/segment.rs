@@ -60,16 +60,7 @@ impl<V> Segment<V> {
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         let page_len = page_len.max(1);
         let fences = ts.iter().step_by(page_len).copied().collect();
-        Segment {
-            id,
-            ts,
-            vals,
-            fences,
-            page_len,
-            applied_seq,
-            level,
-            window,
-        }
+        Segment { id, ts, vals, fences, page_len, applied_seq, level, window }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -104,9 +95,7 @@ impl<V> Segment<V> {
 
     /// Bytes held by the columns and the fence index.
     pub(crate) fn bytes(&self) -> usize {
-        self.ts.capacity() * 8
-            + self.vals.capacity() * std::mem::size_of::<V>()
-            + self.fences.capacity() * 8
+        self.ts.capacity() * 8 + self.vals.capacity() * std::mem::size_of::<V>() + self.fences.capacity() * 8
     }
 
     /// First index whose timestamp is `>= t` (fence search, then one page).
@@ -136,13 +125,7 @@ impl<V> Segment<V> {
 
     /// Index ranges of the records in `[lo, hi]` that no piece with sequence
     /// `>= applied_seq` hides (sorted, disjoint, non-empty).
-    pub(crate) fn visible_ranges(
-        &self,
-        lo: i64,
-        hi: i64,
-        pieces: &[Piece],
-        mut f: impl FnMut(usize, usize),
-    ) {
+    pub(crate) fn visible_ranges(&self, lo: i64, hi: i64, pieces: &[Piece], mut f: impl FnMut(usize, usize)) {
         if self.ts.is_empty() || lo > hi {
             return;
         }
@@ -184,9 +167,7 @@ impl<V> Segment<V> {
         rank: u32,
         out: &mut Vec<Src<'a, V>>,
     ) {
-        self.visible_ranges(lo, hi, pieces, |a, b| {
-            out.push(Src::seg(&self.ts, &self.vals, rank, a, b))
-        });
+        self.visible_ranges(lo, hi, pieces, |a, b| out.push(Src::seg(&self.ts, &self.vals, rank, a, b)));
     }
 
     /// Visible records in `[lo, hi]`.
@@ -213,19 +194,12 @@ impl<V> Segment<V> {
                 return Err(format!("segment {} page {p}: not sorted", self.id));
             }
             if p > 0 && self.ts[p * self.page_len - 1] > self.fences[p] {
-                return Err(format!(
-                    "segment {} pages {} and {p} out of order",
-                    self.id,
-                    p - 1
-                ));
+                return Err(format!("segment {} pages {} and {p} out of order", self.id, p - 1));
             }
         }
         if let Some(w) = self.window {
             if self.min_ts() < w.lo || self.max_ts() > w.hi {
-                return Err(format!(
-                    "segment {} lies outside its window [{}, {}]",
-                    self.id, w.lo, w.hi
-                ));
+                return Err(format!("segment {} lies outside its window [{}, {}]", self.id, w.lo, w.hi));
             }
         }
         Ok(())

@@ -20,10 +20,7 @@ pub(crate) struct Sequencer {
 impl Sequencer {
     pub(crate) fn new() -> Self {
         // Sequence 0 is never handed out: it means "before everything".
-        Sequencer {
-            next: AtomicU64::new(1),
-            visible: AtomicU64::new(1),
-        }
+        Sequencer { next: AtomicU64::new(1), visible: AtomicU64::new(1) }
     }
 
     /// Reserves `n` consecutive sequence numbers and returns the first.

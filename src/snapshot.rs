@@ -46,18 +46,13 @@ pub struct Snapshot<V> {
 
 impl<V> Clone for Snapshot<V> {
     fn clone(&self) -> Self {
-        Snapshot {
-            m: self.m.clone(),
-            w: self.w,
-        }
+        Snapshot { m: self.m.clone(), w: self.w }
     }
 }
 
 impl<V> std::fmt::Debug for Snapshot<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("watermark", &self.w)
-            .finish_non_exhaustive()
+        f.debug_struct("Snapshot").field("watermark", &self.w).finish_non_exhaustive()
     }
 }
 
@@ -245,11 +240,7 @@ impl<V: crate::Value> Snapshot<V> {
                 let pr = seg.page(p);
                 let (s, e) = (pr.start.max(a), pr.end.min(b));
                 if s < e {
-                    out.push(PageRef {
-                        seg: seg.clone(),
-                        start: s,
-                        end: e,
-                    });
+                    out.push(PageRef { seg: seg.clone(), start: s, end: e });
                 }
             }
         }
@@ -283,9 +274,7 @@ impl<V: crate::Value> Cursor<V> {
 
 impl<V: crate::Value> std::fmt::Debug for Cursor<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cursor")
-            .field("snapshot", &self.snap)
-            .finish_non_exhaustive()
+        f.debug_struct("Cursor").field("snapshot", &self.snap).finish_non_exhaustive()
     }
 }
 
@@ -299,11 +288,7 @@ pub struct PageRef<V> {
 
 impl<V> Clone for PageRef<V> {
     fn clone(&self) -> Self {
-        PageRef {
-            seg: self.seg.clone(),
-            start: self.start,
-            end: self.end,
-        }
+        PageRef { seg: self.seg.clone(), start: self.start, end: self.end }
     }
 }
 
@@ -336,9 +321,6 @@ impl<V> PageRef<V> {
 
 impl<V> std::fmt::Debug for PageRef<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageRef")
-            .field("len", &self.len())
-            .field("level", &self.seg.level)
-            .finish()
+        f.debug_struct("PageRef").field("len", &self.len()).field("level", &self.seg.level).finish()
     }
 }

@@ -40,10 +40,19 @@ impl Accepted {
 }
 
 pub(crate) struct Signal {
-    /// Work is waiting for the background worker.
-    pub(crate) pending: bool,
-    /// The worker must exit.
+    /// Sealed memtables are waiting for the flusher.
+    pub(crate) flush: bool,
+    /// A compaction may be due.
+    pub(crate) compact: bool,
+    /// The workers must exit.
     pub(crate) stop: bool,
+}
+
+/// The two background threads.
+#[derive(Clone, Copy)]
+enum Role {
+    Flusher,
+    Compactor,
 }
 
 /// State shared by the handle and the background worker.
@@ -52,9 +61,14 @@ pub(crate) struct Inner<V> {
     pub(crate) seq: Sequencer,
     pub(crate) manifest: ManifestCell<V>,
     pub(crate) counters: Counters,
+    /// Adaptive-window state (held briefly).
     pub(crate) maint: Mutex<MaintState>,
+    /// Serialises flushes.
+    pub(crate) flush_lock: Mutex<()>,
+    /// Serialises compactions.
+    pub(crate) compact_lock: Mutex<()>,
     pub(crate) signal: Mutex<Signal>,
-    /// Wakes the worker.
+    /// Wakes the workers.
     pub(crate) work_cv: Condvar,
     /// Wakes writers waiting for room in the sealed queue.
     pub(crate) room_cv: Condvar,
@@ -83,7 +97,7 @@ pub(crate) struct Inner<V> {
 /// ```
 pub struct Timelog<V: Value> {
     inner: Arc<Inner<V>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl<V: Value> Default for Timelog<V> {
@@ -94,9 +108,7 @@ impl<V: Value> Default for Timelog<V> {
 
 impl<V: Value> std::fmt::Debug for Timelog<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timelog")
-            .field("config", &self.inner.cfg)
-            .finish_non_exhaustive()
+        f.debug_struct("Timelog").field("config", &self.inner.cfg).finish_non_exhaustive()
     }
 }
 
@@ -139,20 +151,16 @@ impl<V: Value> Timelog<V> {
             seq,
             manifest,
             counters: Counters::default(),
-            signal: Mutex::new(Signal {
-                pending: false,
-                stop: false,
-            }),
+            flush_lock: Mutex::new(()),
+            compact_lock: Mutex::new(()),
+            signal: Mutex::new(Signal { flush: false, compact: false, stop: false }),
             work_cv: Condvar::new(),
             room_cv: Condvar::new(),
             worker_running: AtomicBool::new(false),
             compact_requested: AtomicBool::new(false),
             next_segment_id: AtomicU64::new(1),
         });
-        let log = Timelog {
-            inner,
-            worker: Mutex::new(None),
-        };
+        let log = Timelog { inner, workers: Mutex::new(Vec::new()) };
         if log.inner.cfg.maintenance == MaintenanceMode::Background {
             log.spawn_worker();
         }
@@ -194,11 +202,7 @@ impl<V: Value> Timelog<V> {
     /// # Panics
     /// If the columns differ in length.
     pub fn append_columns(&self, ts: Vec<i64>, vals: Vec<V>) -> Accepted {
-        assert_eq!(
-            ts.len(),
-            vals.len(),
-            "append_columns: column lengths differ"
-        );
+        assert_eq!(ts.len(), vals.len(), "append_columns: column lengths differ");
         let n = ts.len();
         if n == 0 {
             return Accepted::Clean;
@@ -214,11 +218,7 @@ impl<V: Value> Timelog<V> {
                 mt.insert_one(t, s + i as u64, v, &guard);
             }
             self.inner.seq.publish(s, n as u64);
-            return if mt.is_full() {
-                self.inner.on_full(mt)
-            } else {
-                Accepted::Clean
-            };
+            return if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
         }
         // Sort off to the side (stable: equal timestamps keep their order), before
         // any sequence number is reserved.
@@ -230,10 +230,7 @@ impl<V: Value> Timelog<V> {
             idx.sort_by_key(|&i| ts[i as usize]);
             let ts2: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
             let mut slots: Vec<Option<V>> = vals.into_iter().map(Some).collect();
-            let vals2: Vec<V> = idx
-                .iter()
-                .map(|&i| slots[i as usize].take().expect("permutation"))
-                .collect();
+            let vals2: Vec<V> = idx.iter().map(|&i| slots[i as usize].take().expect("permutation")).collect();
             (ts2, Some(idx), vals2)
         };
         let mut seq = vec![0u64; n];
@@ -241,14 +238,8 @@ impl<V: Value> Timelog<V> {
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(n as u64);
         match &order {
-            None => seq
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, q)| *q = s + i as u64),
-            Some(idx) => seq
-                .iter_mut()
-                .zip(idx)
-                .for_each(|(q, &i)| *q = s + i as u64),
+            None => seq.iter_mut().enumerate().for_each(|(i, q)| *q = s + i as u64),
+            Some(idx) => seq.iter_mut().zip(idx).for_each(|(q, &i)| *q = s + i as u64),
         }
         let mt = self.inner.target(m, s, &guard);
         mt.insert_run(Run::from_columns(ts, seq, vals));
@@ -272,11 +263,7 @@ impl<V: Value> Timelog<V> {
         let mt = self.inner.target(m, s, &guard);
         mt.insert_tomb(Tomb { lo, hi, seq: s });
         self.inner.seq.publish(s, 1);
-        Ok(if mt.is_full() {
-            self.inner.on_full(mt)
-        } else {
-            Accepted::Clean
-        })
+        Ok(if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean })
     }
 
     /// Deletes every record with a timestamp below `ts` (written before this call).
@@ -309,10 +296,7 @@ impl<V: Value> Timelog<V> {
 
     /// Clones of the records in `r` (on a fresh snapshot).
     pub fn range_vec(&self, r: impl RangeBounds<i64>) -> Vec<(i64, V)> {
-        self.snapshot()
-            .range(r)
-            .map(|(t, v)| (t, v.clone()))
-            .collect()
+        self.snapshot().range(r).map(|(t, v)| (t, v.clone())).collect()
     }
 
     /// Clones of the values at exactly `ts`, in insertion order.
@@ -352,14 +336,14 @@ impl<V: Value> Timelog<V> {
     /// background mode, by the next [`Timelog::maint_step`] in manual mode.
     pub fn compact(&self) {
         self.inner.compact_requested.store(true, Ordering::Release);
-        self.inner.wake_worker();
+        self.inner.wake_compactor();
     }
 
     /// Runs a flush and full compaction now, on this thread, and returns when done.
     pub fn compact_now(&self) {
         self.inner.flush_all();
         self.inner.compact_requested.store(true, Ordering::Release);
-        while self.inner.compact_step() {}
+        while self.inner.compact_once() {}
     }
 
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
@@ -392,40 +376,51 @@ impl<V: Value> Timelog<V> {
         Ok(())
     }
 
-    /// Whether the background worker is running.
+    /// Whether the background workers are running.
     pub fn maintenance_running(&self) -> bool {
         self.inner.worker_running.load(Ordering::Acquire)
     }
 
     fn spawn_worker(&self) {
-        let mut w = self.worker.lock();
-        if w.is_some() {
+        let mut w = self.workers.lock();
+        if !w.is_empty() {
             return;
         }
-        self.inner.signal.lock().stop = false;
+        {
+            let mut sig = self.inner.signal.lock();
+            sig.stop = false;
+            // Catch up on whatever piled up while stopped.
+            sig.flush = true;
+            sig.compact = true;
+        }
         self.inner.worker_running.store(true, Ordering::Release);
-        let inner = self.inner.clone();
-        *w = Some(
-            std::thread::Builder::new()
-                .name("timelog-maint".into())
-                .spawn(move || inner.worker_loop())
-                .expect("spawn the maintenance thread"),
-        );
+        for (role, name) in [(Role::Flusher, "timelog-flush"), (Role::Compactor, "timelog-compact")] {
+            let inner = self.inner.clone();
+            w.push(
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn(move || inner.worker_loop(role))
+                    .expect("spawn a maintenance thread"),
+            );
+        }
     }
 
     fn join_worker(&self) {
-        let mut w = self.worker.lock();
-        if let Some(h) = w.take() {
-            {
-                let mut sig = self.inner.signal.lock();
-                sig.stop = true;
-                self.inner.work_cv.notify_all();
-            }
-            let _ = h.join();
-            self.inner.worker_running.store(false, Ordering::Release);
-            // Writers waiting for room must not wait for a worker that is gone.
-            self.inner.room_cv.notify_all();
+        let mut w = self.workers.lock();
+        if w.is_empty() {
+            return;
         }
+        {
+            let mut sig = self.inner.signal.lock();
+            sig.stop = true;
+            self.inner.work_cv.notify_all();
+        }
+        for h in w.drain(..) {
+            let _ = h.join();
+        }
+        self.inner.worker_running.store(false, Ordering::Release);
+        // Writers waiting for room must not wait for workers that are gone.
+        self.inner.notify_room();
     }
 
     // ----- introspection -------------------------------------------------------------
@@ -470,12 +465,7 @@ impl<V: Value> Inner<V> {
 
     /// The memtable that owns sequence number `s` (reserved after loading `m`).
     #[inline]
-    pub(crate) fn target<'g>(
-        &self,
-        m: &'g Manifest<V>,
-        s: u64,
-        guard: &'g Guard,
-    ) -> &'g Memtable<V> {
+    pub(crate) fn target<'g>(&self, m: &'g Manifest<V>, s: u64, guard: &'g Guard) -> &'g Memtable<V> {
         if m.active.owns(s) {
             return &m.active;
         }
@@ -504,7 +494,7 @@ impl<V: Value> Inner<V> {
             Counters::bump(&self.counters.ooo_budget_hits, 1);
         }
         let queued = self.seal(mt);
-        self.wake_worker();
+        self.wake_flusher();
         if queued <= self.cfg.sealed_max_runs {
             return Accepted::Clean;
         }
@@ -518,10 +508,7 @@ impl<V: Value> Inner<V> {
         mt.set_seal_seq(s);
         let mut queued = 0;
         self.manifest.update(|m| {
-            debug_assert!(
-                std::ptr::eq(&*m.active, mt),
-                "only the active memtable is sealed"
-            );
+            debug_assert!(std::ptr::eq(&*m.active, mt), "only the active memtable is sealed");
             let mut n = m.clone();
             let old = std::mem::replace(&mut n.active, next.clone());
             n.memruns.push(old);
@@ -561,32 +548,55 @@ impl<V: Value> Inner<V> {
         Accepted::Backpressure
     }
 
-    pub(crate) fn wake_worker(&self) {
+    pub(crate) fn wake_flusher(&self) {
         if self.cfg.maintenance == MaintenanceMode::Background {
             let mut sig = self.signal.lock();
-            sig.pending = true;
-            self.work_cv.notify_one();
+            sig.flush = true;
+            self.work_cv.notify_all();
         }
     }
 
-    fn worker_loop(&self) {
+    pub(crate) fn wake_compactor(&self) {
+        if self.cfg.maintenance == MaintenanceMode::Background {
+            let mut sig = self.signal.lock();
+            sig.compact = true;
+            self.work_cv.notify_all();
+        }
+    }
+
+    fn worker_loop(&self, role: Role) {
         loop {
             {
                 let mut sig = self.signal.lock();
-                if sig.stop {
-                    return;
-                }
-                if !sig.pending {
+                let pending = |s: &Signal| match role {
+                    Role::Flusher => s.flush,
+                    Role::Compactor => s.compact,
+                };
+                if !sig.stop && !pending(&sig) {
                     let _ = self.work_cv.wait_for(&mut sig, self.cfg.maintenance_wakeup);
                 }
-                sig.pending = false;
                 if sig.stop {
                     return;
                 }
+                match role {
+                    Role::Flusher => sig.flush = false,
+                    Role::Compactor => sig.compact = false,
+                }
             }
-            while self.step() {
-                if self.signal.lock().stop {
-                    return;
+            match role {
+                Role::Flusher => {
+                    while self.flush_memruns(false) {
+                        if self.manifest.current().l0.len() > self.cfg.max_l0_segments {
+                            self.wake_compactor();
+                        }
+                    }
+                }
+                Role::Compactor => {
+                    while self.compaction_due() && self.compact_once() {
+                        if self.signal.lock().stop {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -622,11 +632,7 @@ impl<V: Value> Inner<V> {
             min_ts,
             max_ts,
             tombstones: m.tombs.tombs().len()
-                + m.memruns
-                    .iter()
-                    .chain(std::iter::once(&m.active))
-                    .map(|mt| mt.tomb_count())
-                    .sum::<usize>(),
+                + m.memruns.iter().chain(std::iter::once(&m.active)).map(|mt| mt.tomb_count()).sum::<usize>(),
             memtable_records: runs,
             memtable_ooo_records: ooo,
             sealed_memruns: m.memruns.len(),
@@ -671,17 +677,10 @@ impl<V: Value> Inner<V> {
                 return corrupt(format!("L1 segment {} has no window", s.id));
             };
             if !crate::maintenance::is_aligned(w, self.cfg.window_origin) {
-                return corrupt(format!(
-                    "L1 segment {} window [{}, {}] is not aligned",
-                    s.id, w.lo, w.hi
-                ));
+                return corrupt(format!("L1 segment {} window [{}, {}] is not aligned", s.id, w.lo, w.hi));
             }
             if i > 0 && m.l1[i - 1].max_ts() >= s.min_ts() {
-                return corrupt(format!(
-                    "L1 segments {} and {} overlap",
-                    m.l1[i - 1].id,
-                    s.id
-                ));
+                return corrupt(format!("L1 segments {} and {} overlap", m.l1[i - 1].id, s.id));
             }
         }
         for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
@@ -697,15 +696,11 @@ impl<V: Value> Inner<V> {
         let counted = snap.count(..);
         let walked = snap.range(..).count_by_walking();
         if counted != walked {
-            return corrupt(format!(
-                "count() says {counted} but iteration yields {walked}"
-            ));
+            return corrupt(format!("count() says {counted} but iteration yields {walked}"));
         }
         let back = snap.range(..).count_by_walking_back();
         if back != walked {
-            return corrupt(format!(
-                "forward iteration yields {walked} records, backward {back}"
-            ));
+            return corrupt(format!("forward iteration yields {walked} records, backward {back}"));
         }
         Ok(())
     }

@@ -110,11 +110,7 @@ impl TombIndex {
             if p.lo > hi {
                 break;
             }
-            out.push(Tomb {
-                lo: p.lo,
-                hi: p.hi,
-                seq: p.seq,
-            });
+            out.push(Tomb { lo: p.lo, hi: p.hi, seq: p.seq });
         }
     }
 }
@@ -134,81 +130,31 @@ mod tests {
     use super::*;
 
     fn brute(tombs: &[Tomb], ts: i64) -> u64 {
-        tombs
-            .iter()
-            .filter(|t| t.lo <= ts && ts <= t.hi)
-            .map(|t| t.seq)
-            .max()
-            .unwrap_or(0)
+        tombs.iter().filter(|t| t.lo <= ts && ts <= t.hi).map(|t| t.seq).max().unwrap_or(0)
     }
 
     #[test]
     fn step_function_matches_brute_force() {
         let mut tombs = vec![
-            Tomb {
-                lo: 0,
-                hi: 10,
-                seq: 3,
-            },
-            Tomb {
-                lo: 5,
-                hi: 7,
-                seq: 9,
-            },
-            Tomb {
-                lo: 8,
-                hi: 20,
-                seq: 1,
-            },
-            Tomb {
-                lo: i64::MAX - 1,
-                hi: i64::MAX,
-                seq: 4,
-            },
-            Tomb {
-                lo: i64::MIN,
-                hi: i64::MIN + 2,
-                seq: 2,
-            },
+            Tomb { lo: 0, hi: 10, seq: 3 },
+            Tomb { lo: 5, hi: 7, seq: 9 },
+            Tomb { lo: 8, hi: 20, seq: 1 },
+            Tomb { lo: i64::MAX - 1, hi: i64::MAX, seq: 4 },
+            Tomb { lo: i64::MIN, hi: i64::MIN + 2, seq: 2 },
         ];
         let copy = tombs.clone();
         let pieces = step_function(&mut tombs, i64::MIN, i64::MAX);
-        for ts in [
-            i64::MIN,
-            i64::MIN + 2,
-            i64::MIN + 3,
-            -1,
-            0,
-            4,
-            5,
-            7,
-            8,
-            10,
-            11,
-            20,
-            21,
-            i64::MAX - 1,
-            i64::MAX,
-        ] {
+        for ts in
+            [i64::MIN, i64::MIN + 2, i64::MIN + 3, -1, 0, 4, 5, 7, 8, 10, 11, 20, 21, i64::MAX - 1, i64::MAX]
+        {
             assert_eq!(cover(&pieces, ts), brute(&copy, ts), "ts {ts}");
         }
     }
 
     #[test]
     fn clipping_keeps_only_the_window() {
-        let mut tombs = vec![Tomb {
-            lo: 0,
-            hi: 100,
-            seq: 5,
-        }];
+        let mut tombs = vec![Tomb { lo: 0, hi: 100, seq: 5 }];
         let pieces = step_function(&mut tombs, 10, 20);
-        assert_eq!(
-            pieces,
-            vec![Piece {
-                lo: 10,
-                hi: 20,
-                seq: 5
-            }]
-        );
+        assert_eq!(pieces, vec![Piece { lo: 10, hi: 20, seq: 5 }]);
     }
 }

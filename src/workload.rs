@@ -72,11 +72,7 @@ impl Workload {
             ts.push(t);
             values.push(i as u64 + 1);
         }
-        Workload {
-            ts,
-            values,
-            moved_back,
-        }
+        Workload { ts, values, moved_back }
     }
 
     /// The records as `(ts, value)` batches of [`BATCH`] records.

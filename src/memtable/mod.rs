@@ -45,6 +45,10 @@ fn skip_record_bytes<V>() -> usize {
     64 + std::mem::size_of::<V>()
 }
 const TOMB_BYTES: usize = 48;
+/// A memtable holding this many tombstones is sealed, so that the flush folds them
+/// into the manifest's indexed step function: readers scan a memtable's tombstones
+/// linearly, which bounds that scan.
+const TOMB_SEAL: usize = 1024;
 
 fn thread_token() -> u64 {
     use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as O};
@@ -102,17 +106,12 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             start_seq,
             sealing: AtomicBool::new(false),
             seal_seq: AtomicU64::new(u64::MAX),
-            runs: (0..slots)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            runs: (0..slots).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
             nruns: AtomicUsize::new(0),
             lanes: std::array::from_fn(|_| {
                 CachePadded::new(Lane {
                     owner: AtomicU64::new(0),
-                    state: UnsafeCell::new(LaneState {
-                        run: std::ptr::null(),
-                        last_ts: i64::MIN,
-                    }),
+                    state: UnsafeCell::new(LaneState { run: std::ptr::null(), last_ts: i64::MIN }),
                 })
             }),
             skip: SkipList::new(epoch::default_collector().clone()),
@@ -180,6 +179,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         self.bytes.load(Ordering::Relaxed) >= self.max_bytes
             || self.ooo_bytes.load(Ordering::Relaxed) >= self.ooo_budget
             || self.nruns.load(Ordering::Relaxed) + 2 >= self.runs.len()
+            || self.tombs.len() >= TOMB_SEAL
     }
 
     /// Bytes charged so far.
@@ -201,10 +201,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         let owner = lane.owner.load(Ordering::Relaxed);
         let mine = owner == me
             || (owner == 0
-                && lane
-                    .owner
-                    .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok());
+                && lane.owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok());
         if mine {
             // SAFETY: this thread owns the lane (it won the CAS above or earlier), so
             // it is the only one touching the lane state.
@@ -215,8 +212,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 let full = st.run.is_null() || unsafe { (*st.run).len() == (*st.run).capacity() };
                 if full {
                     if let Some(r) = self.publish_run(Run::with_capacity(self.chunk_cap)) {
-                        self.bytes
-                            .fetch_add(self.chunk_cap * run_record_bytes::<V>(), Ordering::Relaxed);
+                        self.bytes.fetch_add(self.chunk_cap * run_record_bytes::<V>(), Ordering::Relaxed);
                         st.run = r;
                     } else {
                         return self.insert_skip(ts, s, v, guard);
@@ -341,13 +337,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             }
             let n = ts.len();
             if n > 0 {
-                out.push(Src::mem(
-                    Cow::Owned(ts),
-                    Cow::Owned(seq),
-                    Vals::Refs(vals),
-                    0,
-                    n,
-                ));
+                out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n));
             }
         }
     }

@@ -19,9 +19,7 @@ use crate::sync::{AtomicUsize, Ordering};
 type Column<T> = Box<[UnsafeCell<MaybeUninit<T>>]>;
 
 fn column<T>(cap: usize) -> Column<T> {
-    (0..cap)
-        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-        .collect()
+    (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
 }
 
 fn into_column<T>(v: Vec<T>) -> Column<T> {
@@ -53,27 +51,14 @@ unsafe impl<V: Send + Sync> Send for Run<V> {}
 impl<V> Run<V> {
     /// An empty run that one producer fills with [`Run::push`].
     pub(crate) fn with_capacity(cap: usize) -> Self {
-        Run {
-            ts: column(cap),
-            seq: column(cap),
-            vals: column(cap),
-            len: AtomicUsize::new(0),
-        }
+        Run { ts: column(cap), seq: column(cap), vals: column(cap), len: AtomicUsize::new(0) }
     }
 
     /// A complete run from equally long columns sorted by `(ts, seq)`.
     pub(crate) fn from_columns(ts: Vec<i64>, seq: Vec<u64>, vals: Vec<V>) -> Self {
-        assert!(
-            ts.len() == seq.len() && ts.len() == vals.len(),
-            "column lengths differ"
-        );
+        assert!(ts.len() == seq.len() && ts.len() == vals.len(), "column lengths differ");
         let n = ts.len();
-        Run {
-            ts: into_column(ts),
-            seq: into_column(seq),
-            vals: into_column(vals),
-            len: AtomicUsize::new(n),
-        }
+        Run { ts: into_column(ts), seq: into_column(seq), vals: into_column(vals), len: AtomicUsize::new(n) }
     }
 
     pub(crate) fn capacity(&self) -> usize {

@@ -27,26 +27,17 @@ unsafe impl<T: Send + Sync> Send for Stack<T> {}
 
 impl<T> Stack<T> {
     pub(crate) fn new() -> Self {
-        Stack {
-            head: AtomicPtr::new(ptr::null_mut()),
-            len: AtomicUsize::new(0),
-        }
+        Stack { head: AtomicPtr::new(ptr::null_mut()), len: AtomicUsize::new(0) }
     }
 
     pub(crate) fn push(&self, item: T) {
-        let node = Box::into_raw(Box::new(Node {
-            item,
-            next: ptr::null_mut(),
-        }));
+        let node = Box::into_raw(Box::new(Node { item, next: ptr::null_mut() }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: `node` is ours until the CAS below publishes it.
             unsafe { (*node).next = head };
             // Release: the node's contents happen-before a reader that acquires it.
-            match self
-                .head
-                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.head.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(h) => head = h,
             }
