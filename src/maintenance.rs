@@ -184,7 +184,7 @@ impl<V: Value> Inner<V> {
 
     /// One unit of maintenance; `true` if there was work.
     pub(crate) fn step(&self) -> bool {
-        self.flush_memruns(false) || self.compact_once()
+        self.flush_memruns(false) || self.compact_once(false)
     }
 
     /// Flushes the memruns that are complete; `true` if there were any.
@@ -310,12 +310,15 @@ impl<V: Value> Inner<V> {
         (total - visible) as f64 / total as f64
     }
 
-    /// Runs one compaction if one is due; `true` if it did.
-    pub(crate) fn compact_once(&self) -> bool {
+    /// Runs one compaction if one is due (or `force`d: compact every L0 segment and
+    /// every L1 segment holding deleted records); `true` if it did.
+    pub(crate) fn compact_once(&self, force: bool) -> bool {
         let _c = self.compact_lock.lock();
+        // Take the request before the snapshot: a request made after this point is
+        // seen by the next round.
+        let requested = force || self.compact_requested.swap(false, Ordering::AcqRel);
         let snap = self.snapshot();
         let m = &snap.m;
-        let requested = self.compact_requested.load(Ordering::Acquire);
         let over = m.l0.len() > self.cfg.max_l0_segments;
         let debt = self.cfg.delete_debt_threshold > 0.0 && {
             let d = self.delete_debt(&snap);
@@ -356,7 +359,6 @@ impl<V: Value> Inner<V> {
         }
         if k == 0 && forced_l1.is_empty() {
             Counters::bump(&self.counters.select_no_work, 1);
-            self.compact_requested.store(false, Ordering::Release);
             return false;
         }
         let window = self.maint.lock().window;
@@ -418,9 +420,10 @@ impl<V: Value> Inner<V> {
         });
         Counters::bump(&self.counters.compaction_retries, retries.unwrap_or(0));
         Counters::bump(&self.counters.compactions, 1);
-        // A request is satisfied once no L0 segment and no deleted L1 record is left.
-        if k == m.l0.len() {
-            self.compact_requested.store(false, Ordering::Release);
+        // A request is satisfied once every L0 segment of its snapshot was compacted;
+        // when the caps cut it short, keep it pending.
+        if requested && !force && k < m.l0.len() {
+            self.compact_requested.store(true, Ordering::Release);
         }
         true
     }

@@ -123,6 +123,30 @@ impl<V> Segment<V> {
         self.lower_bound(t + 1)
     }
 
+    /// First index at or after `from` whose timestamp is `> t`, galloping forward
+    /// from `from` (cheap when the answer is near, as for points and short ranges).
+    pub(crate) fn upper_bound_from(&self, from: usize, t: i64) -> usize {
+        let ts = &self.ts;
+        let n = ts.len();
+        if from >= n || ts[from] > t {
+            return from;
+        }
+        // ts[lo] <= t
+        let mut lo = from;
+        let mut step = 1usize;
+        let mut hi = n;
+        while lo + step < n {
+            if ts[lo + step] <= t {
+                lo += step;
+                step *= 2;
+            } else {
+                hi = lo + step;
+                break;
+            }
+        }
+        lo + 1 + ts[lo + 1..hi].partition_point(|&x| x <= t)
+    }
+
     /// Index ranges of the records in `[lo, hi]` that no piece with sequence
     /// `>= applied_seq` hides (sorted, disjoint, non-empty).
     pub(crate) fn visible_ranges(&self, lo: i64, hi: i64, pieces: &[Piece], mut f: impl FnMut(usize, usize)) {
@@ -130,7 +154,7 @@ impl<V> Segment<V> {
             return;
         }
         let a = self.lower_bound(lo);
-        let b = self.upper_bound(hi);
+        let b = self.upper_bound_from(a, hi);
         if a >= b {
             return;
         }
@@ -143,8 +167,8 @@ impl<V> Segment<V> {
             if p.seq < self.applied_seq {
                 continue;
             }
-            let pa = self.lower_bound(p.lo).max(cur);
-            let pb = self.upper_bound(p.hi).min(b);
+            let pa = if p.lo <= self.ts[cur] { cur } else { self.lower_bound(p.lo).max(cur) };
+            let pb = self.upper_bound_from(pa, p.hi).min(b);
             if pa > cur {
                 f(cur, pa);
             }

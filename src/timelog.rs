@@ -342,8 +342,7 @@ impl<V: Value> Timelog<V> {
     /// Runs a flush and full compaction now, on this thread, and returns when done.
     pub fn compact_now(&self) {
         self.inner.flush_all();
-        self.inner.compact_requested.store(true, Ordering::Release);
-        while self.inner.compact_once() {}
+        while self.inner.compact_once(true) {}
     }
 
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
@@ -592,7 +591,7 @@ impl<V: Value> Inner<V> {
                     }
                 }
                 Role::Compactor => {
-                    while self.compaction_due() && self.compact_once() {
+                    while self.compaction_due() && self.compact_once(false) {
                         if self.signal.lock().stop {
                             return;
                         }
