@@ -29,11 +29,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod compaction;
 mod config;
 mod cursor;
 mod error;
 mod maintenance;
 mod manifest;
+mod memrun;
 mod memtable;
 mod segment;
 mod seq;

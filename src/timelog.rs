@@ -675,7 +675,7 @@ impl<V: Value> Inner<V> {
             let Some(w) = s.window else {
                 return corrupt(format!("L1 segment {} has no window", s.id));
             };
-            if !crate::maintenance::is_aligned(w, self.cfg.window_origin) {
+            if !crate::compaction::is_aligned(w, self.cfg.window_origin) {
                 return corrupt(format!("L1 segment {} window [{}, {}] is not aligned", s.id, w.lo, w.hi));
             }
             if i > 0 && m.l1[i - 1].max_ts() >= s.min_ts() {

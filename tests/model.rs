@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use std::time::Duration;
-use timelog::{MaintenanceMode, Snapshot, Timelog};
+use timelog::{AdaptiveConfig, MaintenanceMode, Snapshot, Timelog};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -60,12 +60,7 @@ impl Oracle {
         let mut v: Vec<(i64, u64, u32)> = self
             .recs
             .iter()
-            .filter(|&&(t, s, _)| {
-                !self
-                    .tombs
-                    .iter()
-                    .any(|&(a, b, q)| a <= t && t <= b && q > s)
-            })
+            .filter(|&&(t, s, _)| !self.tombs.iter().any(|&(a, b, q)| a <= t && t <= b && q > s))
             .copied()
             .collect();
         v.sort_by_key(|&(t, s, _)| (t, s));
@@ -77,11 +72,7 @@ fn in_range(lo: i64, hi_excl: i64) -> impl Fn(&&(i64, u32)) -> bool {
     move |&&(t, _)| t >= lo && t < hi_excl
 }
 
-fn check(
-    log_snap: &Snapshot<u32>,
-    o: &Oracle,
-    queries: &[(i64, i64)],
-) -> Result<(), TestCaseError> {
+fn check(log_snap: &Snapshot<u32>, o: &Oracle, queries: &[(i64, i64)]) -> Result<(), TestCaseError> {
     let vis = o.visible();
     let got: Vec<(i64, u32)> = log_snap.range(..).map(|(t, v)| (t, *v)).collect();
     prop_assert_eq!(&got, &vis, "full forward scan");
@@ -101,11 +92,7 @@ fn check(
         prop_assert_eq!(log_snap.count(a..b), want.len(), "count {}..{}", a, b);
         // Mixed: alternate front and back on the same iterator.
         let mut it = log_snap.range(a..=b);
-        let want_incl: Vec<(i64, u32)> = vis
-            .iter()
-            .filter(|r| r.0 >= a && r.0 <= b)
-            .copied()
-            .collect();
+        let want_incl: Vec<(i64, u32)> = vis.iter().filter(|r| r.0 >= a && r.0 <= b).copied().collect();
         let (mut f, mut bk) = (Vec::new(), Vec::new());
         while let Some((t, v)) = it.next() {
             f.push((t, *v));
@@ -120,12 +107,7 @@ fn check(
         let pts: Vec<u32> = log_snap.point(a).copied().collect();
         let want_pts: Vec<u32> = vis.iter().filter(|r| r.0 == a).map(|r| r.1).collect();
         prop_assert_eq!(pts, want_pts, "point {}", a);
-        prop_assert_eq!(
-            log_snap.next_ts(a),
-            vis.iter().find(|r| r.0 > a).map(|r| r.0),
-            "next_ts {}",
-            a
-        );
+        prop_assert_eq!(log_snap.next_ts(a), vis.iter().find(|r| r.0 > a).map(|r| r.0), "next_ts {}", a);
         prop_assert_eq!(
             log_snap.prev_ts(a),
             vis.iter().rev().find(|r| r.0 < a).map(|r| r.0),
@@ -144,6 +126,9 @@ struct Setup {
     window: i64,
     sealed: usize,
     background: bool,
+    /// Adaptive window sizing with this target (0: off), so windows change size
+    /// between compactions.
+    adaptive: u64,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -154,17 +139,17 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop_oneof![1i64..40, Just(i64::MAX / 3)],
         1usize..4,
         prop::bool::weighted(0.3),
+        prop_oneof![3 => Just(0u64), 1 => 1u64..20],
     )
-        .prop_map(
-            |(memtable, page, max_l0, window, sealed, background)| Setup {
-                memtable,
-                page,
-                max_l0,
-                window,
-                sealed,
-                background,
-            },
-        )
+        .prop_map(|(memtable, page, max_l0, window, sealed, background, adaptive)| Setup {
+            memtable,
+            page,
+            max_l0,
+            window,
+            sealed,
+            background,
+            adaptive,
+        })
 }
 
 fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
@@ -176,21 +161,19 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .sealed_max_runs(setup.sealed)
         .sealed_wait(Duration::ZERO)
         .maintenance_wakeup(Duration::from_millis(1))
-        .maintenance(if setup.background {
-            MaintenanceMode::Background
-        } else {
-            MaintenanceMode::Manual
+        .maintenance(if setup.background { MaintenanceMode::Background } else { MaintenanceMode::Manual })
+        .adaptive(AdaptiveConfig {
+            target_records: setup.adaptive,
+            warmup_flushes: 1,
+            hysteresis_pct: 0,
+            max_window: 1000,
+            ..AdaptiveConfig::default()
         })
         .build()
         .unwrap();
     let mut o = Oracle::default();
     let mut snaps: Vec<(Snapshot<u32>, Oracle)> = Vec::new();
-    let fixed = [
-        (-3i64, 4i64),
-        (i64::MIN, i64::MIN + 2),
-        (i64::MAX - 1, i64::MAX),
-        (0, 1),
-    ];
+    let fixed = [(-3i64, 4i64), (i64::MIN, i64::MIN + 2), (i64::MAX - 1, i64::MAX), (0, 1)];
     for op in ops {
         let mut queries: Vec<(i64, i64)> = fixed.to_vec();
         match op {
@@ -249,10 +232,7 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
 }
 
 proptest! {

@@ -25,3 +25,22 @@ fn compact_now_leaves_no_l0_while_background_compactor_runs() {
         log.validate().unwrap();
     }
 }
+
+/// Found by the model test: an L1 window that reaches past `i64::MAX` is clipped,
+/// and `validate()` used to reject the clipped window as "not aligned".
+#[test]
+fn l1_window_clipped_at_i64_max_validates() {
+    let log: Timelog<u32> = Timelog::builder()
+        .memtable_max_bytes(64)
+        .window_size(17)
+        .maintenance(MaintenanceMode::Manual)
+        .build()
+        .unwrap();
+    let _ = log.append_batch([(i64::MAX, 0u32)]);
+    let _ = log.append(i64::MIN, 1);
+    log.compact_now();
+    assert_eq!(log.stats().l1_segments, 2);
+    log.validate().unwrap();
+    let all: Vec<(i64, u32)> = log.range_vec(..);
+    assert_eq!(all, vec![(i64::MIN, 1), (i64::MAX, 0)]);
+}

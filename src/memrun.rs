@@ -1,0 +1,121 @@
+//! Memruns: sealed memtables waiting to be flushed, and the flush that turns
+//! them into L0 segments.
+//!
+//! A memrun is a [`Memtable`] whose `seal_seq` is set: it takes no new sequence
+//! numbers, and once the watermark passes its seal, no in-flight writer can still
+//! touch it. Flush takes the oldest complete memruns, merges each one (runs and
+//! skiplist, tombstones visible to the flush's snapshot applied, records hidden by
+//! them left out) into one L0 segment, in parallel on rayon, and installs the
+//! segments with the memruns' tombstones folded into the manifest's index.
+
+use rayon::prelude::*;
+
+use crate::cursor::{ts_bounds, Range};
+use crate::maintenance::collect_segments;
+use crate::memtable::Memtable;
+use crate::segment::{Level, Segment};
+use crate::stats::Counters;
+use crate::sync::{wait_until, Arc};
+use crate::timelog::Inner;
+use crate::tombstone::{Tomb, TombIndex};
+use crate::Value;
+
+/// A sealed memtable.
+pub(crate) type Memrun<V> = Memtable<V>;
+
+impl<V: Value> Inner<V> {
+    /// Seals the active memtable (if it holds anything) and flushes every memrun.
+    pub(crate) fn flush_all(&self) {
+        let _f = self.flush_lock.lock();
+        {
+            let guard = crossbeam_epoch::pin();
+            let m = self.manifest.load(&guard);
+            let active = &m.active;
+            if !active.is_empty() {
+                if active.begin_seal() {
+                    let _ = self.seal(active);
+                } else {
+                    // A writer is sealing it right now: wait for its manifest.
+                    let p: *const Memtable<V> = &**active;
+                    wait_until(|| !std::ptr::eq(&*self.manifest.load(&guard).active, p));
+                }
+            }
+        }
+        while self.flush_memruns_locked(true) {}
+        self.notify_room();
+    }
+
+    /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
+    /// waits for in-flight writers of the oldest memrun; otherwise only flushes the
+
+    /// ones already complete. Returns whether anything was flushed.
+    pub(crate) fn flush_memruns_locked(&self, wait: bool) -> bool {
+        let mut snap = self.snapshot();
+        let Some(first) = snap.m.memruns.first() else {
+            return false;
+        };
+        let first_seal = first.seal_seq().expect("memruns are sealed");
+        if first_seal >= snap.w {
+            if !wait {
+                return false;
+            }
+            wait_until(|| self.seq.visible() > first_seal);
+            snap = self.snapshot();
+        }
+        let limit = match self.cfg.drain_batch_limit {
+            0 => usize::MAX,
+            n => n,
+        };
+        let memruns: Vec<Arc<Memrun<V>>> = snap
+            .m
+            .memruns
+            .iter()
+            .take_while(|mr| mr.seal_seq().is_some_and(|s| s < snap.w))
+            .take(limit)
+            .cloned()
+            .collect();
+        if memruns.is_empty() {
+            return false;
+        }
+        let page_len = self.page_len();
+        let built: Vec<Vec<Segment<V>>> = memruns
+            .par_iter()
+            .map(|mr| {
+                let mut srcs = Vec::new();
+                mr.sources(i64::MIN, i64::MAX, &mut srcs);
+                let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
+                let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
+                // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
+                collect_segments(&|| self.segment_id(), it, page_len, usize::MAX, snap.w, Level::L0, None)
+            })
+            .collect();
+        let segs: Vec<Arc<Segment<V>>> = built.into_iter().flatten().map(Arc::new).collect();
+        {
+            let mut st = self.maint.lock();
+            for s in &segs {
+                st.observe(s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1);
+            }
+        }
+        let mut new_tombs: Vec<Tomb> = Vec::new();
+        for mr in &memruns {
+            mr.tombs_below(u64::MAX, &mut new_tombs);
+        }
+        self.manifest.update(|m| {
+            let mut n = m.clone();
+            // The flushed memruns are the oldest ones, in order.
+            debug_assert!(memruns.iter().zip(&n.memruns).all(|(a, b)| Arc::ptr_eq(a, b)));
+            n.memruns.drain(..memruns.len());
+            n.l0.extend(segs.iter().cloned());
+            if !new_tombs.is_empty() {
+                let mut all = n.tombs.tombs().to_vec();
+                all.extend_from_slice(&new_tombs);
+                n.tombs = Arc::new(TombIndex::new(all));
+            }
+            Some(n)
+        });
+        Counters::bump(&self.counters.flushes, memruns.len() as u64);
+        drop(snap);
+        self.notify_room();
+        true
+    }
+}
