@@ -17,12 +17,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--records" => {
-                n = args
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .expect("--records N")
-            }
+            "--records" => n = args.next().and_then(|v| v.parse().ok()).expect("--records N"),
             "-h" | "--help" => {
                 println!("usage: demo [--records N]   (default 5,000,000)");
                 return;
@@ -42,11 +37,7 @@ fn main() {
     }
     log.flush();
     let secs = t.elapsed().as_secs_f64();
-    println!(
-        "batch ingest + flush     : {:>14}  ({n} records in {:.3} s)",
-        rate(n, secs),
-        secs
-    );
+    println!("batch ingest + flush     : {:>14}  ({n} records in {:.3} s)", rate(n, secs), secs);
 
     // 2. Single appends + final flush, into a second log.
     let single: Timelog<u64> = Timelog::new();
@@ -63,10 +54,7 @@ fn main() {
     // 3. Compaction, then a full scan.
     let t = Instant::now();
     log.compact_now();
-    println!(
-        "compaction               : {:>11.3} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("compaction               : {:>11.3} s", t.elapsed().as_secs_f64());
     let snap = log.snapshot();
     let t = Instant::now();
     let mut sum = 0u64;
@@ -78,16 +66,10 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(count, n);
     assert_eq!(sum, (n as u64) * (n as u64 + 1) / 2);
-    println!(
-        "full scan                : {:>14}  (sum of values checks out)",
-        rate(n, secs)
-    );
+    println!("full scan                : {:>14}  (sum of values checks out)", rate(n, secs));
     let t = Instant::now();
     let back = snap.range(..).rev().count();
-    println!(
-        "reverse scan             : {:>14}",
-        rate(back, t.elapsed().as_secs_f64())
-    );
+    println!("reverse scan             : {:>14}", rate(back, t.elapsed().as_secs_f64()));
 
     // 4. Range queries [t, t + 1000).
     let mut rng = XorShift64::new(777);
@@ -119,10 +101,7 @@ fn main() {
     }
     let secs = t.elapsed().as_secs_f64();
     assert!(hits >= q);
-    println!(
-        "point lookup             : {:>11.0} ns/lookup",
-        secs * 1e9 / q as f64
-    );
+    println!("point lookup             : {:>11.0} ns/lookup", secs * 1e9 / q as f64);
 
     // 6. Navigation both ways.
     let t = Instant::now();
@@ -161,10 +140,7 @@ fn main() {
         black_box(v);
         n + 1
     });
-    println!(
-        "scan after deletes       : {:>14}",
-        rate(c, t.elapsed().as_secs_f64())
-    );
+    println!("scan after deletes       : {:>14}", rate(c, t.elapsed().as_secs_f64()));
     drop(snap);
 
     // 8. A snapshot taken while another thread writes never changes.
@@ -177,9 +153,7 @@ fn main() {
             let t = Instant::now();
             let base = max + 1;
             for chunk in 0..(extra / 4096) {
-                let ts: Vec<i64> = (0..4096)
-                    .map(|i| base + (chunk * 4096 + i) as i64)
-                    .collect();
+                let ts: Vec<i64> = (0..4096).map(|i| base + (chunk * 4096 + i) as i64).collect();
                 let _ = log.append_columns(ts, vec![1; 4096]);
             }
             t.elapsed().as_secs_f64()

@@ -54,7 +54,6 @@ impl<V: Value> Inner<V> {
     }
 
     /// Runs one compaction if one is due (or `force`d: compact every L0 segment and
-
     /// every L1 segment holding deleted records); `true` if it did.
     pub(crate) fn compact_once(&self, force: bool) -> bool {
         let _c = self.compact_lock.lock();

@@ -47,7 +47,6 @@ impl<V: Value> Inner<V> {
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
     /// waits for in-flight writers of the oldest memrun; otherwise only flushes the
-
     /// ones already complete. Returns whether anything was flushed.
     pub(crate) fn flush_memruns_locked(&self, wait: bool) -> bool {
         let mut snap = self.snapshot();
