@@ -10,15 +10,13 @@
 //! compaction's snapshot are dropped, and the outputs' `applied_seq` is that
 //! snapshot's watermark.
 
-use rayon::prelude::*;
-
 use crate::cursor::Range;
 use crate::maintenance::collect_segments;
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, Window};
 use crate::snapshot::Snapshot;
 use crate::stats::Counters;
-use crate::sync::{Arc, Ordering};
+use crate::sync::{par_map, Arc, Ordering};
 use crate::timelog::Inner;
 use crate::tombstone::{Tomb, TombIndex};
 use crate::Value;
@@ -126,23 +124,21 @@ impl<V: Value> Inner<V> {
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
         let max_records = self.l1_segment_records();
-        let outputs: Vec<Arc<Segment<V>>> = plan
-            .windows
-            .par_iter()
-            .flat_map_iter(|&w| {
-                let mut srcs = Vec::new();
-                for s in &l1_in {
-                    s.sources(w.lo, w.hi, &pieces, 0, &mut srcs);
-                }
-                for (i, s) in l0_in.iter().enumerate() {
-                    s.sources(w.lo, w.hi, &pieces, 1 + i as u32, &mut srcs);
-                }
-                let it = Range::new(srcs, Vec::new(), snap.w);
-                collect_segments(&|| self.segment_id(), it, page_len, max_records, snap.w, Level::L1, Some(w))
-                    .into_iter()
-                    .map(Arc::new)
-            })
-            .collect();
+        let outputs: Vec<Arc<Segment<V>>> = par_map(&plan.windows, |&w| {
+            let mut srcs = Vec::new();
+            for s in &l1_in {
+                s.sources(w.lo, w.hi, &pieces, 0, &mut srcs);
+            }
+            for (i, s) in l0_in.iter().enumerate() {
+                s.sources(w.lo, w.hi, &pieces, 1 + i as u32, &mut srcs);
+            }
+            let it = Range::new(srcs, Vec::new(), snap.w);
+            collect_segments(&|| self.segment_id(), it, page_len, max_records, snap.w, Level::L1, Some(w))
+        })
+        .into_iter()
+        .flatten()
+        .map(Arc::new)
+        .collect();
         let retries = self.manifest.update(|cur| {
             let mut n: Manifest<V> = cur.clone();
             n.l0.retain(|s| !l0_in.iter().any(|x| Arc::ptr_eq(x, s)));

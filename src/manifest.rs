@@ -3,16 +3,22 @@
 //!
 //! Every structural change (seal, flush, compaction) builds a new [`Manifest`]
 //! from the current one and installs it with a compare-and-swap. The cell holds
-//! an `Arc<Manifest>` behind a `crossbeam_epoch::Atomic`; readers pin the epoch
-//! only for the instant it takes to clone the `Arc`, so a snapshot holds an `Arc`
-//! and never an epoch guard. The replaced box is retired with `defer_destroy`
-//! and freed once no pinned thread can still be looking at it.
-
-use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+//! a boxed `Arc<Manifest>`; readers pin (an epoch guard) only for the instant it
+//! takes to clone the `Arc`, so a snapshot holds an `Arc` and never a guard. The
+//! replaced box is retired and freed once no thread pinned before the swap can
+//! still be looking at it.
+//!
+//! Normally the pointer is a `crossbeam_epoch::Atomic` and retirement is
+//! `defer_destroy`. Under a model checker (`timelog_loom` / `timelog_shuttle`),
+//! where crossbeam-epoch is invisible, the same interface is served by a small
+//! model-visible scheme: a count of pinned guards, and retired boxes freed by
+//! whoever sees that count at zero (see `model`). It is slower but checks the
+//! protocol the engine relies on: a box is never freed while a guard that could
+//! have loaded it is alive, and every retired box is freed exactly once.
 
 use crate::memtable::Memtable;
 use crate::segment::Segment;
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 use crate::tombstone::TombIndex;
 
 /// Everything a snapshot needs to read: sources from newest to oldest.
@@ -41,75 +47,223 @@ impl<V> Clone for Manifest<V> {
     }
 }
 
-/// The published manifest pointer.
-pub(crate) struct ManifestCell<V> {
-    ptr: Atomic<Arc<Manifest<V>>>,
-}
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+mod imp {
+    use std::marker::PhantomData;
 
-impl<V> ManifestCell<V> {
-    pub(crate) fn new(m: Manifest<V>) -> Self {
-        ManifestCell { ptr: Atomic::new(Arc::new(m)) }
+    use crossbeam_epoch::{self as epoch, Atomic, Owned};
+
+    use super::Manifest;
+    use crate::sync::{Arc, Ordering};
+
+    /// A pinned epoch: pointers loaded under it stay valid until it is dropped.
+    pub(crate) struct Guard<'c>(epoch::Guard, PhantomData<&'c ()>);
+
+    /// The published manifest pointer.
+    pub(crate) struct ManifestCell<V> {
+        ptr: Atomic<Arc<Manifest<V>>>,
     }
 
-    /// The current manifest, valid while `guard` is pinned.
-    #[inline]
-    pub(crate) fn load<'g>(&self, guard: &'g Guard) -> &'g Arc<Manifest<V>> {
-        let p = self.ptr.load(Ordering::Acquire, guard);
-        // SAFETY: the pointer is never null (set at construction, only ever
-        // replaced by a non-null one), and a replaced box is destroyed through
-        // `defer_destroy`, i.e. not before every guard pinned now is dropped.
-        unsafe { p.deref() }
-    }
+    impl<V> ManifestCell<V> {
+        pub(crate) fn new(m: Manifest<V>) -> Self {
+            ManifestCell { ptr: Atomic::new(Arc::new(m)) }
+        }
 
-    /// The raw current pointer (for "has it changed?" checks under one guard).
-    #[inline]
-    pub(crate) fn load_shared<'g>(&self, guard: &'g Guard) -> Shared<'g, Arc<Manifest<V>>> {
-        self.ptr.load(Ordering::Acquire, guard)
-    }
+        #[inline]
+        pub(crate) fn pin(&self) -> Guard<'_> {
+            Guard(epoch::pin(), PhantomData)
+        }
 
-    /// The current manifest as an owned `Arc`.
-    pub(crate) fn current(&self) -> Arc<Manifest<V>> {
-        let guard = epoch::pin();
-        self.load(&guard).clone()
-    }
+        /// The current manifest, valid while `guard` is pinned.
+        #[inline]
+        pub(crate) fn load<'g>(&self, guard: &'g Guard<'_>) -> &'g Arc<Manifest<V>> {
+            let p = self.ptr.load(Ordering::Acquire, &guard.0);
+            // SAFETY: the pointer is never null (set at construction, only ever
+            // replaced by a non-null one), and a replaced box is destroyed through
+            // `defer_destroy`, i.e. not before every guard pinned now is dropped.
+            unsafe { p.deref() }
+        }
 
-    /// Applies `f` to the current manifest and installs the result with a CAS,
-    /// retrying on concurrent updates. `f` returns `None` to give up. Returns the
-    /// number of failed CAS attempts, or `None` when `f` gave up.
-    pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
-        let guard = epoch::pin();
-        let mut retries = 0;
-        loop {
-            let cur = self.ptr.load(Ordering::Acquire, &guard);
-            // SAFETY: as in `load`.
-            let next = f(unsafe { cur.deref() })?;
-            match self.ptr.compare_exchange(
-                cur,
-                Owned::new(Arc::new(next)),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-                &guard,
-            ) {
-                Ok(_) => {
-                    // SAFETY: `cur` is unreachable from the cell now; threads that
-                    // loaded it are pinned, so destruction waits for them.
-                    unsafe { guard.defer_destroy(cur) };
-                    return Some(retries);
+        /// The address of the current box (for "has it changed?" checks under one guard;
+        /// a box cannot be freed and its address reused while the guard is pinned).
+        #[inline]
+        pub(crate) fn load_addr(&self, guard: &Guard<'_>) -> usize {
+            self.ptr.load(Ordering::Acquire, &guard.0).as_raw() as usize
+        }
+
+        /// Applies `f` to the current manifest and installs the result with a CAS,
+        /// retrying on concurrent updates. `f` returns `None` to give up. Returns the
+        /// number of failed CAS attempts, or `None` when `f` gave up.
+        pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
+            let guard = epoch::pin();
+            let mut retries = 0;
+            loop {
+                let cur = self.ptr.load(Ordering::Acquire, &guard);
+                // SAFETY: as in `load`.
+                let next = f(unsafe { cur.deref() })?;
+                match self.ptr.compare_exchange(
+                    cur,
+                    Owned::new(Arc::new(next)),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                    &guard,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: `cur` is unreachable from the cell now; threads that
+                        // loaded it are pinned, so destruction waits for them.
+                        unsafe { guard.defer_destroy(cur) };
+                        return Some(retries);
+                    }
+                    Err(_) => retries += 1,
                 }
-                Err(_) => retries += 1,
+            }
+        }
+    }
+
+    impl<V> Drop for ManifestCell<V> {
+        fn drop(&mut self) {
+            // SAFETY: `&mut self`: no other thread can reach the cell any more, so the
+            // current box can be freed immediately.
+            unsafe {
+                let guard = epoch::unprotected();
+                let p = self.ptr.load(Ordering::Relaxed, guard);
+                drop(p.into_owned());
             }
         }
     }
 }
 
-impl<V> Drop for ManifestCell<V> {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: no other thread can reach the cell any more, so the
-        // current box can be freed immediately.
-        unsafe {
-            let guard = epoch::unprotected();
-            let p = self.ptr.load(Ordering::Relaxed, guard);
-            drop(p.into_owned());
+#[cfg(any(timelog_loom, timelog_shuttle))]
+mod imp {
+    use super::Manifest;
+    use crate::sync::{Arc, AtomicPtr, AtomicUsize, Mutex, Ordering};
+
+    type Boxed<V> = *mut Arc<Manifest<V>>;
+
+    /// Frees retired boxes when no guard is alive.
+    pub(crate) trait Reclaim {
+        fn try_reclaim(&self);
+    }
+
+    /// A pinned reader: while any guard lives, no retired box is freed.
+    pub(crate) struct Guard<'c> {
+        readers: &'c AtomicUsize,
+        cell: &'c dyn Reclaim,
+    }
+
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            if self.readers.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.cell.try_reclaim();
+            }
         }
+    }
+
+    /// The published manifest pointer (model-checker version).
+    pub(crate) struct ManifestCell<V> {
+        ptr: AtomicPtr<Arc<Manifest<V>>>,
+        readers: AtomicUsize,
+        retired: Mutex<Vec<usize>>,
+        /// Boxes retired and boxes freed so far (checked by the loom models).
+        pub(crate) retired_count: AtomicUsize,
+        pub(crate) freed_count: AtomicUsize,
+    }
+
+    impl<V> ManifestCell<V> {
+        pub(crate) fn new(m: Manifest<V>) -> Self {
+            ManifestCell {
+                ptr: AtomicPtr::new(Box::into_raw(Box::new(Arc::new(m)))),
+                readers: AtomicUsize::new(0),
+                retired: Mutex::new(Vec::new()),
+                retired_count: AtomicUsize::new(0),
+                freed_count: AtomicUsize::new(0),
+            }
+        }
+
+        pub(crate) fn pin(&self) -> Guard<'_>
+        where
+            V: 'static,
+        {
+            self.readers.fetch_add(1, Ordering::SeqCst);
+            Guard { readers: &self.readers, cell: self }
+        }
+
+        pub(crate) fn load<'g>(&self, _guard: &'g Guard<'_>) -> &'g Arc<Manifest<V>> {
+            let p = self.ptr.load(Ordering::SeqCst);
+            // SAFETY: non-null; a box replaced after our guard's `fetch_add` is only
+            // freed by `try_reclaim` once the reader count is zero, i.e. after this
+            // guard is gone. A box replaced before it is unreachable: the SeqCst
+            // order puts our pointer load after the swap.
+            unsafe { &*p }
+        }
+
+        pub(crate) fn load_addr(&self, _guard: &Guard<'_>) -> usize {
+            self.ptr.load(Ordering::SeqCst) as usize
+        }
+    }
+
+    impl<V: 'static> Reclaim for ManifestCell<V> {
+        fn try_reclaim(&self) {
+            let mut retired = self.retired.lock();
+            if self.readers.load(Ordering::SeqCst) == 0 {
+                for p in retired.drain(..) {
+                    // SAFETY: retired boxes are unreachable from the cell, and no guard
+                    // that could have loaded them is alive (count is zero, and new
+                    // guards load the current pointer). Each is freed once: it leaves
+                    // the list here.
+                    drop(unsafe { Box::from_raw(p as Boxed<V>) });
+                    self.freed_count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    impl<V: 'static> ManifestCell<V> {
+        pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
+            let mut retries = 0;
+            let guard = self.pin();
+            loop {
+                let cur = self.ptr.load(Ordering::SeqCst);
+                // SAFETY: as in `load` (we hold a guard).
+                let next = f(unsafe { &*cur })?;
+                let new = Box::into_raw(Box::new(Arc::new(next)));
+                match self.ptr.compare_exchange(cur, new, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => {
+                        self.retired.lock().push(cur as usize);
+                        self.retired_count.fetch_add(1, Ordering::SeqCst);
+                        drop(guard);
+                        self.try_reclaim();
+                        return Some(retries);
+                    }
+                    Err(_) => {
+                        // SAFETY: `new` was never published.
+                        drop(unsafe { Box::from_raw(new) });
+                        retries += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    impl<V> Drop for ManifestCell<V> {
+        fn drop(&mut self) {
+            for p in self.retired.lock().drain(..) {
+                // SAFETY: `&mut self`: nobody can hold a guard on this cell any more.
+                drop(unsafe { Box::from_raw(p as Boxed<V>) });
+                self.freed_count.fetch_add(1, Ordering::SeqCst);
+            }
+            // SAFETY: as above, for the current box.
+            drop(unsafe { Box::from_raw(self.ptr.load(Ordering::SeqCst)) });
+        }
+    }
+}
+
+pub(crate) use imp::{Guard, ManifestCell};
+
+impl<V: 'static> ManifestCell<V> {
+    /// The current manifest as an owned `Arc`.
+    pub(crate) fn current(&self) -> Arc<Manifest<V>> {
+        let guard = self.pin();
+        self.load(&guard).clone()
     }
 }

@@ -8,14 +8,12 @@
 //! them left out) into one L0 segment, in parallel on rayon, and installs the
 //! segments with the memruns' tombstones folded into the manifest's index.
 
-use rayon::prelude::*;
-
 use crate::cursor::{ts_bounds, Range};
 use crate::maintenance::collect_segments;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment};
 use crate::stats::Counters;
-use crate::sync::{wait_until, Arc};
+use crate::sync::{par_map, wait_until, Arc};
 use crate::timelog::Inner;
 use crate::tombstone::{Tomb, TombIndex};
 use crate::Value;
@@ -28,7 +26,7 @@ impl<V: Value> Inner<V> {
     pub(crate) fn flush_all(&self) {
         let _f = self.flush_lock.lock();
         {
-            let guard = crossbeam_epoch::pin();
+            let guard = self.manifest.pin();
             let m = self.manifest.load(&guard);
             let active = &m.active;
             if !active.is_empty() {
@@ -77,17 +75,14 @@ impl<V: Value> Inner<V> {
             return false;
         }
         let page_len = self.page_len();
-        let built: Vec<Vec<Segment<V>>> = memruns
-            .par_iter()
-            .map(|mr| {
-                let mut srcs = Vec::new();
-                mr.sources(i64::MIN, i64::MAX, &mut srcs);
-                let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
-                let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
-                // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
-                collect_segments(&|| self.segment_id(), it, page_len, usize::MAX, snap.w, Level::L0, None)
-            })
-            .collect();
+        let built: Vec<Vec<Segment<V>>> = par_map(&memruns, |mr| {
+            let mut srcs = Vec::new();
+            mr.sources(i64::MIN, i64::MAX, &mut srcs);
+            let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
+            let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
+            // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
+            collect_segments(&|| self.segment_id(), it, page_len, usize::MAX, snap.w, Level::L0, None)
+        });
         let segs: Vec<Arc<Segment<V>>> = built.into_iter().flatten().map(Arc::new).collect();
         {
             let mut st = self.maint.lock();

@@ -1,22 +1,18 @@
 //! [`Timelog`]: the public handle, the write path and the seal protocol.
 
 use std::ops::RangeBounds;
-use std::thread::JoinHandle;
 use std::time::Instant;
-
-use crossbeam_epoch::{self as epoch, Guard};
-use parking_lot::{Condvar, Mutex};
 
 use crate::config::{Builder, Config, MaintenanceMode};
 use crate::error::{Error, Result};
 use crate::maintenance::MaintState;
-use crate::manifest::{Manifest, ManifestCell};
+use crate::manifest::{Guard, Manifest, ManifestCell};
 use crate::memtable::{Memtable, Run, SMALL_BATCH};
 use crate::segment::Level;
 use crate::seq::Sequencer;
 use crate::snapshot::{inclusive, Snapshot};
 use crate::stats::{Counters, Stats};
-use crate::sync::{spin_loop, Arc, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{spawn, spin_loop, Arc, AtomicBool, AtomicU64, Condvar, JoinHandle, Mutex, Ordering};
 use crate::tombstone::{Tomb, TombIndex};
 use crate::Value;
 
@@ -176,11 +172,11 @@ impl<V: Value> Timelog<V> {
 
     /// Appends one record.
     pub fn append(&self, ts: i64, value: V) -> Accepted {
-        let guard = epoch::pin();
+        let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(1);
         let mt = self.inner.target(m, s, &guard);
-        mt.insert_one(ts, s, value, &guard);
+        mt.insert_one(ts, s, value);
         self.inner.seq.publish(s, 1);
         if mt.is_full() {
             self.inner.on_full(mt)
@@ -208,14 +204,14 @@ impl<V: Value> Timelog<V> {
             return Accepted::Clean;
         }
         if n < SMALL_BATCH {
-            let guard = epoch::pin();
+            let guard = self.inner.manifest.pin();
             let m = self.inner.manifest.load(&guard);
             let s = self.inner.seq.reserve(n as u64);
             let mt = self.inner.target(m, s, &guard);
             // One target for the whole batch: it owns `s`, and the seal protocol
             // assigns whole reservations (the reservation precedes the seal's).
             for (i, (t, v)) in ts.into_iter().zip(vals).enumerate() {
-                mt.insert_one(t, s + i as u64, v, &guard);
+                mt.insert_one(t, s + i as u64, v);
             }
             self.inner.seq.publish(s, n as u64);
             return if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
@@ -234,7 +230,7 @@ impl<V: Value> Timelog<V> {
             (ts2, Some(idx), vals2)
         };
         let mut seq = vec![0u64; n];
-        let guard = epoch::pin();
+        let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(n as u64);
         match &order {
@@ -257,7 +253,7 @@ impl<V: Value> Timelog<V> {
     /// Returns [`Error::InvalidRange`] for an empty or inverted range.
     pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Accepted> {
         let (lo, hi) = inclusive(&range).ok_or(Error::InvalidRange)?;
-        let guard = epoch::pin();
+        let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(1);
         let mt = self.inner.target(m, s, &guard);
@@ -395,12 +391,7 @@ impl<V: Value> Timelog<V> {
         self.inner.worker_running.store(true, Ordering::Release);
         for (role, name) in [(Role::Flusher, "timelog-flush"), (Role::Compactor, "timelog-compact")] {
             let inner = self.inner.clone();
-            w.push(
-                std::thread::Builder::new()
-                    .name(name.into())
-                    .spawn(move || inner.worker_loop(role))
-                    .expect("spawn a maintenance thread"),
-            );
+            w.push(spawn(name, move || inner.worker_loop(role)));
         }
     }
 
@@ -445,18 +436,17 @@ impl<V: Value> Drop for Timelog<V> {
 
 impl<V: Value> Inner<V> {
     pub(crate) fn snapshot(&self) -> Snapshot<V> {
-        let guard = epoch::pin();
+        let guard = self.manifest.pin();
         loop {
-            let p = self.manifest.load_shared(&guard);
+            let m = self.manifest.load(&guard);
             let w = self.seq.visible();
             // If the manifest did not change between the two loads, every write below
             // `w` is in one of its sources: a write goes to the memtable of the manifest
             // it loaded, and a newer manifest would have been published (and seen here,
-            // by the acquire chain through `visible`) before that write completed.
-            if self.manifest.load_shared(&guard) == p {
-                // SAFETY: non-null, protected by `guard` (see `ManifestCell::load`).
-                let m = unsafe { p.deref() }.clone();
-                return Snapshot { m, w };
+            // by the acquire chain through `visible`) before that write completed. (The
+            // box cannot be freed and its address reused while `guard` is pinned.)
+            if self.manifest.load_addr(&guard) == (m as *const Arc<Manifest<V>> as usize) {
+                return Snapshot { m: m.clone(), w };
             }
             spin_loop();
         }
@@ -464,7 +454,7 @@ impl<V: Value> Inner<V> {
 
     /// The memtable that owns sequence number `s` (reserved after loading `m`).
     #[inline]
-    pub(crate) fn target<'g>(&self, m: &'g Manifest<V>, s: u64, guard: &'g Guard) -> &'g Memtable<V> {
+    pub(crate) fn target<'g>(&self, m: &'g Manifest<V>, s: u64, guard: &'g Guard<'_>) -> &'g Memtable<V> {
         if m.active.owns(s) {
             return &m.active;
         }
@@ -532,8 +522,10 @@ impl<V: Value> Inner<V> {
                 if self.manifest.current().memruns.len() <= self.cfg.sealed_max_runs {
                     return Accepted::Clean;
                 }
+                let left = deadline.saturating_duration_since(Instant::now());
                 if !self.worker_running.load(Ordering::Acquire)
-                    || self.room_cv.wait_until(&mut sig, deadline).timed_out()
+                    || left.is_zero()
+                    || self.room_cv.wait_for(&mut sig, left)
                 {
                     break;
                 }

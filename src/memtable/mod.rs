@@ -15,16 +15,16 @@
 //! when it is sealed: it stops accepting new sequence numbers, but the writers
 //! that already own a number below the seal finish into it.
 
+mod ooo;
 mod run;
 mod stack;
 
 use std::borrow::Cow;
 use std::cell::UnsafeCell;
 
-use crossbeam_epoch::{self as epoch, Guard};
-use crossbeam_skiplist::base::SkipList;
 use crossbeam_utils::CachePadded;
 
+use ooo::Ooo;
 pub(crate) use run::Run;
 use stack::Stack;
 
@@ -81,7 +81,7 @@ pub(crate) struct Memtable<V> {
     runs: Box<[AtomicPtr<Run<V>>]>,
     nruns: AtomicUsize,
     lanes: [CachePadded<Lane<V>>; LANES],
-    skip: SkipList<(i64, u64), V>,
+    skip: Ooo<V>,
     tombs: Stack<Tomb>,
     bytes: AtomicUsize,
     ooo_bytes: AtomicUsize,
@@ -114,7 +114,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                     state: UnsafeCell::new(LaneState { run: std::ptr::null(), last_ts: i64::MIN }),
                 })
             }),
-            skip: SkipList::new(epoch::default_collector().clone()),
+            skip: Ooo::new(),
             tombs: Stack::new(),
             bytes: AtomicUsize::new(0),
             ooo_bytes: AtomicUsize::new(0),
@@ -195,7 +195,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     // ----- writes ------------------------------------------------------------------
 
     /// Inserts one record with sequence number `s`.
-    pub(crate) fn insert_one(&self, ts: i64, s: u64, v: V, guard: &Guard) {
+    pub(crate) fn insert_one(&self, ts: i64, s: u64, v: V) {
         let me = thread_token();
         let lane = &self.lanes[(me as usize) % LANES];
         let owner = lane.owner.load(Ordering::Relaxed);
@@ -215,7 +215,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                         self.bytes.fetch_add(self.chunk_cap * run_record_bytes::<V>(), Ordering::Relaxed);
                         st.run = r;
                     } else {
-                        return self.insert_skip(ts, s, v, guard);
+                        return self.insert_skip(ts, s, v);
                     }
                 }
                 // SAFETY: this lane is the run's only producer, the run has room, and
@@ -226,11 +226,11 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 return;
             }
         }
-        self.insert_skip(ts, s, v, guard)
+        self.insert_skip(ts, s, v)
     }
 
-    fn insert_skip(&self, ts: i64, s: u64, v: V, guard: &Guard) {
-        self.skip.insert((ts, s), v, guard).release(guard);
+    fn insert_skip(&self, ts: i64, s: u64, v: V) {
+        self.skip.insert(ts, s, v);
         let b = skip_record_bytes::<V>();
         self.bytes.fetch_add(b, Ordering::Relaxed);
         self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
@@ -262,11 +262,10 @@ impl<V: Send + Sync + 'static> Memtable<V> {
 
     /// Moves a run's records into the skiplist (run table full; rare).
     fn spill(&self, run: Run<V>) {
-        let guard = epoch::pin();
         let n = run.len();
-        let (ts, seq) = (run.ts().to_vec(), run.seqs(n).to_vec());
+        let (ts, seq) = (run.ts(n).into_owned(), run.seqs(n).into_owned());
         for ((t, s), v) in ts.into_iter().zip(seq).zip(run.into_vals()) {
-            self.insert_skip(t, s, v, &guard);
+            self.insert_skip(t, s, v);
         }
     }
 
@@ -280,11 +279,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
 
     /// Every tombstone with a sequence number below `w`.
     pub(crate) fn tombs_below(&self, w: u64, out: &mut Vec<Tomb>) {
-        self.tombs.for_each(|t| {
-            if t.seq < w {
-                out.push(*t)
-            }
-        });
+        out.extend(self.tombs.iter().filter(|t| t.seq < w));
     }
 
     /// Number of tombstones stored here.
@@ -306,39 +301,18 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// `[lo, hi]`. Records at or above the watermark `w` are filtered by the cursor.
     pub(crate) fn sources<'a>(&'a self, lo: i64, hi: i64, out: &mut Vec<Src<'a, V>>) {
         for run in self.runs() {
-            let ts = run.ts();
-            let n = ts.len();
+            let n = run.len();
+            let ts = run.ts(n);
             let a = ts.partition_point(|&t| t < lo);
             let b = ts.partition_point(|&t| t <= hi);
             if a < b {
-                out.push(Src::mem(
-                    Cow::Borrowed(ts),
-                    Cow::Borrowed(run.seqs(n)),
-                    Vals::Slice(run.vals(n)),
-                    a,
-                    b,
-                ));
+                out.push(Src::mem(ts, run.seqs(n), run.vals(n), a, b));
             }
         }
-        if !self.skip.is_empty() {
-            let guard = epoch::pin();
-            let mut ts = Vec::new();
-            let mut seq = Vec::new();
-            let mut vals: Vec<&'a V> = Vec::new();
-            for e in self.skip.range((lo, 0)..=(hi, u64::MAX), &guard) {
-                let &(t, s) = e.key();
-                ts.push(t);
-                seq.push(s);
-                // SAFETY: nodes of this skiplist are never removed (keys are unique
-                // and nothing calls `remove`), so a node lives until the skiplist
-                // itself is dropped, which happens only when the memtable is
-                // dropped; the returned reference is bounded by `&'a self`.
-                vals.push(unsafe { &*(e.value() as *const V) });
-            }
-            let n = ts.len();
-            if n > 0 {
-                out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n));
-            }
+        let (ts, seq, vals) = self.skip.collect(lo, hi);
+        let n = ts.len();
+        if n > 0 {
+            out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n));
         }
     }
 
@@ -377,8 +351,8 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     pub(crate) fn validate(&self) -> Result<(), String> {
         let seal = self.seal_seq().unwrap_or(u64::MAX);
         for run in self.runs() {
-            let ts = run.ts();
-            let seq = run.seqs(ts.len());
+            let n = run.len();
+            let (ts, seq) = (run.ts(n), run.seqs(n));
             for j in 1..ts.len() {
                 if (ts[j - 1], seq[j - 1]) >= (ts[j], seq[j]) {
                     return Err(format!("memtable run not sorted at index {j}"));

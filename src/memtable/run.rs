@@ -7,29 +7,86 @@
 //! prefix as ordinary shared slices. Runs built from a batch are complete
 //! (`len == capacity`) before anyone else can see them.
 //!
-//! This module is one of the few that contain `unsafe`; the safe surface is
-//! `Run::from_columns`, `Run::with_capacity`, `Run::push` (an `unsafe fn` whose
-//! contract is "only the producer calls it") and the slice accessors.
+//! Under loom the column cells are loom's `UnsafeCell`, so the model checker sees
+//! every column access and reports a read that is not ordered after its write;
+//! readers then get copies (`Cow::Owned`) instead of slices.
 
-use std::cell::UnsafeCell;
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
+use crate::cursor::Vals;
 use crate::sync::{AtomicUsize, Ordering};
 
-type Column<T> = Box<[UnsafeCell<MaybeUninit<T>>]>;
+#[cfg(not(timelog_loom))]
+type Cell<T> = std::cell::UnsafeCell<MaybeUninit<T>>;
+#[cfg(timelog_loom)]
+type Cell<T> = loom::cell::UnsafeCell<MaybeUninit<T>>;
+
+type Column<T> = Box<[Cell<T>]>;
 
 fn column<T>(cap: usize) -> Column<T> {
-    (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
+    (0..cap).map(|_| Cell::new(MaybeUninit::uninit())).collect()
 }
 
+#[cfg(not(timelog_loom))]
 fn into_column<T>(v: Vec<T>) -> Column<T> {
     let boxed: Box<[T]> = v.into_boxed_slice();
-    let raw = Box::into_raw(boxed) as *mut [UnsafeCell<MaybeUninit<T>>];
+    let raw = Box::into_raw(boxed) as *mut [Cell<T>];
     // SAFETY: `UnsafeCell<MaybeUninit<T>>` is `repr(transparent)` over `T` at every
     // level, so the slice has the same layout and length; every element is an
     // initialised `T`, which is a valid `MaybeUninit<T>`. The allocation is
     // handed from one `Box` to the other unchanged.
     unsafe { Box::from_raw(raw) }
+}
+
+#[cfg(timelog_loom)]
+fn into_column<T>(v: Vec<T>) -> Column<T> {
+    v.into_iter().map(|x| Cell::new(MaybeUninit::new(x))).collect()
+}
+
+/// Writes `v` into an uninitialised cell.
+///
+/// # Safety
+/// No other thread may access the cell concurrently, and it must not hold a value.
+#[inline]
+unsafe fn write<T>(cell: &Cell<T>, v: T) {
+    #[cfg(not(timelog_loom))]
+    // SAFETY: exclusive access per the caller's contract.
+    unsafe {
+        (*cell.get()).write(v);
+    }
+    #[cfg(timelog_loom)]
+    // SAFETY: exclusive access per the caller's contract (loom checks it).
+    cell.with_mut(|p| unsafe {
+        (*p).write(v);
+    });
+}
+
+/// A shared reference to an initialised cell's value (loom: records the read).
+///
+/// # Safety
+/// The cell must be initialised and never written again while the reference lives.
+#[cfg(timelog_loom)]
+#[inline]
+unsafe fn get<T>(cell: &Cell<T>) -> &T {
+    // SAFETY: initialised and immutable per the caller's contract.
+    cell.with(|p| unsafe { (*p).assume_init_ref() })
+}
+
+/// Moves the value out of an initialised cell, leaving it logically uninitialised.
+///
+/// # Safety
+/// Exclusive access; the cell is initialised and is not read or dropped again.
+#[inline]
+unsafe fn take<T>(cell: &Cell<T>) -> T {
+    #[cfg(not(timelog_loom))]
+    // SAFETY: per the caller's contract.
+    unsafe {
+        (*cell.get()).assume_init_read()
+    }
+    #[cfg(timelog_loom)]
+    // SAFETY: per the caller's contract.
+    cell.with_mut(|p| unsafe { (*p).assume_init_read() })
 }
 
 /// A sorted (by `ts`, then `seq`) columnar run.
@@ -84,41 +141,51 @@ impl<V> Run<V> {
         // SAFETY: index `i` is beyond the published length, so no reader looks at
         // it, and the caller guarantees that no other writer exists.
         unsafe {
-            (*self.ts[i].get()).write(ts);
-            (*self.seq[i].get()).write(seq);
-            (*self.vals[i].get()).write(v);
+            write(&self.ts[i], ts);
+            write(&self.seq[i], seq);
+            write(&self.vals[i], v);
         }
         // Release: the three writes above happen-before any reader that sees `i + 1`.
         self.len.store(i + 1, Ordering::Release);
     }
 
-    /// The published timestamps.
+    /// The first `n` timestamps (`n` at most an observed published length).
     #[inline]
-    pub(crate) fn ts(&self) -> &[i64] {
-        let n = self.len();
+    pub(crate) fn ts(&self, n: usize) -> Cow<'_, [i64]> {
+        debug_assert!(n <= self.len());
+        #[cfg(not(timelog_loom))]
         // SAFETY: `[0, n)` is initialised and immutable from now on (module docs);
         // the cell/maybe-uninit wrappers are layout-transparent.
-        unsafe { std::slice::from_raw_parts(self.ts.as_ptr() as *const i64, n) }
+        return Cow::Borrowed(unsafe { std::slice::from_raw_parts(self.ts.as_ptr() as *const i64, n) });
+        #[cfg(timelog_loom)]
+        // SAFETY: as above.
+        return Cow::Owned(self.ts[..n].iter().map(|c| unsafe { *get(c) }).collect());
     }
 
-    /// The published sequence numbers (same length as [`Run::ts`] at the time of the call).
+    /// The first `n` sequence numbers.
     #[inline]
-    pub(crate) fn seqs(&self, n: usize) -> &[u64] {
+    pub(crate) fn seqs(&self, n: usize) -> Cow<'_, [u64]> {
         debug_assert!(n <= self.len());
-        // SAFETY: as in `ts`, for a prefix the caller already observed as published.
-        unsafe { std::slice::from_raw_parts(self.seq.as_ptr() as *const u64, n) }
-    }
-
-    /// The published values (a prefix of length `n` observed as published).
-    #[inline]
-    pub(crate) fn vals(&self, n: usize) -> &[V] {
-        debug_assert!(n <= self.len());
+        #[cfg(not(timelog_loom))]
         // SAFETY: as in `ts`.
-        unsafe { std::slice::from_raw_parts(self.vals.as_ptr() as *const V, n) }
+        return Cow::Borrowed(unsafe { std::slice::from_raw_parts(self.seq.as_ptr() as *const u64, n) });
+        #[cfg(timelog_loom)]
+        // SAFETY: as in `ts`.
+        return Cow::Owned(self.seq[..n].iter().map(|c| unsafe { *get(c) }).collect());
     }
-}
 
-impl<V> Run<V> {
+    /// The first `n` values.
+    #[inline]
+    pub(crate) fn vals(&self, n: usize) -> Vals<'_, V> {
+        debug_assert!(n <= self.len());
+        #[cfg(not(timelog_loom))]
+        // SAFETY: as in `ts`.
+        return Vals::Slice(unsafe { std::slice::from_raw_parts(self.vals.as_ptr() as *const V, n) });
+        #[cfg(timelog_loom)]
+        // SAFETY: as in `ts`.
+        return Vals::Refs(self.vals[..n].iter().map(|c| unsafe { get(c) }).collect());
+    }
+
     /// Moves the published values out (the run is consumed).
     pub(crate) fn into_vals(self) -> Vec<V> {
         let n = self.len();
@@ -128,7 +195,7 @@ impl<V> Run<V> {
         (0..n)
             // SAFETY: `[0, n)` is initialised and each value is read out exactly once;
             // `Drop` no longer sees them (length is zero).
-            .map(|i| unsafe { (*self.vals[i].get()).assume_init_read() })
+            .map(|i| unsafe { take(&self.vals[i]) })
             .collect()
     }
 }
@@ -136,9 +203,10 @@ impl<V> Run<V> {
 impl<V> Drop for Run<V> {
     fn drop(&mut self) {
         let n = self.len.load(Ordering::Acquire);
-        for cell in &mut self.vals[..n] {
-            // SAFETY: the first `n` values are initialised and dropped only here.
-            unsafe { cell.get_mut().assume_init_drop() };
+        for cell in &self.vals[..n] {
+            // SAFETY: the first `n` values are initialised and dropped only here
+            // (`&mut self`), after which the run is gone.
+            drop(unsafe { take(cell) });
         }
     }
 }

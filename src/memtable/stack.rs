@@ -50,16 +50,20 @@ impl<T> Stack<T> {
         self.len.load(Ordering::Relaxed)
     }
 
-    /// Visits every published item, newest first.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+    /// Every published item, newest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         let mut p = self.head.load(Ordering::Acquire);
-        while !p.is_null() {
+        std::iter::from_fn(move || {
+            if p.is_null() {
+                return None;
+            }
             // SAFETY: published nodes live until the stack is dropped, and `&self`
-            // keeps the stack alive; `next` was written before publication.
+            // keeps the stack alive; `next` was written before publication, which the
+            // `Acquire` load of the head orders before this read.
             let node = unsafe { &*p };
-            f(&node.item);
             p = node.next;
-        }
+            Some(&node.item)
+        })
     }
 }
 
