@@ -311,14 +311,14 @@ impl Builder {
             return invalid("sealed_max_runs", "must be at most 2^20");
         }
         let sealed_wait = self.sealed_wait.unwrap_or(Duration::from_millis(100));
-        if sealed_wait > Duration::from_secs(u32::MAX as u64 / 1000) {
+        if sealed_wait > Duration::from_millis(u32::MAX as u64) {
             return invalid("sealed_wait", "must be at most 2^32-1 ms");
         }
         let maintenance_wakeup = self.maintenance_wakeup.unwrap_or(Duration::from_millis(100));
         if maintenance_wakeup.is_zero() {
             return invalid("maintenance_wakeup", "must be non-zero");
         }
-        if maintenance_wakeup > Duration::from_secs(u32::MAX as u64 / 1000) {
+        if maintenance_wakeup > Duration::from_millis(u32::MAX as u64) {
             return invalid("maintenance_wakeup", "must be at most 2^32-1 ms");
         }
         let max_l0_segments = self.max_l0_segments.unwrap_or(8);

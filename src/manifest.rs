@@ -112,6 +112,11 @@ mod imp {
                         // SAFETY: `cur` is unreachable from the cell now; threads that
                         // loaded it are pinned, so destruction waits for them.
                         unsafe { guard.defer_destroy(cur) };
+                        // Hand the garbage to the global queue now: otherwise it waits in
+                        // this thread's local bag (until 64 items pile up or the thread
+                        // exits), keeping retired memtables, segments and deleted
+                        // values alive. Regression: `tests/drop_accounting.rs`.
+                        guard.flush();
                         return Some(retries);
                     }
                     Err(_) => retries += 1,

@@ -151,6 +151,43 @@ impl Condvar {
     }
 }
 
+/// A number unique to the calling thread (never 0), used to claim memtable lanes.
+/// Under a model checker it comes from the checker's thread-local storage, since
+/// its threads may share one OS thread.
+pub(crate) fn thread_token() -> u64 {
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    {
+        use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as O};
+        static NEXT: StdAtomicU64 = StdAtomicU64::new(1);
+        std::thread_local! {
+            static TOKEN: u64 = NEXT.fetch_add(1, O::Relaxed);
+        }
+        TOKEN.with(|t| *t)
+    }
+    // Model checkers need the same tokens in every execution (determinism), so the
+    // counter is the checker's own, reset for each execution.
+    #[cfg(timelog_loom)]
+    {
+        loom::lazy_static! {
+            static ref NEXT: AtomicU64 = AtomicU64::new(1);
+        }
+        loom::thread_local! {
+            static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        TOKEN.with(|t| *t)
+    }
+    #[cfg(all(timelog_shuttle, not(timelog_loom)))]
+    {
+        shuttle::lazy_static! {
+            static ref NEXT: AtomicU64 = AtomicU64::new(1);
+        }
+        shuttle::thread_local! {
+            static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        TOKEN.with(|t| *t)
+    }
+}
+
 /// Maps `f` over `items`, in parallel on rayon (sequentially under a model checker).
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]

@@ -46,10 +46,20 @@ pub(crate) struct Signal {
 
 /// The two background threads.
 #[derive(Clone, Copy)]
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
 enum Role {
     Flusher,
     Compactor,
+    /// Both jobs on one thread: used under model checkers, which bound the number
+    /// of threads (loom allows five in all).
+    #[cfg_attr(not(any(timelog_loom, timelog_shuttle)), allow(dead_code))]
+    Both,
 }
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+const WORKERS: &[(Role, &str)] = &[(Role::Flusher, "timelog-flush"), (Role::Compactor, "timelog-compact")];
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const WORKERS: &[(Role, &str)] = &[(Role::Both, "timelog-maint")];
 
 /// State shared by the handle and the background worker.
 pub(crate) struct Inner<V> {
@@ -389,7 +399,7 @@ impl<V: Value> Timelog<V> {
             sig.compact = true;
         }
         self.inner.worker_running.store(true, Ordering::Release);
-        for (role, name) in [(Role::Flusher, "timelog-flush"), (Role::Compactor, "timelog-compact")] {
+        for &(role, name) in WORKERS {
             let inner = self.inner.clone();
             w.push(spawn(name, move || inner.worker_loop(role)));
         }
@@ -414,6 +424,16 @@ impl<V: Value> Timelog<V> {
     }
 
     // ----- introspection -------------------------------------------------------------
+
+    /// Model checkers only: manifest boxes `(retired, freed)` so far.
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    #[doc(hidden)]
+    pub fn model_manifest_reclaim(&self) -> (usize, usize) {
+        (
+            self.inner.manifest.retired_count.load(Ordering::SeqCst),
+            self.inner.manifest.freed_count.load(Ordering::SeqCst),
+        )
+    }
 
     /// Layer counts, exact visible record count, bounds and counters.
     pub fn stats(&self) -> Stats {
@@ -562,6 +582,7 @@ impl<V: Value> Inner<V> {
                 let pending = |s: &Signal| match role {
                     Role::Flusher => s.flush,
                     Role::Compactor => s.compact,
+                    Role::Both => s.flush || s.compact,
                 };
                 if !sig.stop && !pending(&sig) {
                     let _ = self.work_cv.wait_for(&mut sig, self.cfg.maintenance_wakeup);
@@ -572,21 +593,20 @@ impl<V: Value> Inner<V> {
                 match role {
                     Role::Flusher => sig.flush = false,
                     Role::Compactor => sig.compact = false,
+                    Role::Both => (sig.flush, sig.compact) = (false, false),
                 }
             }
-            match role {
-                Role::Flusher => {
-                    while self.flush_memruns(false) {
-                        if self.manifest.current().l0.len() > self.cfg.max_l0_segments {
-                            self.wake_compactor();
-                        }
+            if matches!(role, Role::Flusher | Role::Both) {
+                while self.flush_memruns(false) {
+                    if self.manifest.current().l0.len() > self.cfg.max_l0_segments {
+                        self.wake_compactor();
                     }
                 }
-                Role::Compactor => {
-                    while self.compaction_due() && self.compact_once(false) {
-                        if self.signal.lock().stop {
-                            return;
-                        }
+            }
+            if matches!(role, Role::Compactor | Role::Both) {
+                while self.compaction_due() && self.compact_once(false) {
+                    if self.signal.lock().stop {
+                        return;
                     }
                 }
             }

@@ -30,7 +30,7 @@ use stack::Stack;
 
 use crate::config::Config;
 use crate::cursor::{Src, Vals};
-use crate::sync::{wait_until, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{thread_token, wait_until, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::tombstone::Tomb;
 
 const LANES: usize = 4;
@@ -49,15 +49,6 @@ const TOMB_BYTES: usize = 48;
 /// into the manifest's indexed step function: readers scan a memtable's tombstones
 /// linearly, which bounds that scan.
 const TOMB_SEAL: usize = 1024;
-
-fn thread_token() -> u64 {
-    use std::sync::atomic::{AtomicU64 as StdAtomicU64, Ordering as O};
-    static NEXT: StdAtomicU64 = StdAtomicU64::new(1);
-    thread_local! {
-        static TOKEN: u64 = NEXT.fetch_add(1, O::Relaxed);
-    }
-    TOKEN.with(|t| *t)
-}
 
 struct LaneState<V> {
     run: *const Run<V>,
