@@ -52,7 +52,7 @@ pub use error::{Error, Result};
 pub use segment::Level;
 pub use snapshot::{Cursor, PageRef, Snapshot};
 pub use stats::Stats;
-pub use timelog::{Accepted, Timelog};
+pub use timelog::{Accepted, Timelog, Written};
 
 /// What the log can store: values are shared by reference between threads and
 /// cloned when flush and compaction rewrite them into segments.

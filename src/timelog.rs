@@ -35,6 +35,42 @@ impl Accepted {
     }
 }
 
+/// A write with its sequence numbers, from the `*_tracked` write methods.
+///
+/// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
+/// sequence numbers; a batch's numbers are consecutive and it is seen whole.
+///
+/// ```
+/// use timelog::Timelog;
+/// let log = Timelog::new();
+/// let before = log.snapshot();
+/// let w = log.append_batch_tracked([(1, 'a'), (2, 'b')]);
+/// assert!(!w.visible_in(&before));
+/// assert!(w.visible_in(&log.snapshot()));
+/// assert_eq!(w.last_seq(), w.first_seq + 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Sequence number of the first record (or of the delete).
+    pub first_seq: u64,
+    /// How many sequence numbers the write took (records of a batch; 1 for a delete).
+    pub count: u64,
+    /// Whether backpressure occurred.
+    pub accepted: Accepted,
+}
+
+impl Written {
+    /// Sequence number of the last record.
+    pub fn last_seq(&self) -> u64 {
+        self.first_seq + self.count.max(1) - 1
+    }
+
+    /// Whether `snap` sees this write.
+    pub fn visible_in<V: Value>(&self, snap: &Snapshot<V>) -> bool {
+        self.count == 0 || self.last_seq() < snap.watermark()
+    }
+}
+
 pub(crate) struct Signal {
     /// Sealed memtables are waiting for the flusher.
     pub(crate) flush: bool,
@@ -182,24 +218,32 @@ impl<V: Value> Timelog<V> {
 
     /// Appends one record.
     pub fn append(&self, ts: i64, value: V) -> Accepted {
+        self.append_tracked(ts, value).accepted
+    }
+
+    /// [`Timelog::append`], also reporting the write's sequence number.
+    pub fn append_tracked(&self, ts: i64, value: V) -> Written {
         let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(1);
         let mt = self.inner.target(m, s, &guard);
         mt.insert_one(ts, s, value);
         self.inner.seq.publish(s, 1);
-        if mt.is_full() {
-            self.inner.on_full(mt)
-        } else {
-            Accepted::Clean
-        }
+        let accepted = if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
+        Written { first_seq: s, count: 1, accepted }
     }
 
     /// Appends a batch atomically: a snapshot sees all of it or none of it.
     /// Records with equal timestamps keep the batch's order.
     pub fn append_batch(&self, records: impl IntoIterator<Item = (i64, V)>) -> Accepted {
+        self.append_batch_tracked(records).accepted
+    }
+
+    /// [`Timelog::append_batch`], also reporting the batch's sequence numbers
+    /// (record `i` of the batch has `first_seq + i`).
+    pub fn append_batch_tracked(&self, records: impl IntoIterator<Item = (i64, V)>) -> Written {
         let (ts, vals): (Vec<i64>, Vec<V>) = records.into_iter().unzip();
-        self.append_columns(ts, vals)
+        self.append_columns_tracked(ts, vals)
     }
 
     /// Appends a batch given as two equally long columns (atomically, like
@@ -208,10 +252,18 @@ impl<V: Value> Timelog<V> {
     /// # Panics
     /// If the columns differ in length.
     pub fn append_columns(&self, ts: Vec<i64>, vals: Vec<V>) -> Accepted {
+        self.append_columns_tracked(ts, vals).accepted
+    }
+
+    /// [`Timelog::append_columns`], also reporting the batch's sequence numbers.
+    ///
+    /// # Panics
+    /// If the columns differ in length.
+    pub fn append_columns_tracked(&self, ts: Vec<i64>, vals: Vec<V>) -> Written {
         assert_eq!(ts.len(), vals.len(), "append_columns: column lengths differ");
         let n = ts.len();
         if n == 0 {
-            return Accepted::Clean;
+            return Written { first_seq: self.inner.seq.visible(), count: 0, accepted: Accepted::Clean };
         }
         if n < SMALL_BATCH {
             let guard = self.inner.manifest.pin();
@@ -224,7 +276,8 @@ impl<V: Value> Timelog<V> {
                 mt.insert_one(t, s + i as u64, v);
             }
             self.inner.seq.publish(s, n as u64);
-            return if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
+            let accepted = if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
+            return Written { first_seq: s, count: n as u64, accepted };
         }
         // Sort off to the side (stable: equal timestamps keep their order), before
         // any sequence number is reserved.
@@ -250,11 +303,8 @@ impl<V: Value> Timelog<V> {
         let mt = self.inner.target(m, s, &guard);
         mt.insert_run(Run::from_columns(ts, seq, vals));
         self.inner.seq.publish(s, n as u64);
-        if mt.is_full() {
-            self.inner.on_full(mt)
-        } else {
-            Accepted::Clean
-        }
+        let accepted = if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
+        Written { first_seq: s, count: n as u64, accepted }
     }
 
     /// Deletes every record in `range` written before this call. Records written
@@ -262,6 +312,11 @@ impl<V: Value> Timelog<V> {
     ///
     /// Returns [`Error::InvalidRange`] for an empty or inverted range.
     pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Accepted> {
+        self.delete_range_tracked(range).map(|w| w.accepted)
+    }
+
+    /// [`Timelog::delete_range`], also reporting the delete's sequence number.
+    pub fn delete_range_tracked(&self, range: impl RangeBounds<i64>) -> Result<Written> {
         let (lo, hi) = inclusive(&range).ok_or(Error::InvalidRange)?;
         let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
@@ -269,7 +324,8 @@ impl<V: Value> Timelog<V> {
         let mt = self.inner.target(m, s, &guard);
         mt.insert_tomb(Tomb { lo, hi, seq: s });
         self.inner.seq.publish(s, 1);
-        Ok(if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean })
+        let accepted = if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
+        Ok(Written { first_seq: s, count: 1, accepted })
     }
 
     /// Deletes every record with a timestamp below `ts` (written before this call).

@@ -44,7 +44,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     b.check(f);
 }
 
-/// 1. Sequence numbers and the visible watermark. Two writers and a reader: a
+/// Model 1: Sequence numbers and the visible watermark. Two writers and a reader: a
 /// batch is seen whole or not at all; a write whose call returned before the
 /// snapshot was taken is always seen (nothing at or below the watermark is
 /// missed); a later snapshot contains everything an earlier one did (nothing
@@ -84,7 +84,7 @@ fn watermark_batches_are_atomic_and_complete() {
     });
 }
 
-/// 2. Seal hand-off. The memtable is so small that a write seals it while another
+/// Model 2: Seal hand-off. The memtable is so small that a write seals it while another
 /// thread writes: each record lands in exactly one memtable (never lost, never
 /// twice), and flush moves all of them into segments.
 #[test]
@@ -114,7 +114,7 @@ fn seal_handoff_loses_and_duplicates_nothing() {
     });
 }
 
-/// 3. Manifest publish, snapshot pin and reclamation. A reader pins a snapshot
+/// Model 3: Manifest publish, snapshot pin and reclamation. A reader pins a snapshot
 /// and reads it while another thread flushes and compacts (publishing several
 /// manifests and retiring the old ones); the reader's view never changes, and at
 /// quiescence every retired manifest box has been freed exactly once.
@@ -147,7 +147,7 @@ fn pinned_snapshot_survives_publication_and_retired_manifests_are_freed() {
     });
 }
 
-/// 4. Delete vs insert at the same timestamp from two threads: the outcome is
+/// Model 4: Delete vs insert at the same timestamp from two threads: the outcome is
 /// one of the two sequential orders, and a reader never sees a state that no
 /// order explains (for instance the record reappearing after it was deleted).
 #[test]
@@ -182,7 +182,7 @@ fn delete_and_insert_at_the_same_timestamp_follow_sequence_order() {
     });
 }
 
-/// 5a. Stopping maintenance races with dropping the log: the worker is joined
+/// Model 5a: Stopping maintenance races with dropping the log: the worker is joined
 /// exactly once, nothing deadlocks, and the data written before is intact.
 #[test]
 fn stop_maintenance_races_with_drop() {
@@ -206,7 +206,7 @@ fn stop_maintenance_races_with_drop() {
     });
 }
 
-/// 5b. Stop then start while another thread writes: writes are never lost, and
+/// Model 5b: Stop then start while another thread writes: writes are never lost, and
 /// the restarted worker flushes what piled up.
 #[test]
 fn stop_start_maintenance_while_writing() {
