@@ -36,6 +36,10 @@ pub(crate) struct Src<'a, V> {
     rank: u32,
     lo: usize,
     hi: usize,
+    /// Memtable sources: the memtable's seal number (`u64::MAX` while active).
+    seal: u64,
+    /// Whether records must be checked one by one (watermark or tombstones).
+    check: bool,
 }
 
 /// Rank of memtable sources.
@@ -44,20 +48,22 @@ pub(crate) const MEM_RANK: u32 = u32::MAX;
 type Key = (i64, u32, u64);
 
 impl<'a, V> Src<'a, V> {
-    /// A memtable source: records `[lo, hi)` of the columns.
+    /// A memtable source: records `[lo, hi)` of the columns, from a memtable sealed
+    /// at `seal` (`u64::MAX` if still active).
     pub(crate) fn mem(
         ts: Cow<'a, [i64]>,
         seq: Cow<'a, [u64]>,
         vals: Vals<'a, V>,
         lo: usize,
         hi: usize,
+        seal: u64,
     ) -> Self {
-        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi }
+        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi, seal, check: true }
     }
 
     /// A segment source (every record in `[lo, hi)` is visible).
     pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
-        Src { ts: Cow::Borrowed(ts), seq: None, vals: Vals::Slice(vals), rank, lo, hi }
+        Src { ts: Cow::Borrowed(ts), seq: None, vals: Vals::Slice(vals), rank, lo, hi, seal: 0, check: false }
     }
 
     #[inline]
@@ -155,7 +161,17 @@ pub struct Range<'a, V> {
 
 impl<'a, V> Range<'a, V> {
     pub(crate) fn new(srcs: Vec<Src<'a, V>>, pieces: Vec<Piece>, watermark: u64) -> Self {
-        let srcs: Vec<_> = srcs.into_iter().filter(|s| s.lo < s.hi).collect();
+        let mut srcs: Vec<_> = srcs.into_iter().filter(|s| s.lo < s.hi).collect();
+        // A memtable source needs per-record checks only if it may hold records at or
+        // above the watermark (not sealed below it) or a tombstone overlaps it.
+        for s in &mut srcs {
+            if s.seq.is_some() {
+                let (a, b) = (s.ts[s.lo], s.ts[s.hi - 1]);
+                let i = pieces.partition_point(|p| p.hi < a);
+                let overlapped = pieces.get(i).is_some_and(|p| p.lo <= b);
+                s.check = s.seal >= watermark || overlapped;
+            }
+        }
         Range { srcs, pieces, watermark, front: None, back: None }
     }
 
@@ -174,14 +190,14 @@ impl<'a, V> Range<'a, V> {
         let mut n = 0;
         for s in &self.srcs {
             match &s.seq {
-                None => n += s.hi - s.lo,
-                Some(q) => {
+                Some(q) if s.check => {
                     for j in s.lo..s.hi {
                         if Self::mem_visible(&self.pieces, self.watermark, s.ts[j], q[j]) {
                             n += 1;
                         }
                     }
                 }
+                _ => n += s.hi - s.lo,
             }
         }
         n
@@ -248,6 +264,45 @@ impl<'a, V> Range<'a, V> {
     }
 }
 
+impl<V: Clone> Range<'_, V> {
+    /// Moves records into `ts`/`vals` (cloning values) until the range is empty
+    /// (returns `None`) or `ts` holds at least `cap` records and the next record has
+    /// a new timestamp: that record is consumed and returned, to start the next
+    /// chunk, so that a cut never separates equal timestamps. Stretches of sources
+    /// that need no per-record check are copied in bulk.
+    pub(crate) fn drain_into(
+        &mut self,
+        ts: &mut Vec<i64>,
+        vals: &mut Vec<V>,
+        cap: usize,
+    ) -> Option<(i64, V)> {
+        loop {
+            let room = cap.saturating_sub(ts.len());
+            if room > 0 {
+                if let Some((i, end)) = self.front {
+                    let s = &mut self.srcs[i];
+                    let end = end.min(s.hi);
+                    if s.lo < end && !s.check {
+                        if let Vals::Slice(v) = &s.vals {
+                            let stop = end.min(s.lo + room);
+                            ts.extend_from_slice(&s.ts[s.lo..stop]);
+                            vals.extend_from_slice(&v[s.lo..stop]);
+                            s.lo = stop;
+                            continue;
+                        }
+                    }
+                }
+            }
+            let (t, v) = self.next()?;
+            if room == 0 && ts.last() != Some(&t) {
+                return Some((t, v.clone()));
+            }
+            ts.push(t);
+            vals.push(v.clone());
+        }
+    }
+}
+
 impl<'a, V> Iterator for Range<'a, V> {
     type Item = (i64, &'a V);
 
@@ -260,7 +315,8 @@ impl<'a, V> Iterator for Range<'a, V> {
                     let j = s.lo;
                     s.lo += 1;
                     let ts = s.ts[j];
-                    if let Some(q) = &s.seq {
+                    if s.check {
+                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
                         if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
                             continue;
                         }
@@ -277,7 +333,7 @@ impl<'a, V> Iterator for Range<'a, V> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let upper = self.srcs.iter().map(|s| s.hi - s.lo).sum();
-        let exact = self.srcs.iter().all(|s| s.seq.is_none());
+        let exact = self.srcs.iter().all(|s| !s.check);
         (if exact { upper } else { 0 }, Some(upper))
     }
 
@@ -296,7 +352,8 @@ impl<V> DoubleEndedIterator for Range<'_, V> {
                     s.hi -= 1;
                     let j = s.hi;
                     let ts = s.ts[j];
-                    if let Some(q) = &s.seq {
+                    if s.check {
+                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
                         if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
                             continue;
                         }

@@ -120,38 +120,34 @@ impl MaintState {
 /// never separates equal timestamps, so the segments do not overlap.
 pub(crate) fn collect_segments<V: Value>(
     next_id: &dyn Fn() -> u64,
-    iter: Range<'_, V>,
+    mut iter: Range<'_, V>,
     page_len: usize,
     max_records: usize,
     applied: u64,
     level: Level,
     window: Option<Window>,
 ) -> Vec<Segment<V>> {
-    let (lower, _) = iter.size_hint();
-    let cap = lower.min(max_records);
+    let (_, upper) = iter.size_hint();
+    let cap = upper.unwrap_or(0).min(max_records);
     let mut out = Vec::new();
-    let mut ts: Vec<i64> = Vec::with_capacity(cap);
-    let mut vals: Vec<V> = Vec::with_capacity(cap);
-    let finish = |ts: &mut Vec<i64>, vals: &mut Vec<V>, out: &mut Vec<Segment<V>>| {
+    let mut carry: Option<(i64, V)> = None;
+    loop {
+        let mut ts: Vec<i64> = Vec::with_capacity(cap);
+        let mut vals: Vec<V> = Vec::with_capacity(cap);
+        if let Some((t, v)) = carry.take() {
+            ts.push(t);
+            vals.push(v);
+        }
+        carry = iter.drain_into(&mut ts, &mut vals, max_records);
         if !ts.is_empty() {
-            let mut t = std::mem::take(ts);
-            let mut v = std::mem::take(vals);
-            t.shrink_to_fit();
-            v.shrink_to_fit();
-            out.push(Segment::new(next_id(), t, v, page_len, applied, level, window));
+            ts.shrink_to_fit();
+            vals.shrink_to_fit();
+            out.push(Segment::new(next_id(), ts, vals, page_len, applied, level, window));
         }
-    };
-    for (t, v) in iter {
-        if ts.len() >= max_records && ts.last() != Some(&t) {
-            finish(&mut ts, &mut vals, &mut out);
-            ts.reserve(cap);
-            vals.reserve(cap);
+        if carry.is_none() {
+            return out;
         }
-        ts.push(t);
-        vals.push(v.clone());
     }
-    finish(&mut ts, &mut vals, &mut out);
-    out
 }
 
 impl<V: Value> Inner<V> {

@@ -35,6 +35,48 @@ impl Accepted {
     }
 }
 
+/// The stable sorting permutation of `ts` (equal timestamps keep their order).
+///
+/// Batches are usually nearly sorted: the records that keep up with the running
+/// maximum form a sorted spine, the few late ones are sorted on their own, and the
+/// two are merged, which is linear plus a small sort. Badly shuffled input falls
+/// back to a full sort of `(ts, index)` keys.
+fn sorted_order(ts: &[i64]) -> Vec<u32> {
+    let n = ts.len();
+    let key = |i: u32| (ts[i as usize], i);
+    let mut spine: Vec<u32> = Vec::with_capacity(n);
+    let mut late: Vec<u32> = Vec::new();
+    let mut max = i64::MIN;
+    for (i, &t) in ts.iter().enumerate() {
+        if t >= max {
+            max = t;
+            spine.push(i as u32);
+        } else {
+            late.push(i as u32);
+        }
+    }
+    if late.len() > n / 4 {
+        let mut all: Vec<u32> = (0..n as u32).collect();
+        all.sort_unstable_by_key(|&i| key(i));
+        return all;
+    }
+    late.sort_unstable_by_key(|&i| key(i));
+    let mut out = Vec::with_capacity(n);
+    let (mut a, mut b) = (0, 0);
+    while a < spine.len() && b < late.len() {
+        if key(late[b]) < key(spine[a]) {
+            out.push(late[b]);
+            b += 1;
+        } else {
+            out.push(spine[a]);
+            a += 1;
+        }
+    }
+    out.extend_from_slice(&spine[a..]);
+    out.extend_from_slice(&late[b..]);
+    out
+}
+
 /// A write with its sequence numbers, from the `*_tracked` write methods.
 ///
 /// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
@@ -285,8 +327,7 @@ impl<V: Value> Timelog<V> {
         let (ts, order, vals) = if sorted {
             (ts, None, vals)
         } else {
-            let mut idx: Vec<u32> = (0..n as u32).collect();
-            idx.sort_by_key(|&i| ts[i as usize]);
+            let idx = sorted_order(&ts);
             let ts2: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
             let mut slots: Vec<Option<V>> = vals.into_iter().map(Some).collect();
             let vals2: Vec<V> = idx.iter().map(|&i| slots[i as usize].take().expect("permutation")).collect();
@@ -796,5 +837,33 @@ impl<V> crate::cursor::Range<'_, V> {
             n += 1;
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sorted_order;
+
+    fn stable(ts: &[i64]) -> Vec<u32> {
+        let mut idx: Vec<u32> = (0..ts.len() as u32).collect();
+        idx.sort_by_key(|&i| ts[i as usize]);
+        idx
+    }
+
+    #[test]
+    fn sorted_order_is_the_stable_sort_permutation() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![],
+            vec![5],
+            vec![3, 1, 2, 2, 1, 3],
+            vec![1, 2, 3, 10, 4, 5, 6, 7, 8, 9],
+            vec![100, 1, 2, 3, 4, 5, 6, 7, 8],
+            (0..200).map(|i| (i * 7919 % 101) as i64).collect(),
+            (0..200).map(|i| if i % 20 == 7 { i - 15 } else { i }).collect(),
+            vec![i64::MAX, i64::MIN, 0, i64::MAX, i64::MIN],
+        ];
+        for ts in cases {
+            assert_eq!(sorted_order(&ts), stable(&ts), "{ts:?}");
+        }
     }
 }

@@ -291,19 +291,20 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// Adds one merge source per run (and one for the skiplist) restricted to
     /// `[lo, hi]`. Records at or above the watermark `w` are filtered by the cursor.
     pub(crate) fn sources<'a>(&'a self, lo: i64, hi: i64, out: &mut Vec<Src<'a, V>>) {
+        let seal = self.seal_seq().unwrap_or(u64::MAX);
         for run in self.runs() {
             let n = run.len();
             let ts = run.ts(n);
             let a = ts.partition_point(|&t| t < lo);
             let b = ts.partition_point(|&t| t <= hi);
             if a < b {
-                out.push(Src::mem(ts, run.seqs(n), run.vals(n), a, b));
+                out.push(Src::mem(ts, run.seqs(n), run.vals(n), a, b, seal));
             }
         }
         let (ts, seq, vals) = self.skip.collect(lo, hi);
         let n = ts.len();
         if n > 0 {
-            out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n));
+            out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n, seal));
         }
     }
 
