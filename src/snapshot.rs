@@ -167,24 +167,88 @@ impl<V: crate::Value> Snapshot<V> {
 
     /// Smallest visible timestamp.
     pub fn first_ts(&self) -> Option<i64> {
-        self.range(..).next().map(|(t, _)| t)
+        self.edge(i64::MIN, i64::MAX, true)
     }
 
     /// Largest visible timestamp.
     pub fn last_ts(&self) -> Option<i64> {
-        self.range(..).next_back().map(|(t, _)| t)
+        self.edge(i64::MIN, i64::MAX, false)
     }
 
     /// Smallest visible timestamp strictly above `ts`.
     pub fn next_ts(&self, ts: i64) -> Option<i64> {
-        let from = ts.checked_add(1)?;
-        self.range(from..).next().map(|(t, _)| t)
+        self.edge(ts.checked_add(1)?, i64::MAX, true)
     }
 
     /// Largest visible timestamp strictly below `ts`.
     pub fn prev_ts(&self, ts: i64) -> Option<i64> {
-        self.range(..ts).next_back().map(|(t, _)| t)
+        self.edge(i64::MIN, ts.checked_sub(1)?, false)
     }
+
+    /// The smallest (`front`) or largest visible timestamp in `[lo, hi]`, found per
+    /// source without merging: a few binary searches per segment, and in memtables
+    /// a walk from the boundary that stops at the first visible record.
+    fn edge(&self, lo: i64, hi: i64, front: bool) -> Option<i64> {
+        if lo > hi {
+            return None;
+        }
+        let pieces = self.pieces(lo, hi);
+        let mut best: Option<i64> = None;
+        let mut offer = |t: i64| {
+            best = Some(match best {
+                None => t,
+                Some(b) if front => b.min(t),
+                Some(b) => b.max(t),
+            })
+        };
+        let l1 = &self.m.l1;
+        let first = l1.partition_point(|s| s.max_ts() < lo);
+        let stretch: Vec<&Arc<crate::segment::Segment<V>>> =
+            l1[first..].iter().take_while(|s| s.min_ts() <= hi).collect();
+        // L1 segments are disjoint and sorted: the first (last) one with a visible
+        // record in range holds the answer among L1.
+        let ordered: Box<dyn Iterator<Item = &&Arc<crate::segment::Segment<V>>>> =
+            if front { Box::new(stretch.iter()) } else { Box::new(stretch.iter().rev()) };
+        for seg in ordered {
+            if let Some(t) = seg_edge(seg, lo, hi, &pieces, front) {
+                offer(t);
+                break;
+            }
+        }
+        for seg in &self.m.l0 {
+            if seg.max_ts() >= lo && seg.min_ts() <= hi {
+                if let Some(t) = seg_edge(seg, lo, hi, &pieces, front) {
+                    offer(t);
+                }
+            }
+        }
+        for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
+            if let Some(t) = mt.edge(lo, hi, front, &|ts, seq| {
+                seq < self.w && (pieces.is_empty() || crate::tombstone::cover(&pieces, ts) <= seq)
+            }) {
+                offer(t);
+            }
+        }
+        best
+    }
+}
+
+fn seg_edge<V>(
+    seg: &crate::segment::Segment<V>,
+    lo: i64,
+    hi: i64,
+    pieces: &[Piece],
+    front: bool,
+) -> Option<i64> {
+    let mut out = None;
+    seg.visible_ranges(lo, hi, pieces, |a, b| {
+        if front {
+            out = out.or(Some(seg.ts()[a]));
+        } else {
+            out = Some(seg.ts()[b - 1]);
+        }
+    });
+    out
 }
 
 /// A range cursor that owns its [`Snapshot`]: for holders that cannot keep a

@@ -308,6 +308,40 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         }
     }
 
+    /// The smallest (`front`) or largest timestamp in `[lo, hi]` of a record that
+    /// `visible(ts, seq)` accepts, walking each run and the out-of-order index from
+    /// the boundary and stopping at the first accepted record.
+    pub(crate) fn edge(
+        &self,
+        lo: i64,
+        hi: i64,
+        front: bool,
+        visible: &dyn Fn(i64, u64) -> bool,
+    ) -> Option<i64> {
+        let mut best: Option<i64> = None;
+        let better = |t: i64, best: Option<i64>| best.is_none_or(|b| if front { t < b } else { t > b });
+        for run in self.runs() {
+            let n = run.len();
+            let (ts, seq) = (run.ts(n), run.seqs(n));
+            let a = ts.partition_point(|&t| t < lo);
+            let b = ts.partition_point(|&t| t <= hi);
+            let found = if front {
+                (a..b).take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq[j]))
+            } else {
+                (a..b).rev().take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq[j]))
+            };
+            if let Some(j) = found {
+                best = Some(ts[j]);
+            }
+        }
+        if let Some(t) = self.skip.edge(lo, hi, front, visible) {
+            if better(t, best) {
+                best = Some(t);
+            }
+        }
+        best
+    }
+
     /// Number of records held (all sequence numbers, visible or not).
     pub(crate) fn len(&self) -> usize {
         self.skip.len() + self.runs().map(Run::len).sum::<usize>()

@@ -52,6 +52,30 @@ mod imp {
             }
             (ts, seq, vals)
         }
+
+        /// The first (`front`) or last record in `[lo, hi]` accepted by `visible`,
+        /// walking lazily from that end.
+        pub(crate) fn edge(
+            &self,
+            lo: i64,
+            hi: i64,
+            front: bool,
+            visible: &dyn Fn(i64, u64) -> bool,
+        ) -> Option<i64> {
+            if self.list.is_empty() {
+                return None;
+            }
+            let guard = epoch::pin();
+            let mut range = self.list.range((lo, 0)..=(hi, u64::MAX), &guard);
+            let mut step = || if front { range.next() } else { range.next_back() };
+            while let Some(e) = step() {
+                let &(t, s) = e.key();
+                if visible(t, s) {
+                    return Some(t);
+                }
+            }
+            None
+        }
     }
 }
 
@@ -84,6 +108,24 @@ mod imp {
                 all.iter().map(|r| r.1).collect(),
                 all.iter().map(|r| &r.2).collect(),
             )
+        }
+
+        pub(crate) fn edge(
+            &self,
+            lo: i64,
+            hi: i64,
+            front: bool,
+            visible: &dyn Fn(i64, u64) -> bool,
+        ) -> Option<i64> {
+            let (ts, seq, _) = self.collect(lo, hi);
+            let mut idx = 0..ts.len();
+            let mut step = || if front { idx.next() } else { idx.next_back() };
+            while let Some(j) = step() {
+                if visible(ts[j], seq[j]) {
+                    return Some(ts[j]);
+                }
+            }
+            None
         }
     }
 }
