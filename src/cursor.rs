@@ -157,7 +157,23 @@ pub struct Range<'a, V> {
     front: Option<(usize, usize)>,
     /// Current backward stretch: (source, start index).
     back: Option<(usize, usize)>,
+    /// Fast forward stretch over a source that needs no per-record checks: records
+    /// `[fpos, fend)` of `fts`/`fvals` (the source's whole columns). While it is
+    /// active, `srcs[fsrc].lo` is stale and `fpos` is the truth (`sync_front`).
+    fts: &'a [i64],
+    fvals: &'a [V],
+    fpos: usize,
+    fend: usize,
+    fsrc: usize,
+    /// The same from the back: records `[bstart, bend)`; `srcs[bsrc].hi` is stale.
+    bts: &'a [i64],
+    bvals: &'a [V],
+    bstart: usize,
+    bend: usize,
+    bsrc: usize,
 }
+
+const NONE: usize = usize::MAX;
 
 impl<'a, V> Range<'a, V> {
     pub(crate) fn new(srcs: Vec<Src<'a, V>>, pieces: Vec<Piece>, watermark: u64) -> Self {
@@ -172,11 +188,172 @@ impl<'a, V> Range<'a, V> {
                 s.check = s.seal >= watermark || overlapped;
             }
         }
-        Range { srcs, pieces, watermark, front: None, back: None }
+        Range {
+            srcs,
+            pieces,
+            watermark,
+            front: None,
+            back: None,
+            fts: &[],
+            fvals: &[],
+            fpos: 0,
+            fend: 0,
+            fsrc: NONE,
+            bts: &[],
+            bvals: &[],
+            bstart: 0,
+            bend: 0,
+            bsrc: NONE,
+        }
     }
 
     pub(crate) fn empty() -> Self {
-        Range { srcs: Vec::new(), pieces: Vec::new(), watermark: 0, front: None, back: None }
+        Self::new(Vec::new(), Vec::new(), 0)
+    }
+
+    /// The true front index of source `i`.
+    #[inline]
+    fn lo(&self, i: usize) -> usize {
+        if i == self.fsrc {
+            self.fpos
+        } else {
+            self.srcs[i].lo
+        }
+    }
+
+    /// The true back index (exclusive) of source `i`.
+    #[inline]
+    fn hi(&self, i: usize) -> usize {
+        if i == self.bsrc {
+            self.bend
+        } else {
+            self.srcs[i].hi
+        }
+    }
+
+    /// Ends the fast backward stretch, writing its position back to its source.
+    #[inline]
+    fn sync_back(&mut self) {
+        if self.bsrc != NONE {
+            self.srcs[self.bsrc].hi = self.bend;
+            self.bsrc = NONE;
+            self.bstart = 0;
+            self.bend = 0;
+        }
+    }
+
+    /// After `pick_back`: the backward twin of `try_fast_front`.
+    fn try_fast_back(&mut self) {
+        let Some((i, start)) = self.back else { return };
+        let s = &self.srcs[i];
+        if s.check {
+            return;
+        }
+        if let (Cow::Borrowed(ts), Vals::Slice(vals)) = (&s.ts, &s.vals) {
+            let (ts, vals): (&'a [i64], &'a [V]) = (ts, vals);
+            self.bts = ts;
+            self.bvals = vals;
+            self.bend = s.hi;
+            self.bstart = start.max(s.lo);
+            self.bsrc = i;
+            self.back = None;
+        }
+    }
+
+    #[cold]
+    fn next_back_slow(&mut self) -> Option<(i64, &'a V)> {
+        self.sync_back();
+        self.sync_front();
+        loop {
+            if let Some((i, start)) = self.back {
+                let s = &mut self.srcs[i];
+                if s.hi > start.max(s.lo) {
+                    s.hi -= 1;
+                    let j = s.hi;
+                    let ts = s.ts[j];
+                    if s.check {
+                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
+                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
+                            continue;
+                        }
+                    }
+                    return Some((ts, s.val(j)));
+                }
+                self.back = None;
+            }
+            if !self.pick_back() {
+                return None;
+            }
+            self.try_fast_back();
+            if self.bend > self.bstart {
+                self.bend -= 1;
+                let j = self.bend;
+                return Some((self.bts[j], &self.bvals[j]));
+            }
+        }
+    }
+
+    /// Ends the fast forward stretch, writing its position back to its source.
+    #[inline]
+    fn sync_front(&mut self) {
+        if self.fsrc != NONE {
+            self.srcs[self.fsrc].lo = self.fpos;
+            self.fsrc = NONE;
+            self.fpos = 0;
+            self.fend = 0;
+        }
+    }
+
+    /// After `pick_front`: if the chosen source needs no per-record checks and its
+    /// columns are borrowed slices, turn the stretch into the fast one.
+    fn try_fast_front(&mut self) {
+        let Some((i, end)) = self.front else { return };
+        let s = &self.srcs[i];
+        if s.check {
+            return;
+        }
+        if let (Cow::Borrowed(ts), Vals::Slice(vals)) = (&s.ts, &s.vals) {
+            let (ts, vals): (&'a [i64], &'a [V]) = (ts, vals);
+            self.fts = ts;
+            self.fvals = vals;
+            self.fpos = s.lo;
+            self.fend = end.min(s.hi);
+            self.fsrc = i;
+            self.front = None;
+        }
+    }
+
+    #[cold]
+    fn next_slow(&mut self) -> Option<(i64, &'a V)> {
+        self.sync_front();
+        self.sync_back();
+        loop {
+            if let Some((i, end)) = self.front {
+                let s = &mut self.srcs[i];
+                if s.lo < end.min(s.hi) {
+                    let j = s.lo;
+                    s.lo += 1;
+                    let ts = s.ts[j];
+                    if s.check {
+                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
+                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
+                            continue;
+                        }
+                    }
+                    return Some((ts, s.val(j)));
+                }
+                self.front = None;
+            }
+            if !self.pick_front() {
+                return None;
+            }
+            self.try_fast_front();
+            if self.fpos < self.fend {
+                let j = self.fpos;
+                self.fpos += 1;
+                return Some((self.fts[j], &self.fvals[j]));
+            }
+        }
     }
 
     /// Whether record `j` of memtable source `s` is visible to this snapshot.
@@ -188,16 +365,17 @@ impl<'a, V> Range<'a, V> {
     /// Exact number of records left, without consuming them.
     pub fn remaining(&self) -> usize {
         let mut n = 0;
-        for s in &self.srcs {
+        for (i, s) in self.srcs.iter().enumerate() {
+            let (lo, hi) = (self.lo(i), self.hi(i));
             match &s.seq {
                 Some(q) if s.check => {
-                    for j in s.lo..s.hi {
+                    for j in lo..hi {
                         if Self::mem_visible(&self.pieces, self.watermark, s.ts[j], q[j]) {
                             n += 1;
                         }
                     }
                 }
-                _ => n += s.hi - s.lo,
+                _ => n += hi - lo,
             }
         }
         n
@@ -278,6 +456,13 @@ impl<V: Clone> Range<'_, V> {
     ) -> Option<(i64, V)> {
         loop {
             let room = cap.saturating_sub(ts.len());
+            if room > 0 && self.fpos < self.fend {
+                let stop = self.fend.min(self.fpos + room);
+                ts.extend_from_slice(&self.fts[self.fpos..stop]);
+                vals.extend_from_slice(&self.fvals[self.fpos..stop]);
+                self.fpos = stop;
+                continue;
+            }
             if room > 0 {
                 if let Some((i, end)) = self.front {
                     let s = &mut self.srcs[i];
@@ -308,31 +493,16 @@ impl<'a, V> Iterator for Range<'a, V> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some((i, end)) = self.front {
-                let s = &mut self.srcs[i];
-                if s.lo < end.min(s.hi) {
-                    let j = s.lo;
-                    s.lo += 1;
-                    let ts = s.ts[j];
-                    if s.check {
-                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
-                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
-                            continue;
-                        }
-                    }
-                    return Some((ts, s.val(j)));
-                }
-                self.front = None;
-            }
-            if !self.pick_front() {
-                return None;
-            }
+        if self.fpos < self.fend {
+            let j = self.fpos;
+            self.fpos = j + 1;
+            return Some((self.fts[j], &self.fvals[j]));
         }
+        self.next_slow()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let upper = self.srcs.iter().map(|s| s.hi - s.lo).sum();
+        let upper = (0..self.srcs.len()).map(|i| self.hi(i) - self.lo(i)).sum();
         let exact = self.srcs.iter().all(|s| !s.check);
         (if exact { upper } else { 0 }, Some(upper))
     }
@@ -345,27 +515,12 @@ impl<'a, V> Iterator for Range<'a, V> {
 impl<V> DoubleEndedIterator for Range<'_, V> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some((i, start)) = self.back {
-                let s = &mut self.srcs[i];
-                if s.hi > start.max(s.lo) {
-                    s.hi -= 1;
-                    let j = s.hi;
-                    let ts = s.ts[j];
-                    if s.check {
-                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
-                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
-                            continue;
-                        }
-                    }
-                    return Some((ts, s.val(j)));
-                }
-                self.back = None;
-            }
-            if !self.pick_back() {
-                return None;
-            }
+        if self.bend > self.bstart {
+            self.bend -= 1;
+            let j = self.bend;
+            return Some((self.bts[j], &self.bvals[j]));
         }
+        self.next_back_slow()
     }
 }
 
