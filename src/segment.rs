@@ -23,12 +23,19 @@ pub enum Level {
     L1,
 }
 
+/// Records per block of the search index.
+const BLOCK: usize = 64;
+
 /// An immutable columnar segment.
 pub(crate) struct Segment<V> {
     pub(crate) id: u64,
     ts: Vec<i64>,
     vals: Vec<V>,
     fences: Vec<i64>,
+    /// First timestamp of every block of [`BLOCK`] records: the search index. Small
+    /// (an eighth of a byte per record) and hot, it leaves one block, eight cache
+    /// lines, to search in the column itself.
+    blocks: Vec<i64>,
     page_len: usize,
     pub(crate) applied_seq: u64,
     pub(crate) level: Level,
@@ -60,7 +67,8 @@ impl<V> Segment<V> {
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         let page_len = page_len.max(1);
         let fences = ts.iter().step_by(page_len).copied().collect();
-        Segment { id, ts, vals, fences, page_len, applied_seq, level, window }
+        let blocks = ts.iter().step_by(BLOCK).copied().collect();
+        Segment { id, ts, vals, fences, blocks, page_len, applied_seq, level, window }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -95,24 +103,18 @@ impl<V> Segment<V> {
 
     /// Bytes held by the columns and the fence index.
     pub(crate) fn bytes(&self) -> usize {
-        self.ts.capacity() * 8 + self.vals.capacity() * std::mem::size_of::<V>() + self.fences.capacity() * 8
+        self.ts.capacity() * 8
+            + self.vals.capacity() * std::mem::size_of::<V>()
+            + (self.fences.capacity() + self.blocks.capacity()) * 8
     }
 
     /// First index whose timestamp is `>= t` (fence search, then one page).
     pub(crate) fn lower_bound(&self, t: i64) -> usize {
-        let p = self.fences.partition_point(|&f| f < t);
-        // Every record before page `p - 1` is below `t`; page `p` starts at or above `t`.
-        let page = p.saturating_sub(1);
-        let r = self.page(page);
-        let base = r.start;
-        let in_page = self.ts[r].partition_point(|&x| x < t);
-        let i = base + in_page;
-        if i == base + self.page_len && p < self.fences.len() {
-            // `t` is above every record of page `p - 1`: the answer is page `p`'s start.
-            p * self.page_len
-        } else {
-            i
-        }
+        // Blocks before `k - 1` lie entirely below `t`; block `k` starts at or above it.
+        let k = self.blocks.partition_point(|&f| f < t);
+        let start = k.saturating_sub(1) * BLOCK;
+        let end = (start + BLOCK).min(self.ts.len());
+        start + self.ts[start..end].partition_point(|&x| x < t)
     }
 
     /// First index whose timestamp is `> t`.
