@@ -150,9 +150,9 @@ impl<V: Value> Inner<V> {
             let min_applied = n.l0.iter().chain(n.l1.iter()).map(|s| s.applied_seq).min();
             let keep: Vec<Tomb> = match min_applied {
                 None => Vec::new(),
-                Some(a) => n.tombs.tombs().iter().filter(|t| t.seq >= a).copied().collect(),
+                Some(a) => n.tombs.tombs().filter(|t| t.seq >= a).copied().collect(),
             };
-            if keep.len() != n.tombs.tombs().len() {
+            if keep.len() != n.tombs.len() {
                 n.tombs = Arc::new(TombIndex::new(keep));
             }
             Some(n)

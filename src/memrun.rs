@@ -15,7 +15,7 @@ use crate::segment::{Level, Segment};
 use crate::stats::Counters;
 use crate::sync::{par_map, wait_until, Arc};
 use crate::timelog::Inner;
-use crate::tombstone::{Tomb, TombIndex};
+use crate::tombstone::Tomb;
 use crate::Value;
 
 /// A sealed memtable.
@@ -101,9 +101,7 @@ impl<V: Value> Inner<V> {
             n.memruns.drain(..memruns.len());
             n.l0.extend(segs.iter().cloned());
             if !new_tombs.is_empty() {
-                let mut all = n.tombs.tombs().to_vec();
-                all.extend_from_slice(&new_tombs);
-                n.tombs = Arc::new(TombIndex::new(all));
+                n.tombs = Arc::new(n.tombs.with_added(new_tombs.clone()));
             }
             Some(n)
         });

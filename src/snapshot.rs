@@ -67,6 +67,9 @@ impl<V: crate::Value> Snapshot<V> {
         let mut tombs: Vec<Tomb> = Vec::new();
         self.m.tombs.overlapping(lo, hi, &mut tombs);
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
+            if mt.tombs_overlapping_indexed(lo, hi, self.w, &mut tombs) {
+                continue;
+            }
             let start = tombs.len();
             mt.tombs_below(self.w, &mut tombs);
             // Keep only the ones that overlap the query.

@@ -193,6 +193,10 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync 
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     {
         use rayon::prelude::*;
+        if items.len() <= 1 {
+            // Not worth waking the pool.
+            return items.iter().map(f).collect();
+        }
         items.par_iter().map(f).collect()
     }
     #[cfg(any(timelog_loom, timelog_shuttle))]

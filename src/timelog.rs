@@ -739,7 +739,7 @@ impl<V: Value> Inner<V> {
             records: snap.count(..),
             min_ts,
             max_ts,
-            tombstones: m.tombs.tombs().len()
+            tombstones: m.tombs.len()
                 + m.memruns.iter().chain(std::iter::once(&m.active)).map(|mt| mt.tomb_count()).sum::<usize>(),
             memtable_records: runs,
             memtable_ooo_records: ooo,

@@ -85,32 +85,78 @@ pub(crate) fn step_function(tombs: &mut [Tomb], clip_lo: i64, clip_hi: i64) -> V
     out
 }
 
-/// An immutable set of tombstones with its step function, held by a manifest.
-#[derive(Debug, Default)]
-pub(crate) struct TombIndex {
+/// One level of a [`TombIndex`]: tombstones and their step function.
+#[derive(Debug)]
+struct TombLevel {
     tombs: Vec<Tomb>,
     pieces: Vec<Piece>,
 }
 
-impl TombIndex {
-    pub(crate) fn new(mut tombs: Vec<Tomb>) -> Self {
+impl TombLevel {
+    fn new(mut tombs: Vec<Tomb>) -> Self {
         let pieces = step_function(&mut tombs, i64::MIN, i64::MAX);
-        TombIndex { tombs, pieces }
+        TombLevel { tombs, pieces }
+    }
+}
+
+/// An immutable set of tombstones held by a manifest, indexed for range lookups.
+///
+/// It is log-structured: each flush adds its tombstones as a new small level, and
+/// levels are merged while the newest is at least half the size of the one before
+/// (a binary counter), so adding costs amortised O(log T) per tombstone instead of
+/// rebuilding the whole index, and a lookup binary-searches O(log T) levels.
+/// Levels are shared (`Arc`) between successive manifests.
+#[derive(Debug, Default)]
+pub(crate) struct TombIndex {
+    levels: Vec<std::sync::Arc<TombLevel>>,
+}
+
+impl TombIndex {
+    pub(crate) fn new(tombs: Vec<Tomb>) -> Self {
+        if tombs.is_empty() {
+            return TombIndex::default();
+        }
+        TombIndex { levels: vec![std::sync::Arc::new(TombLevel::new(tombs))] }
     }
 
-    /// The stored tombstones.
-    pub(crate) fn tombs(&self) -> &[Tomb] {
-        &self.tombs
+    /// This index plus `added`.
+    pub(crate) fn with_added(&self, added: Vec<Tomb>) -> Self {
+        let mut levels = self.levels.clone();
+        if added.is_empty() {
+            return TombIndex { levels };
+        }
+        let mut cur = added;
+        while let Some(last) = levels.last() {
+            if cur.len() * 2 < last.tombs.len() {
+                break;
+            }
+            let last = levels.pop().expect("checked");
+            cur.extend_from_slice(&last.tombs);
+        }
+        levels.push(std::sync::Arc::new(TombLevel::new(cur)));
+        TombIndex { levels }
+    }
+
+    /// Every stored tombstone.
+    pub(crate) fn tombs(&self) -> impl Iterator<Item = &Tomb> + '_ {
+        self.levels.iter().flat_map(|l| l.tombs.iter())
+    }
+
+    /// Number of stored tombstones.
+    pub(crate) fn len(&self) -> usize {
+        self.levels.iter().map(|l| l.tombs.len()).sum()
     }
 
     /// Pieces overlapping `[lo, hi]`, as tombstones (clipped later by the caller).
     pub(crate) fn overlapping(&self, lo: i64, hi: i64, out: &mut Vec<Tomb>) {
-        let start = self.pieces.partition_point(|p| p.hi < lo);
-        for p in &self.pieces[start..] {
-            if p.lo > hi {
-                break;
+        for level in &self.levels {
+            let start = level.pieces.partition_point(|p| p.hi < lo);
+            for p in &level.pieces[start..] {
+                if p.lo > hi {
+                    break;
+                }
+                out.push(Tomb { lo: p.lo, hi: p.hi, seq: p.seq });
             }
-            out.push(Tomb { lo: p.lo, hi: p.hi, seq: p.seq });
         }
     }
 }
@@ -148,6 +194,25 @@ mod tests {
             [i64::MIN, i64::MIN + 2, i64::MIN + 3, -1, 0, 4, 5, 7, 8, 10, 11, 20, 21, i64::MAX - 1, i64::MAX]
         {
             assert_eq!(cover(&pieces, ts), brute(&copy, ts), "ts {ts}");
+        }
+    }
+
+    #[test]
+    fn levelled_index_answers_like_one_level() {
+        let mut all = Vec::new();
+        let mut idx = TombIndex::default();
+        for k in 0..200i64 {
+            let t = Tomb { lo: (k * 37) % 300, hi: (k * 37) % 300 + (k % 11), seq: 1 + k as u64 };
+            all.push(t);
+            idx = idx.with_added(vec![t]);
+            assert!(idx.levels.len() <= 10, "levels stay logarithmic");
+        }
+        assert_eq!(idx.len(), all.len());
+        let mut got = Vec::new();
+        idx.overlapping(i64::MIN, i64::MAX, &mut got);
+        let pieces = step_function(&mut got, i64::MIN, i64::MAX);
+        for ts in -5..320 {
+            assert_eq!(cover(&pieces, ts), brute(&all, ts), "ts {ts}");
         }
     }
 

@@ -48,7 +48,7 @@ const TOMB_BYTES: usize = 48;
 /// A memtable holding this many tombstones is sealed, so that the flush folds them
 /// into the manifest's indexed step function: readers scan a memtable's tombstones
 /// linearly, which bounds that scan.
-const TOMB_SEAL: usize = 1024;
+const TOMB_SEAL: usize = 256;
 
 struct LaneState<V> {
     run: *const Run<V>,
@@ -74,6 +74,10 @@ pub(crate) struct Memtable<V> {
     lanes: [CachePadded<Lane<V>>; LANES],
     skip: Ooo<V>,
     tombs: Stack<Tomb>,
+    /// Step function of all tombstones, built by the first reader that finds the
+    /// memtable sealed and complete (its tombstones can no longer change).
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    tomb_index: std::sync::OnceLock<Vec<crate::tombstone::Piece>>,
     bytes: AtomicUsize,
     ooo_bytes: AtomicUsize,
     chunk_cap: usize,
@@ -107,6 +111,8 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             }),
             skip: Ooo::new(),
             tombs: Stack::new(),
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            tomb_index: std::sync::OnceLock::new(),
             bytes: AtomicUsize::new(0),
             ooo_bytes: AtomicUsize::new(0),
             chunk_cap,
@@ -271,6 +277,35 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// Every tombstone with a sequence number below `w`.
     pub(crate) fn tombs_below(&self, w: u64, out: &mut Vec<Tomb>) {
         out.extend(self.tombs.iter().filter(|t| t.seq < w));
+    }
+
+    /// For a memtable sealed below the watermark `w` (so its tombstones are final),
+    /// adds the pieces of its cached step function that overlap `[lo, hi]` and
+    /// returns `true`; otherwise returns `false` and the caller scans the list.
+    pub(crate) fn tombs_overlapping_indexed(&self, lo: i64, hi: i64, w: u64, out: &mut Vec<Tomb>) -> bool {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            if self.tombs.len() < 8 || !self.seal_seq().is_some_and(|s| s < w) {
+                return false;
+            }
+            let pieces = self.tomb_index.get_or_init(|| {
+                let mut all: Vec<Tomb> = self.tombs.iter().copied().collect();
+                crate::tombstone::step_function(&mut all, i64::MIN, i64::MAX)
+            });
+            let start = pieces.partition_point(|p| p.hi < lo);
+            for p in &pieces[start..] {
+                if p.lo > hi {
+                    break;
+                }
+                out.push(Tomb { lo: p.lo, hi: p.hi, seq: p.seq });
+            }
+            true
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        {
+            let _ = (lo, hi, w, out);
+            false
+        }
     }
 
     /// Number of tombstones stored here.
