@@ -285,7 +285,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     pub(crate) fn tombs_overlapping_indexed(&self, lo: i64, hi: i64, w: u64, out: &mut Vec<Tomb>) -> bool {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         {
-            if self.tombs.len() < 8 || !self.seal_seq().is_some_and(|s| s < w) {
+            if self.tombs.len() < 8 || self.seal_seq().is_none_or(|s| s >= w) {
                 return false;
             }
             let pieces = self.tomb_index.get_or_init(|| {
