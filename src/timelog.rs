@@ -478,6 +478,36 @@ impl<V: Value> Timelog<V> {
         Ok(())
     }
 
+    /// Sealed memtables waiting for flush (cheap: one manifest load).
+    pub fn sealed_queue_len(&self) -> usize {
+        let guard = self.inner.manifest.pin();
+        self.inner.manifest.load(&guard).memruns.len()
+    }
+
+    /// Waits until the sealed queue is within `sealed_max_runs` or `timeout` passes;
+    /// returns whether there is room. Meant for callers that build the log with a
+    /// zero `sealed_wait` (writes never block) and wait on their own terms, for
+    /// example without holding an interpreter lock. Returns at once in manual mode
+    /// or when the workers are stopped, since nothing would make room.
+    pub fn wait_for_room(&self, timeout: std::time::Duration) -> bool {
+        let has_room = || self.sealed_queue_len() <= self.inner.cfg.sealed_max_runs;
+        if has_room() || self.inner.cfg.maintenance == MaintenanceMode::Manual {
+            return has_room();
+        }
+        let deadline = Instant::now() + timeout;
+        let mut sig = self.inner.signal.lock();
+        loop {
+            if has_room() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.inner.worker_running.load(Ordering::Acquire) {
+                return has_room();
+            }
+            self.inner.room_cv.wait_for(&mut sig, left);
+        }
+    }
+
     /// Whether the background workers are running.
     pub fn maintenance_running(&self) -> bool {
         self.inner.worker_running.load(Ordering::Acquire)

@@ -79,3 +79,27 @@ fn l1_segment_cuts_keep_equal_timestamps_together() {
     back.reverse();
     assert_eq!(back, want);
 }
+
+/// `wait_for_room` (for callers that wait on their own terms) returns once the
+/// background flusher has drained the sealed queue, and `sealed_queue_len` reports it.
+#[test]
+fn wait_for_room_returns_when_the_queue_drains() {
+    let log: Timelog<u64> = Timelog::builder()
+        .memtable_max_bytes(256)
+        .sealed_max_runs(1)
+        .sealed_wait(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    log.stop_maintenance().unwrap();
+    let mut pressure = false;
+    for i in 0..400 {
+        pressure |= log.append(i, i as u64).is_backpressure();
+    }
+    assert!(pressure, "without workers the queue overflows and writes say so");
+    assert!(log.sealed_queue_len() > 1);
+    assert!(!log.wait_for_room(std::time::Duration::from_millis(10)), "stopped workers make no room");
+    log.start_maintenance().unwrap();
+    assert!(log.wait_for_room(std::time::Duration::from_secs(10)));
+    assert!(log.sealed_queue_len() <= 1);
+    assert_eq!(log.len(), 400);
+}
