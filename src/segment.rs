@@ -114,7 +114,10 @@ impl<V> Segment<V> {
         let k = self.blocks.partition_point(|&f| f < t);
         let start = k.saturating_sub(1) * BLOCK;
         let end = (start + BLOCK).min(self.ts.len());
-        start + self.ts[start..end].partition_point(|&x| x < t)
+        // Count instead of bisecting: the block's eight cache lines are loaded
+        // independently (in parallel) rather than as a chain of dependent misses,
+        // and the compare-and-add loop vectorises.
+        start + self.ts[start..end].iter().map(|&x| (x < t) as usize).sum::<usize>()
     }
 
     /// First index whose timestamp is `> t`.
