@@ -1,0 +1,150 @@
+//! Conversions at the Python boundary: strict timestamp coercion, the exception
+//! types and the mapping of engine errors.
+
+use std::os::raw::c_int;
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyFloat, PyType};
+use pyo3::{create_exception, ffi};
+
+create_exception!(
+    timelog._timelog,
+    TimelogError,
+    pyo3::exceptions::PyException,
+    "Base class of the errors raised by timelog (closed log, invalid state, ...)."
+);
+create_exception!(
+    timelog._timelog,
+    TimelogBusyError,
+    TimelogError,
+    "A write was accepted (it IS stored: do not retry it) but the engine reported backpressure."
+);
+
+pub const TS_MIN: i64 = i64::MIN;
+pub const TS_MAX: i64 = i64::MAX;
+
+/// The error raised by every data method of a closed log.
+pub fn closed_err() -> PyErr {
+    TimelogError::new_err("Timelog is closed")
+}
+
+/// Maps an engine error to the Python exception of the contract.
+pub fn engine_err(e: timelog::Error) -> PyErr {
+    match e {
+        timelog::Error::InvalidConfig { .. } | timelog::Error::InvalidRange => {
+            PyValueError::new_err(format!("invalid argument: {e}"))
+        }
+        timelog::Error::WrongMode => TimelogError::new_err(format!("invalid state: {e}")),
+        timelog::Error::Corrupt(_) => TimelogError::new_err(e.to_string()),
+        _ => pyo3::exceptions::PySystemError::new_err(e.to_string()),
+    }
+}
+
+fn overflow(v: &Bound<'_, PyAny>) -> PyErr {
+    let shown = v.str().map(|s| s.to_string()).unwrap_or_else(|_| "?".into());
+    PyOverflowError::new_err(format!("timestamp {shown} is outside int64 range [{TS_MIN}, {TS_MAX}]"))
+}
+
+/// `int(v)` as an i64, for an object that is exactly an int (or the result of
+/// `__index__`). Raises OverflowError naming the value outside int64.
+#[inline]
+fn long_to_i64(v: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let mut overflow_flag: c_int = 0;
+    // SAFETY: `v` is a live int object (checked by the callers) and we are attached.
+    let x = unsafe { ffi::PyLong_AsLongLongAndOverflow(v.as_ptr(), &mut overflow_flag) };
+    if overflow_flag != 0 {
+        return Err(overflow(v));
+    }
+    if x == -1 {
+        if let Some(e) = PyErr::take(v.py()) {
+            return Err(e);
+        }
+    }
+    Ok(x)
+}
+
+static DATE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn is_date(v: &Bound<'_, PyAny>) -> bool {
+    let py = v.py();
+    let ty = DATE_TYPE.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+        Ok(py.import("datetime")?.getattr("date")?.cast_into::<PyType>()?.unbind())
+    });
+    match ty {
+        Ok(t) => v.is_instance(t.bind(py)).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Strict timestamp coercion (contract section 2.1): `bool` is rejected, anything
+/// with `__index__` is accepted, the result must fit in int64.
+#[inline]
+pub fn ts(v: &Bound<'_, PyAny>) -> PyResult<i64> {
+    // SAFETY: `v` is a live object.
+    if unsafe { ffi::PyLong_CheckExact(v.as_ptr()) } != 0 {
+        return long_to_i64(v);
+    }
+    ts_slow(v)
+}
+
+#[cold]
+fn ts_slow(v: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if v.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err("timestamp must be an int, not bool"));
+    }
+    // SAFETY: `v` is a live object and we are attached.
+    let idx = unsafe { ffi::PyNumber_Index(v.as_ptr()) };
+    if idx.is_null() {
+        let err = PyErr::fetch(v.py());
+        if v.is_instance_of::<PyFloat>() || is_numpy_float(v) {
+            return Err(PyTypeError::new_err(format!(
+                "timestamps are integers in the log's time_unit, not float ({}); use int(x), \
+                 or a finer time_unit ('us'/'ns') for sub-unit precision",
+                v.repr().map(|r| r.to_string()).unwrap_or_default()
+            )));
+        }
+        if is_date(v) {
+            return Err(PyTypeError::new_err(
+                "timestamps are integers in the log's time_unit; convert a datetime with \
+                 e.g. int(dt.timestamp() * 1000) for time_unit='ms'",
+            ));
+        }
+        return Err(err);
+    }
+    // SAFETY: `idx` is a new reference returned by PyNumber_Index.
+    let idx = unsafe { Bound::from_owned_ptr(v.py(), idx) };
+    long_to_i64(&idx)
+}
+
+fn is_numpy_float(v: &Bound<'_, PyAny>) -> bool {
+    // numpy floating scalars (float32, float16, ...) that are not float subclasses.
+    v.get_type().getattr("__module__").map(|m| m.to_string() == "numpy").unwrap_or(false)
+        && v.hasattr("is_integer").unwrap_or(false)
+}
+
+/// Optional bound: `None` stays `None`.
+pub fn opt_ts(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_none() => Ok(None),
+        Some(x) => ts(x).map(Some),
+    }
+}
+
+/// A slice step must be `None` or the int 1 (not `True`, not `1.0`).
+pub fn check_step(step: &Bound<'_, PyAny>) -> PyResult<()> {
+    if step.is_none() {
+        return Ok(());
+    }
+    // SAFETY: live object.
+    let exact_int = unsafe { ffi::PyLong_Check(step.as_ptr()) } != 0 && !step.is_instance_of::<PyBool>();
+    if exact_int && step.extract::<i64>().ok() == Some(1) {
+        return Ok(());
+    }
+    Err(PyValueError::new_err(format!(
+        "Timelog slice step must be None or 1, not {}",
+        step.repr().map(|r| r.to_string()).unwrap_or_default()
+    )))
+}

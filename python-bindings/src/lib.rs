@@ -1,0 +1,35 @@
+//! `timelog._timelog`: the native half of the `timelog` Python package (pyo3).
+//!
+//! Thin glue over the `timelog-engine` crate: conversions, exceptions, GIL
+//! handling, reader pins and payload lifetime. The engine logic lives in the
+//! engine; the public facade (`timelog/__init__.py`) lives in Python.
+
+mod buffer;
+mod cell;
+mod coerce;
+mod export;
+mod ingest;
+mod iter;
+mod log;
+mod pin;
+mod slab;
+mod views;
+
+use pyo3::prelude::*;
+
+/// The native module.
+#[pymodule(gil_used = false)]
+fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("TimelogError", py.get_type::<coerce::TimelogError>())?;
+    m.add("TimelogBusyError", py.get_type::<coerce::TimelogBusyError>())?;
+    m.add_class::<log::PyTimelog>()?;
+    m.add_class::<iter::TimelogIter>()?;
+    m.add_class::<views::PageSpan>()?;
+    m.add_class::<views::PageSpanIter>()?;
+    m.add_class::<views::PageSpanObjectsView>()?;
+    m.add_class::<buffer::OwnedBuffer>()?;
+    m.add("TL_TS_MIN", coerce::TS_MIN)?;
+    m.add("TL_TS_MAX", coerce::TS_MAX)?;
+    Ok(())
+}

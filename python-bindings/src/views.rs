@@ -1,0 +1,378 @@
+//! Zero-copy views of flushed segment pages: `PageSpanIter`, `PageSpan`,
+//! `PageSpanObjectsView` and its iterator.
+
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PySlice, PyString};
+use pyo3::{ffi, PyTraverseError, PyVisit};
+
+use timelog::PageRef;
+
+use crate::pin::{Pin, Pins};
+use crate::slab::{self, PyVal};
+
+/// Iterator of `PageSpan` objects (flushed segment pages, clipped to the requested
+/// range, segment by segment). Pins the log until exhausted or closed. Has no `len()`.
+#[pyclass(frozen, module = "timelog._timelog", name = "PageSpanIter")]
+pub struct PageSpanIter {
+    st: Mutex<SpanIterState>,
+    log: Py<PyAny>,
+    pins: Pins,
+}
+
+struct SpanIterState {
+    pages: std::vec::IntoIter<PageRef<PyVal>>,
+    pin: Option<Pin>,
+    closed: bool,
+}
+
+impl PageSpanIter {
+    pub fn new(log: Py<PyAny>, pins: &Pins, pages: Vec<PageRef<PyVal>>) -> PageSpanIter {
+        PageSpanIter {
+            st: Mutex::new(SpanIterState {
+                pages: pages.into_iter(),
+                pin: Some(Pin::new(pins)),
+                closed: false,
+            }),
+            log,
+            pins: pins.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl PageSpanIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PageSpan>> {
+        let mut st = self.st.lock();
+        if st.closed {
+            return Ok(None);
+        }
+        match st.pages.next() {
+            Some(p) => Ok(Some(PageSpan::new(self.log.clone_ref(py), &self.pins, p))),
+            None => {
+                st.closed = true;
+                st.pin = None;
+                st.pages = Vec::new().into_iter();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stops the iteration and unpins the log (idempotent). Spans already handed
+    /// out stay valid.
+    fn close(&self) {
+        let mut st = self.st.lock();
+        st.closed = true;
+        st.pin = None;
+        st.pages = Vec::new().into_iter();
+    }
+
+    /// True once exhausted or closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.st.lock().closed
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.log)
+    }
+}
+
+struct SpanInner {
+    page: PageRef<PyVal>,
+    _pin: Pin,
+}
+
+/// A zero-copy span of one flushed page: its timestamps are exported as a
+/// read-only int64 buffer (`memoryview(span)`, `np.asarray(span)`, `span.timestamps`)
+/// backed by the segment's memory. Physical: records deleted but not yet compacted
+/// away are included. Pins the log until closed.
+#[pyclass(frozen, module = "timelog._timelog", name = "PageSpan")]
+pub struct PageSpan {
+    inner: Mutex<Option<SpanInner>>,
+    exports: AtomicUsize,
+    log: Py<PyAny>,
+    shape: [ffi::Py_ssize_t; 1],
+    strides: [ffi::Py_ssize_t; 1],
+}
+
+impl PageSpan {
+    fn new(log: Py<PyAny>, pins: &Pins, page: PageRef<PyVal>) -> PageSpan {
+        let n = page.len() as ffi::Py_ssize_t;
+        PageSpan {
+            inner: Mutex::new(Some(SpanInner { page, _pin: Pin::new(pins) })),
+            exports: AtomicUsize::new(0),
+            log,
+            shape: [n],
+            strides: [8],
+        }
+    }
+
+    fn with_page<R>(&self, f: impl FnOnce(&PageRef<PyVal>) -> PyResult<R>) -> PyResult<R> {
+        let g = self.inner.lock();
+        match g.as_ref() {
+            Some(s) => f(&s.page),
+            None => Err(PyValueError::new_err("PageSpan is closed")),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.lock().is_none()
+    }
+}
+
+#[pymethods]
+impl PageSpan {
+    fn __len__(&self) -> usize {
+        self.inner.lock().as_ref().map_or(0, |s| s.page.len())
+    }
+
+    /// First timestamp of the span.
+    #[getter]
+    fn start_ts(&self) -> PyResult<i64> {
+        self.with_page(|p| Ok(p.timestamps()[0]))
+    }
+
+    /// Last timestamp of the span (inclusive).
+    #[getter]
+    fn end_ts(&self) -> PyResult<i64> {
+        self.with_page(|p| Ok(*p.timestamps().last().expect("non-empty page")))
+    }
+
+    /// Alias of `end_ts`.
+    #[getter]
+    fn last_ts(&self) -> PyResult<i64> {
+        self.end_ts()
+    }
+
+    /// A new read-only memoryview (format 'q') of the span's timestamps, backed by
+    /// the page memory.
+    #[getter]
+    fn timestamps<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        if slf.get().is_closed() {
+            return Err(PyValueError::new_err("PageSpan is closed"));
+        }
+        // SAFETY: `slf` is a live object exporting a buffer; the result is a new
+        // reference or NULL with an exception set.
+        unsafe {
+            let mv = ffi::PyMemoryView_FromObject(slf.as_ptr());
+            Bound::from_owned_ptr_or_err(slf.py(), mv)
+        }
+    }
+
+    /// The timestamps as a new list of ints.
+    fn copy_timestamps(&self) -> PyResult<Vec<i64>> {
+        self.with_page(|p| Ok(p.timestamps().to_vec()))
+    }
+
+    /// A new lazy view of the payloads, position by position with the timestamps.
+    fn objects(slf: &Bound<'_, Self>) -> PyResult<PageSpanObjectsView> {
+        if slf.get().is_closed() {
+            return Err(PyValueError::new_err("PageSpan is closed"));
+        }
+        Ok(PageSpanObjectsView { span: slf.clone().unbind() })
+    }
+
+    /// Releases the span. Raises BufferError (and stays open) while a buffer
+    /// export (memoryview, numpy array) is alive. Idempotent once closed.
+    fn close(&self) -> PyResult<()> {
+        let mut g = self.inner.lock();
+        if g.is_none() {
+            return Ok(());
+        }
+        let n = self.exports.load(Ordering::SeqCst);
+        if n > 0 {
+            return Err(PyBufferError::new_err(format!(
+                "PageSpan has {n} live buffer export(s) (memoryview / numpy array); release them first"
+            )));
+        }
+        *g = None;
+        Ok(())
+    }
+
+    /// True once closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.is_closed()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Closes the span unless buffer exports are alive (then it silently stays open).
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        let _ = self.close();
+        false
+    }
+
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("view is null"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("PageSpan buffers are read-only"));
+        }
+        let me = slf.get();
+        let g = me.inner.lock();
+        let Some(inner) = g.as_ref() else {
+            return Err(PyValueError::new_err("PageSpan is closed"));
+        };
+        let ts = inner.page.timestamps();
+        me.exports.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: `view` is a valid Py_buffer to fill. The page memory stays alive
+        // and unchanged while the export exists: the span keeps its page (and so its
+        // segment) until closed, and `close()` refuses while `exports > 0`; the view
+        // keeps the span alive through `obj`. Shape/strides/format live in the span
+        // or are static; Python never writes through them.
+        unsafe {
+            (*view).buf = ts.as_ptr().cast_mut().cast::<c_void>();
+            (*view).len = (ts.len() * 8) as ffi::Py_ssize_t;
+            (*view).readonly = 1;
+            (*view).itemsize = 8;
+            (*view).format =
+                if flags & ffi::PyBUF_FORMAT != 0 { c"q".as_ptr().cast_mut() } else { std::ptr::null_mut() };
+            (*view).ndim = 1;
+            (*view).shape =
+                if flags & ffi::PyBUF_ND != 0 { me.shape.as_ptr().cast_mut() } else { std::ptr::null_mut() };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
+                me.strides.as_ptr().cast_mut()
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+        }
+        drop(g);
+        // SAFETY: see above; the view owns this reference to the span.
+        unsafe { (*view).obj = slf.into_any().into_ptr() };
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.log)
+    }
+}
+
+/// Lazy, read-only sequence of the payloads of a span (position by position with
+/// its timestamps). Keeps its span alive; every operation raises ValueError once
+/// the span was closed.
+#[pyclass(frozen, sequence, module = "timelog._timelog", name = "PageSpanObjectsView")]
+pub struct PageSpanObjectsView {
+    span: Py<PageSpan>,
+}
+
+fn payload<'py>(py: Python<'py>, p: &PageRef<PyVal>, i: usize) -> Bound<'py, PyAny> {
+    slab::get(py, &p.values()[i])
+}
+
+#[pymethods]
+impl PageSpanObjectsView {
+    fn __len__(&self) -> PyResult<usize> {
+        self.span.get().with_page(|p| Ok(p.len()))
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, index: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if index.is_instance_of::<PySlice>() || index.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "PageSpanObjectsView indices must be integers, not {}",
+                index.get_type().name()?
+            )));
+        }
+        // SAFETY: live object.
+        if unsafe { ffi::PyIndex_Check(index.as_ptr()) } == 0 {
+            return Err(PyTypeError::new_err(format!(
+                "PageSpanObjectsView indices must be integers, not {}",
+                index.get_type().name()?
+            )));
+        }
+        let i: i64 = match index.extract::<i64>() {
+            Ok(i) => i,
+            Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
+                return Err(PyIndexError::new_err("PageSpanObjectsView index out of range"))
+            }
+            Err(e) => return Err(e),
+        };
+        self.span.get().with_page(|p| {
+            let n = p.len() as i64;
+            let j = if i < 0 { i + n } else { i };
+            if j < 0 || j >= n {
+                return Err(PyIndexError::new_err("PageSpanObjectsView index out of range"));
+            }
+            Ok(payload(py, p, j as usize))
+        })
+    }
+
+    fn __iter__(&self, py: Python<'_>) -> PyResult<PageSpanObjectsViewIter> {
+        self.span.get().with_page(|_| Ok(()))?;
+        Ok(PageSpanObjectsViewIter { span: self.span.clone_ref(py), pos: AtomicUsize::new(0) })
+    }
+
+    /// The payloads as a new list.
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.span.get().with_page(|p| PyList::new(py, (0..p.len()).map(|i| payload(py, p, i))))
+    }
+
+    /// True once the parent span is closed.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.span.get().is_closed()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.span)
+    }
+}
+
+/// Iterator over a `PageSpanObjectsView`.
+#[pyclass(frozen, module = "timelog._timelog", name = "PageSpanObjectsViewIter")]
+pub struct PageSpanObjectsViewIter {
+    span: Py<PageSpan>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PageSpanObjectsViewIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.span.get().with_page(|p| {
+            let i = self.pos.fetch_add(1, Ordering::Relaxed);
+            if i < p.len() {
+                Ok(Some(payload(py, p, i)))
+            } else {
+                self.pos.store(p.len(), Ordering::Relaxed);
+                Ok(None)
+            }
+        })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.span)
+    }
+}
