@@ -821,11 +821,12 @@ impl PyTimelog {
         Self::all(slf)
     }
 
-    fn __reversed__(&self) -> PyResult<()> {
-        Err(PyTypeError::new_err(
-            "Timelog does not support reversed(); iterate forward over a bounded window \
-             (e.g. list(log[t1:t2])[::-1]) or walk back with prev_ts(ts)",
-        ))
+    /// `reversed(log)`: every record, newest timestamp first (equal timestamps in
+    /// reverse insertion order), from a fresh snapshot. The reference raises
+    /// `TypeError` here; this project's issue asks for it to work.
+    fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let it = Self::all(slf)?;
+        Ok(it.bind(slf.py()).call_method0("__reversed__")?.unbind())
     }
 
     /// Iterator over every record.

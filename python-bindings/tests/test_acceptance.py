@@ -382,8 +382,9 @@ def test_e32_contains_and_reversed():
     assert 5 in log and 6 not in log
     with pytest.raises(TypeError):
         True in log
-    with pytest.raises(TypeError):
-        reversed(log)
+    # Deliberate deviation from e32, asked for by the project's issue: reversed(log)
+    # works (the reference raises TypeError).
+    assert list(reversed(log)) == [(5, "x")]
     log.close()
 
 
