@@ -134,8 +134,37 @@ impl<V: crate::Value> Snapshot<V> {
     }
 
     /// Values stored at exactly `ts`, in insertion order.
-    pub fn point(&self, ts: i64) -> impl DoubleEndedIterator<Item = &V> + '_ {
-        self.range(ts..=ts).map(|(_, v)| v)
+    ///
+    /// A dedicated path: no merge is needed at a single timestamp (L1, then L0
+    /// segments oldest first, then memtable records by sequence number is insertion
+    /// order), so it does one search per overlapping segment and one allocation.
+    pub fn point(&self, ts: i64) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + '_ {
+        let mut out: Vec<&V> = Vec::new();
+        self.point_into(ts, &mut out);
+        out.into_iter()
+    }
+
+    /// Appends the values stored at exactly `ts` to `out`, in insertion order.
+    pub fn point_into<'a>(&'a self, ts: i64, out: &mut Vec<&'a V>) {
+        let pieces = self.pieces(ts, ts);
+        let l1 = &self.m.l1;
+        let i = l1.partition_point(|s| s.max_ts() < ts);
+        let segs = l1.get(i).filter(|s| s.min_ts() <= ts).into_iter().chain(self.m.l0.iter());
+        for seg in segs {
+            if seg.min_ts() <= ts && ts <= seg.max_ts() {
+                seg.visible_ranges(ts, ts, &pieces, |a, b| out.extend(&seg.vals()[a..b]));
+            }
+        }
+        let mut mem: Vec<(u64, &'a V)> = Vec::new();
+        for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
+            mt.point_into(ts, &mut |seq, v| {
+                if seq < self.w && (pieces.is_empty() || crate::tombstone::cover(&pieces, ts) <= seq) {
+                    mem.push((seq, v));
+                }
+            });
+        }
+        mem.sort_unstable_by_key(|&(seq, _)| seq);
+        out.extend(mem.into_iter().map(|(_, v)| v));
     }
 
     /// Number of visible records in `r`. Segments are counted with binary searches;

@@ -377,6 +377,27 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         best
     }
 
+    /// Calls `f(seq, value)` for every record at exactly `ts` (visible or not).
+    pub(crate) fn point_into<'a>(&'a self, ts: i64, f: &mut dyn FnMut(u64, &'a V)) {
+        for run in self.runs() {
+            let n = run.len();
+            let t = run.ts(n);
+            let a = t.partition_point(|&x| x < ts);
+            if a < n && t[a] == ts {
+                let b = a + t[a..].partition_point(|&x| x == ts);
+                let seq = run.seqs(n);
+                match run.vals(n) {
+                    Vals::Slice(v) => (a..b).for_each(|j| f(seq[j], &v[j])),
+                    Vals::Refs(v) => (a..b).for_each(|j| f(seq[j], v[j])),
+                }
+            }
+        }
+        let (_, seq, vals) = self.skip.collect(ts, ts);
+        for (q, v) in seq.into_iter().zip(vals) {
+            f(q, v);
+        }
+    }
+
     /// Number of records held (all sequence numbers, visible or not).
     pub(crate) fn len(&self) -> usize {
         self.skip.len() + self.runs().map(Run::len).sum::<usize>()
