@@ -6,7 +6,7 @@
 use std::ops::Bound as RBound;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -55,7 +55,6 @@ pub struct Open {
     policy: BusyPolicy,
     background: bool,
     sealed_wait: Duration,
-    sealed_max_runs: usize,
     drain_limit: usize,
 }
 
@@ -145,20 +144,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
     }
 }
 
-fn wait_for_room(log: &Engine<PyVal>, max_runs: usize, wait: Duration) -> bool {
-    let deadline = Instant::now() + wait;
-    let mut nap = Duration::from_micros(200);
-    loop {
-        if log.stats().sealed_memruns <= max_runs {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= deadline || !log.maintenance_running() {
-            return false;
-        }
-        std::thread::sleep(nap.min(deadline - now));
-        nap = (nap * 2).min(Duration::from_millis(5));
-    }
+fn wait_for_room(log: &Engine<PyVal>, wait: Duration) -> bool {
+    // The engine's own condvar wait (woken by each flush), called without the GIL.
+    log.wait_for_room(wait)
 }
 
 fn opt_u64(d: &Bound<'_, PyDict>, key: &str) -> PyResult<u64> {
@@ -217,9 +205,9 @@ impl PyTimelog {
         // here, without the GIL.
         if open.background && !open.sealed_wait.is_zero() && open.log.maintenance_running() {
             self.backpressure_waits.fetch_add(1, Ordering::Relaxed);
-            let (max_runs, wait) = (open.sealed_max_runs, open.sealed_wait);
+            let wait = open.sealed_wait;
             let log = &open.log;
-            if py.detach(|| wait_for_room(log, max_runs, wait)) {
+            if py.detach(|| wait_for_room(log, wait)) {
                 return Ok(());
             }
         }
@@ -455,7 +443,6 @@ impl PyTimelog {
             policy,
             background,
             sealed_wait,
-            sealed_max_runs,
             drain_limit,
         };
         if let Some(f) = min_ts {
