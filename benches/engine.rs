@@ -273,6 +273,43 @@ fn writers(c: &mut Criterion) {
     g.finish();
 }
 
+/// The write path alone: one writer against two with maintenance in manual mode and
+/// no flush, i.e. ingest into memtables only — the setting of the `BTreeMap` and
+/// `SkipMap` baselines, which do no maintenance either.
+fn writers_write_path(c: &mut Criterion) {
+    let w = Workload::new(N, OOO);
+    let mut g = slow_group(c, "writers_write_path");
+    g.throughput(Throughput::Elements(N as u64));
+    let manual = || {
+        Timelog::builder()
+            .maintenance(MaintenanceMode::Manual)
+            .sealed_max_runs(1 << 20)
+            .build::<u64>()
+            .expect("valid configuration")
+    };
+    for k in [1usize, 2] {
+        g.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, &k| {
+            b.iter_custom(|iters| {
+                fresh_each(iters, manual, |log| {
+                    std::thread::scope(|s| {
+                        for me in 0..k {
+                            let w = &w;
+                            s.spawn(move || {
+                                for (i, (ts, vals)) in w.batches().enumerate() {
+                                    if i % k == me {
+                                        let _ = log.append_columns(ts.to_vec(), vals.to_vec());
+                                    }
+                                }
+                            });
+                        }
+                    });
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 /// A writer appending 1 M more records to a compacted 1 M log, alone and while
 /// 2 threads scan fresh snapshots in a loop.
 fn readers_vs_writer(c: &mut Criterion) {
@@ -318,5 +355,5 @@ fn readers_vs_writer(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest, compaction, reads, deletes, writers, readers_vs_writer);
+criterion_group!(benches, ingest, compaction, reads, deletes, writers, writers_write_path, readers_vs_writer);
 criterion_main!(benches);
