@@ -77,6 +77,32 @@ fn sorted_order(ts: &[i64]) -> Vec<u32> {
     out
 }
 
+/// Reorders both columns so that position `k` receives what was at `idx[k]`
+/// (`idx` a permutation), following the permutation's cycles with swaps.
+fn gather_in_place<V>(ts: &mut [i64], vals: &mut [V], idx: &[u32]) {
+    let n = idx.len();
+    debug_assert!(ts.len() == n && vals.len() == n);
+    let mut done = vec![false; n];
+    for start in 0..n {
+        if done[start] {
+            continue;
+        }
+        // Walk the cycle through `start`: each swap puts the wanted record at `k` and
+        // carries the record that was at `start` along until the cycle closes.
+        let mut k = start;
+        loop {
+            done[k] = true;
+            let j = idx[k] as usize;
+            if j == start {
+                break;
+            }
+            ts.swap(k, j);
+            vals.swap(k, j);
+            k = j;
+        }
+    }
+}
+
 /// A write with its sequence numbers, from the `*_tracked` write methods.
 ///
 /// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
@@ -324,14 +350,14 @@ impl<V: Value> Timelog<V> {
         // Sort off to the side (stable: equal timestamps keep their order), before
         // any sequence number is reserved.
         let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
-        let (ts, order, vals) = if sorted {
-            (ts, None, vals)
+        let (mut ts, mut vals) = (ts, vals);
+        let order = if sorted {
+            None
         } else {
             let idx = sorted_order(&ts);
-            let ts2: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
-            let mut slots: Vec<Option<V>> = vals.into_iter().map(Some).collect();
-            let vals2: Vec<V> = idx.iter().map(|&i| slots[i as usize].take().expect("permutation")).collect();
-            (ts2, Some(idx), vals2)
+            // In place: no second copy of the columns.
+            gather_in_place(&mut ts, &mut vals, &idx);
+            Some(idx)
         };
         let mut seq = vec![0u64; n];
         let guard = self.inner.manifest.pin();
@@ -878,6 +904,19 @@ mod tests {
         let mut idx: Vec<u32> = (0..ts.len() as u32).collect();
         idx.sort_by_key(|&i| ts[i as usize]);
         idx
+    }
+
+    #[test]
+    fn gather_in_place_applies_the_permutation() {
+        let ts: Vec<i64> = (0..300).map(|i| (i * 7919 % 97) as i64).collect();
+        let idx = sorted_order(&ts);
+        let want_ts: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
+        let want_vals: Vec<String> = idx.iter().map(|&i| format!("v{i}")).collect();
+        let mut t = ts.clone();
+        let mut v: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+        super::gather_in_place(&mut t, &mut v, &idx);
+        assert_eq!(t, want_ts);
+        assert_eq!(v, want_vals);
     }
 
     #[test]
