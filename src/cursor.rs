@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use crate::tombstone::{cover, Piece};
+use crate::tombstone::{record_visible, Piece};
 
 /// Values of one source: a contiguous slice, or references gathered from a skiplist.
 pub(crate) enum Vals<'a, V> {
@@ -73,6 +73,27 @@ impl<'a, V> Src<'a, V> {
             None => 0,
         };
         (self.ts[j], self.rank, s)
+    }
+
+    /// Whether record `j` may be returned: sources without per-record checks always,
+    /// checked (memtable) sources if the record is below the watermark and no later
+    /// tombstone covers it.
+    #[inline]
+    fn visible(&self, j: usize, pieces: &[Piece], watermark: u64) -> bool {
+        if !self.check {
+            return true;
+        }
+        let seq = self.seq.as_ref().expect("checked sources carry sequence numbers")[j];
+        record_visible(pieces, watermark, self.ts[j], seq)
+    }
+
+    /// The whole columns as slices, if this source can be walked without checks
+    /// (the cursor's fast stretches).
+    fn fast_columns(&self) -> Option<(&'a [i64], &'a [V])> {
+        match (&self.ts, &self.vals) {
+            (Cow::Borrowed(ts), Vals::Slice(vals)) if !self.check => Some((ts, vals)),
+            _ => None,
+        }
     }
 
     #[inline]
@@ -246,11 +267,7 @@ impl<'a, V> Range<'a, V> {
     fn try_fast_back(&mut self) {
         let Some((i, start)) = self.back else { return };
         let s = &self.srcs[i];
-        if s.check {
-            return;
-        }
-        if let (Cow::Borrowed(ts), Vals::Slice(vals)) = (&s.ts, &s.vals) {
-            let (ts, vals): (&'a [i64], &'a [V]) = (ts, vals);
+        if let Some((ts, vals)) = s.fast_columns() {
             self.bts = ts;
             self.bvals = vals;
             self.bend = s.hi;
@@ -270,14 +287,10 @@ impl<'a, V> Range<'a, V> {
                 if s.hi > start.max(s.lo) {
                     s.hi -= 1;
                     let j = s.hi;
-                    let ts = s.ts[j];
-                    if s.check {
-                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
-                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
-                            continue;
-                        }
+                    if s.visible(j, &self.pieces, self.watermark) {
+                        return Some((s.ts[j], s.val(j)));
                     }
-                    return Some((ts, s.val(j)));
+                    continue;
                 }
                 self.back = None;
             }
@@ -309,11 +322,7 @@ impl<'a, V> Range<'a, V> {
     fn try_fast_front(&mut self) {
         let Some((i, end)) = self.front else { return };
         let s = &self.srcs[i];
-        if s.check {
-            return;
-        }
-        if let (Cow::Borrowed(ts), Vals::Slice(vals)) = (&s.ts, &s.vals) {
-            let (ts, vals): (&'a [i64], &'a [V]) = (ts, vals);
+        if let Some((ts, vals)) = s.fast_columns() {
             self.fts = ts;
             self.fvals = vals;
             self.fpos = s.lo;
@@ -333,14 +342,10 @@ impl<'a, V> Range<'a, V> {
                 if s.lo < end.min(s.hi) {
                     let j = s.lo;
                     s.lo += 1;
-                    let ts = s.ts[j];
-                    if s.check {
-                        let q = s.seq.as_ref().expect("checked sources carry sequence numbers");
-                        if !Self::mem_visible(&self.pieces, self.watermark, ts, q[j]) {
-                            continue;
-                        }
+                    if s.visible(j, &self.pieces, self.watermark) {
+                        return Some((s.ts[j], s.val(j)));
                     }
-                    return Some((ts, s.val(j)));
+                    continue;
                 }
                 self.front = None;
             }
@@ -356,26 +361,15 @@ impl<'a, V> Range<'a, V> {
         }
     }
 
-    /// Whether record `j` of memtable source `s` is visible to this snapshot.
-    #[inline]
-    fn mem_visible(pieces: &[Piece], watermark: u64, ts: i64, seq: u64) -> bool {
-        seq < watermark && (pieces.is_empty() || cover(pieces, ts) <= seq)
-    }
-
     /// Exact number of records left, without consuming them.
     pub fn remaining(&self) -> usize {
         let mut n = 0;
         for (i, s) in self.srcs.iter().enumerate() {
             let (lo, hi) = (self.lo(i), self.hi(i));
-            match &s.seq {
-                Some(q) if s.check => {
-                    for j in lo..hi {
-                        if Self::mem_visible(&self.pieces, self.watermark, s.ts[j], q[j]) {
-                            n += 1;
-                        }
-                    }
-                }
-                _ => n += hi - lo,
+            if s.check {
+                n += (lo..hi).filter(|&j| s.visible(j, &self.pieces, self.watermark)).count();
+            } else {
+                n += hi - lo;
             }
         }
         n

@@ -5,7 +5,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::cursor::{Range, Src, MEM_RANK};
 use crate::manifest::Manifest;
 use crate::sync::Arc;
-use crate::tombstone::{step_function, Piece, Tomb};
+use crate::tombstone::{record_visible, step_function, Piece, Tomb};
 
 /// Converts any `RangeBounds<i64>` into inclusive `[lo, hi]`, or `None` if empty.
 pub(crate) fn inclusive(r: &impl RangeBounds<i64>) -> Option<(i64, i64)> {
@@ -158,7 +158,7 @@ impl<V: crate::Value> Snapshot<V> {
         let mut mem: Vec<(u64, &'a V)> = Vec::new();
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
             mt.point_into(ts, &mut |seq, v| {
-                if seq < self.w && (pieces.is_empty() || crate::tombstone::cover(&pieces, ts) <= seq) {
+                if record_visible(&pieces, self.w, ts, seq) {
                     mem.push((seq, v));
                 }
             });
@@ -255,9 +255,7 @@ impl<V: crate::Value> Snapshot<V> {
             }
         }
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
-            if let Some(t) = mt.edge(lo, hi, front, &|ts, seq| {
-                seq < self.w && (pieces.is_empty() || crate::tombstone::cover(&pieces, ts) <= seq)
-            }) {
+            if let Some(t) = mt.edge(lo, hi, front, &|ts, seq| record_visible(&pieces, self.w, ts, seq)) {
                 offer(t);
             }
         }

@@ -161,6 +161,13 @@ impl TombIndex {
     }
 }
 
+/// Whether a memtable record `(ts, seq)` is visible to a snapshot with watermark
+/// `watermark` whose tombstone step function is `pieces`.
+#[inline]
+pub(crate) fn record_visible(pieces: &[Piece], watermark: u64, ts: i64, seq: u64) -> bool {
+    seq < watermark && (pieces.is_empty() || cover(pieces, ts) <= seq)
+}
+
 /// The largest tombstone sequence covering `ts` in `pieces` (0 if none).
 #[inline]
 pub(crate) fn cover(pieces: &[Piece], ts: i64) -> u64 {
