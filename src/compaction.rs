@@ -142,9 +142,10 @@ impl<V: Value> Inner<V> {
         let retries = self.manifest.update(|cur| {
             let mut n: Manifest<V> = cur.clone();
             n.l0.retain(|s| !l0_in.iter().any(|x| Arc::ptr_eq(x, s)));
-            n.l1.retain(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s)));
-            n.l1.extend(outputs.iter().cloned());
-            n.l1.sort_by_key(|s| s.min_ts());
+            let mut l1: Vec<Arc<Segment<V>>> =
+                n.l1.iter().filter(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+            l1.extend(outputs.iter().cloned());
+            n.set_l1(l1);
             // Tombstones older than every segment's applied sequence can hide nothing
             // any more (memtable records are all newer than indexed tombstones).
             let min_applied = n.l0.iter().chain(n.l1.iter()).map(|s| s.applied_seq).min();

@@ -33,6 +33,7 @@ mod compaction;
 mod config;
 mod cursor;
 mod error;
+mod hint;
 mod maintenance;
 mod manifest;
 mod memrun;

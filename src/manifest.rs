@@ -29,10 +29,29 @@ pub(crate) struct Manifest<V> {
     pub(crate) memruns: Vec<Arc<Memtable<V>>>,
     /// L0 segments, oldest first.
     pub(crate) l0: Vec<Arc<Segment<V>>>,
-    /// L1 segments, sorted by timestamp, never overlapping.
+    /// L1 segments, sorted by timestamp, never overlapping. Change only through
+    /// [`Manifest::set_l1`], which keeps `l1_max` in step.
     pub(crate) l1: Vec<Arc<Segment<V>>>,
+    /// `l1[i].max_ts()` for every `i`: searched to find the L1 segment of a
+    /// timestamp without chasing a pointer per probe.
+    pub(crate) l1_max: Vec<i64>,
     /// Tombstones of flushed memtables.
     pub(crate) tombs: Arc<TombIndex>,
+}
+
+impl<V> Manifest<V> {
+    /// Replaces the L1 segments (sorting them by timestamp) and their index.
+    pub(crate) fn set_l1(&mut self, mut l1: Vec<Arc<Segment<V>>>) {
+        l1.sort_by_key(|s| s.min_ts());
+        self.l1_max = l1.iter().map(|s| s.max_ts()).collect();
+        self.l1 = l1;
+    }
+
+    /// Index of the first L1 segment whose last timestamp is `>= t`.
+    #[inline]
+    pub(crate) fn l1_from(&self, t: i64) -> usize {
+        self.l1_max.partition_point(|&m| m < t)
+    }
 }
 
 impl<V> Clone for Manifest<V> {
@@ -42,6 +61,7 @@ impl<V> Clone for Manifest<V> {
             memruns: self.memruns.clone(),
             l0: self.l0.clone(),
             l1: self.l1.clone(),
+            l1_max: self.l1_max.clone(),
             tombs: self.tombs.clone(),
         }
     }

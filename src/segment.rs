@@ -23,8 +23,54 @@ pub enum Level {
     L1,
 }
 
-/// Records per block of the search index.
-const BLOCK: usize = 64;
+/// Records per bucket the radix index aims for: 16 timestamps are two cache
+/// lines, and the index costs a quarter of a byte per record.
+const BUCKET: usize = 16;
+
+/// Radix index over a sorted timestamp column: the span `min..=max` is cut into
+/// buckets of `2^shift` timestamps, and `starts[b]` is the first record whose
+/// timestamp lies in bucket `b` or later (`starts` ends with the record count).
+/// A lookup computes its bucket from the timestamp — no search — and then looks
+/// only between two neighbouring starts: one index load and, on evenly spread
+/// data, one or two cache lines of the column. On skewed data a bucket can hold
+/// many records; the search inside it is then a plain binary search, so the
+/// worst case is the cost of bisecting the column.
+struct Radix {
+    /// Records per timestamp over the whole span: `(n - 1) / (max - min)`.
+    scale: f64,
+    shift: u32,
+    starts: Vec<u32>,
+}
+
+impl Radix {
+    /// Builds the index of `ts` (sorted, non-empty). Columns too long for `u32`
+    /// positions get an empty index and are bisected.
+    fn new(ts: &[i64]) -> Radix {
+        let n = ts.len();
+        if n == 0 || n >= u32::MAX as usize {
+            return Radix { scale: 0.0, shift: 0, starts: Vec::new() };
+        }
+        let min = ts[0];
+        let span = ts[n - 1].wrapping_sub(min) as u64;
+        // At least two buckets so the shift stays below 64 (span >> 63 <= 1).
+        let target = (n / BUCKET).max(2) as u64;
+        let mut shift = 0;
+        while (span >> shift) >= target {
+            shift += 1;
+        }
+        let buckets = (span >> shift) as usize + 1;
+        let mut starts = Vec::with_capacity(buckets + 1);
+        for (i, &t) in ts.iter().enumerate() {
+            let b = (t.wrapping_sub(min) as u64 >> shift) as usize;
+            while starts.len() <= b {
+                starts.push(i as u32);
+            }
+        }
+        starts.resize(buckets + 1, n as u32);
+        let scale = if span == 0 { 0.0 } else { (n - 1) as f64 / span as f64 };
+        Radix { scale, shift, starts }
+    }
+}
 
 /// An immutable columnar segment.
 pub(crate) struct Segment<V> {
@@ -32,10 +78,8 @@ pub(crate) struct Segment<V> {
     ts: Vec<i64>,
     vals: Vec<V>,
     fences: Vec<i64>,
-    /// First timestamp of every block of [`BLOCK`] records: the search index. Small
-    /// (an eighth of a byte per record) and hot, it leaves one block, eight cache
-    /// lines, to search in the column itself.
-    blocks: Vec<i64>,
+    /// The search index over `ts`.
+    radix: Radix,
     page_len: usize,
     pub(crate) applied_seq: u64,
     pub(crate) level: Level,
@@ -67,8 +111,8 @@ impl<V> Segment<V> {
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         let page_len = page_len.max(1);
         let fences = ts.iter().step_by(page_len).copied().collect();
-        let blocks = ts.iter().step_by(BLOCK).copied().collect();
-        Segment { id, ts, vals, fences, blocks, page_len, applied_seq, level, window }
+        let radix = Radix::new(&ts);
+        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -105,19 +149,60 @@ impl<V> Segment<V> {
     pub(crate) fn bytes(&self) -> usize {
         self.ts.capacity() * 8
             + self.vals.capacity() * std::mem::size_of::<V>()
-            + (self.fences.capacity() + self.blocks.capacity()) * 8
+            + self.fences.capacity() * 8
+            + self.radix.starts.capacity() * 4
     }
 
-    /// First index whose timestamp is `>= t` (fence search, then one page).
+    /// First index whose timestamp is `>= t`: the radix bucket of `t`, then the
+    /// records of that bucket only.
     pub(crate) fn lower_bound(&self, t: i64) -> usize {
-        // Blocks before `k - 1` lie entirely below `t`; block `k` starts at or above it.
-        let k = self.blocks.partition_point(|&f| f < t);
-        let start = k.saturating_sub(1) * BLOCK;
-        let end = (start + BLOCK).min(self.ts.len());
-        // Count instead of bisecting: the block's eight cache lines are loaded
-        // independently (in parallel) rather than as a chain of dependent misses,
-        // and the compare-and-add loop vectorises.
-        start + self.ts[start..end].iter().map(|&x| (x < t) as usize).sum::<usize>()
+        let ts = &self.ts[..];
+        let n = ts.len();
+        if n == 0 || t <= ts[0] {
+            return 0;
+        }
+        if t > ts[n - 1] {
+            return n;
+        }
+        let starts = &self.radix.starts;
+        if starts.is_empty() {
+            return ts.partition_point(|&x| x < t);
+        }
+        let off = t.wrapping_sub(ts[0]) as u64;
+        // While the index entry loads (it may miss the cache too), start loading
+        // the column where an even spread of timestamps would put `t`: on evenly
+        // spread data the two memory accesses then overlap instead of chaining.
+        let guess = ((off as f64 * self.radix.scale) as usize).min(n - 1);
+        for k in [
+            guess.saturating_sub(BUCKET),
+            guess.saturating_sub(BUCKET / 2),
+            guess,
+            guess + BUCKET / 2,
+            guess + BUCKET,
+        ] {
+            crate::hint::prefetch(&ts[k.min(n - 1)]);
+        }
+        crate::hint::prefetch(&self.vals[guess]);
+        // Records of earlier buckets lie below `t`; records of later ones above it.
+        let b = (off >> self.radix.shift) as usize;
+        let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
+        // The answer lies in `lo..=hi`: start loading the values there now, so
+        // the caller's read of them overlaps the search instead of following it.
+        if lo < n {
+            crate::hint::prefetch(&self.vals[lo]);
+        }
+        if lo < hi {
+            crate::hint::prefetch(&self.vals[hi - 1]);
+        }
+        let bucket = &ts[lo..hi];
+        if bucket.len() <= 4 * BUCKET {
+            // Count instead of bisecting: the bucket's few cache lines load in
+            // parallel rather than as a chain of dependent misses, and the
+            // compare-and-add loop vectorises.
+            lo + bucket.iter().map(|&x| (x < t) as usize).sum::<usize>()
+        } else {
+            lo + bucket.partition_point(|&x| x < t)
+        }
     }
 
     /// First index whose timestamp is `> t`.
@@ -226,11 +311,76 @@ impl<V> Segment<V> {
                 return Err(format!("segment {} pages {} and {p} out of order", self.id, p - 1));
             }
         }
+        let starts = &self.radix.starts;
+        if !starts.is_empty() {
+            let min = self.min_ts();
+            let ok = starts.last() == Some(&(self.ts.len() as u32))
+                && starts.windows(2).all(|w| w[0] <= w[1])
+                && starts.iter().enumerate().all(|(b, &i)| {
+                    let i = i as usize;
+                    let bucket =
+                        |k: usize| (self.ts[k].wrapping_sub(min) as u64 >> self.radix.shift) as usize;
+                    (i == self.ts.len() || bucket(i) >= b) && (i == 0 || bucket(i - 1) < b)
+                });
+            if !ok {
+                return Err(format!("segment {}: radix index does not match the column", self.id));
+            }
+        }
         if let Some(w) = self.window {
             if self.min_ts() < w.lo || self.max_ts() > w.hi {
                 return Err(format!("segment {} lies outside its window [{}, {}]", self.id, w.lo, w.hi));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seg(mut ts: Vec<i64>) -> Segment<u64> {
+        ts.sort_unstable();
+        let vals = vec![0; ts.len()];
+        Segment::new(0, ts, vals, 7, 0, Level::L0, None)
+    }
+
+    fn check(s: &Segment<u64>, probes: &[i64]) {
+        s.validate().unwrap();
+        for &t in probes.iter().chain(s.ts()) {
+            for t in [t, t.saturating_sub(1), t.saturating_add(1)] {
+                assert_eq!(s.lower_bound(t), s.ts().partition_point(|&x| x < t), "lower_bound({t})");
+                assert_eq!(s.upper_bound(t), s.ts().partition_point(|&x| x <= t), "upper_bound({t})");
+            }
+        }
+    }
+
+    #[test]
+    fn radix_search_spans_the_whole_i64_axis() {
+        let s = seg(vec![i64::MIN, i64::MIN, -1, 0, 0, 1, i64::MAX - 1, i64::MAX, i64::MAX]);
+        check(&s, &[i64::MIN, i64::MAX, -2, 2, i64::MIN + 1]);
+        let s = seg((0..1000).map(|i| if i % 2 == 0 { i64::MIN + i } else { i64::MAX - i }).collect());
+        check(&s, &[i64::MIN, i64::MAX, 0]);
+    }
+
+    #[test]
+    fn radix_search_on_skewed_and_dense_columns() {
+        // One huge bucket (all records at two timestamps), then dense data.
+        let mut ts = vec![5; 5000];
+        ts.extend(vec![1 << 40; 3000]);
+        check(&seg(ts), &[4, 6, (1 << 40) - 1, 1 << 41]);
+        check(&seg((0..100_000).collect()), &[-1, 50_000, 100_000]);
+        check(&seg(vec![42]), &[i64::MIN, i64::MAX]);
+    }
+
+    proptest! {
+        #[test]
+        fn radix_search_matches_bisection(
+            ts in proptest::collection::vec(prop_oneof![any::<i64>(), -300i64..300, Just(i64::MIN), Just(i64::MAX)], 1..400),
+            probes in proptest::collection::vec(any::<i64>(), 0..20),
+        ) {
+            check(&seg(ts), &probes);
+        }
     }
 }

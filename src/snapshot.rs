@@ -22,6 +22,66 @@ pub(crate) fn inclusive(r: &impl RangeBounds<i64>) -> Option<(i64, i64)> {
     (lo <= hi).then_some((lo, hi))
 }
 
+/// The values of a point lookup, in insertion order: the first stretch as a
+/// slice, and everything once a second stretch arrives in `more`.
+struct Gather<'a, V> {
+    first: &'a [V],
+    more: Vec<&'a V>,
+}
+
+impl<'a, V> Gather<'a, V> {
+    fn slice(&mut self, s: &'a [V]) {
+        if self.first.is_empty() && self.more.is_empty() {
+            self.first = s;
+        } else {
+            self.spill();
+            self.more.extend(s);
+        }
+    }
+
+    /// Moves the slice into `more`, so later values can follow it.
+    fn spill(&mut self) {
+        self.more.extend(std::mem::take(&mut self.first));
+    }
+}
+
+/// Iterator of [`Snapshot::point`]: a slice of one segment, or collected values.
+enum PointIter<'a, V> {
+    Slice(std::slice::Iter<'a, V>),
+    Vec(std::vec::IntoIter<&'a V>),
+}
+
+impl<'a, V> Iterator for PointIter<'a, V> {
+    type Item = &'a V;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a V> {
+        match self {
+            PointIter::Slice(it) => it.next(),
+            PointIter::Vec(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            PointIter::Slice(it) => it.size_hint(),
+            PointIter::Vec(it) => it.size_hint(),
+        }
+    }
+}
+
+impl<V> DoubleEndedIterator for PointIter<'_, V> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            PointIter::Slice(it) => it.next_back(),
+            PointIter::Vec(it) => it.next_back(),
+        }
+    }
+}
+
+impl<V> ExactSizeIterator for PointIter<'_, V> {}
+
 /// A consistent, immutable view of a [`Timelog`](crate::Timelog).
 ///
 /// Taking one is O(1) (an `Arc` clone and an atomic load). It never changes:
@@ -89,7 +149,7 @@ impl<V: crate::Value> Snapshot<V> {
         let mut srcs = Vec::new();
         // L1: sorted and disjoint, so only the overlapping stretch is visited.
         let l1 = &self.m.l1;
-        let first = l1.partition_point(|s| s.max_ts() < lo);
+        let first = self.m.l1_from(lo);
         for s in &l1[first..] {
             if s.min_ts() > hi {
                 break;
@@ -137,22 +197,44 @@ impl<V: crate::Value> Snapshot<V> {
     ///
     /// A dedicated path: no merge is needed at a single timestamp (L1, then L0
     /// segments oldest first, then memtable records by sequence number is insertion
-    /// order), so it does one search per overlapping segment and one allocation.
+    /// order), so it does one search per overlapping segment; when the values are
+    /// one stretch of one segment (the usual case) it allocates nothing.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(7, "a"), (3, "x"), (7, "b")]);
+    /// let snap = log.snapshot();
+    /// assert_eq!(snap.point(7).copied().collect::<Vec<_>>(), ["a", "b"]);
+    /// assert_eq!(snap.point(7).rev().len(), 2);
+    /// assert_eq!(snap.point(8).next(), None);
+    /// ```
     pub fn point(&self, ts: i64) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + '_ {
-        let mut out: Vec<&V> = Vec::new();
-        self.point_into(ts, &mut out);
-        out.into_iter()
+        let mut g = Gather { first: &[], more: Vec::new() };
+        self.point_gather(ts, &mut g);
+        if g.more.is_empty() {
+            PointIter::Slice(g.first.iter())
+        } else {
+            PointIter::Vec(g.more.into_iter())
+        }
     }
 
     /// Appends the values stored at exactly `ts` to `out`, in insertion order.
     pub fn point_into<'a>(&'a self, ts: i64, out: &mut Vec<&'a V>) {
+        let mut g = Gather { first: &[], more: Vec::new() };
+        self.point_gather(ts, &mut g);
+        out.extend(g.first);
+        out.extend(g.more);
+    }
+
+    fn point_gather<'a>(&'a self, ts: i64, g: &mut Gather<'a, V>) {
         let pieces = self.pieces(ts, ts);
         let l1 = &self.m.l1;
-        let i = l1.partition_point(|s| s.max_ts() < ts);
+        let i = self.m.l1_from(ts);
         let segs = l1.get(i).filter(|s| s.min_ts() <= ts).into_iter().chain(self.m.l0.iter());
         for seg in segs {
             if seg.min_ts() <= ts && ts <= seg.max_ts() {
-                seg.visible_ranges(ts, ts, &pieces, |a, b| out.extend(&seg.vals()[a..b]));
+                seg.visible_ranges(ts, ts, &pieces, |a, b| g.slice(&seg.vals()[a..b]));
             }
         }
         let mut mem: Vec<(u64, &'a V)> = Vec::new();
@@ -163,8 +245,11 @@ impl<V: crate::Value> Snapshot<V> {
                 }
             });
         }
-        mem.sort_unstable_by_key(|&(seq, _)| seq);
-        out.extend(mem.into_iter().map(|(_, v)| v));
+        if !mem.is_empty() {
+            mem.sort_unstable_by_key(|&(seq, _)| seq);
+            g.spill();
+            g.more.extend(mem.into_iter().map(|(_, v)| v));
+        }
     }
 
     /// Number of visible records in `r`. Segments are counted with binary searches;
@@ -234,7 +319,7 @@ impl<V: crate::Value> Snapshot<V> {
             })
         };
         let l1 = &self.m.l1;
-        let first = l1.partition_point(|s| s.max_ts() < lo);
+        let first = self.m.l1_from(lo);
         let stretch: Vec<&Arc<crate::segment::Segment<V>>> =
             l1[first..].iter().take_while(|s| s.min_ts() <= hi).collect();
         // L1 segments are disjoint and sorted: the first (last) one with a visible

@@ -253,6 +253,7 @@ impl<V: Value> Timelog<V> {
             memruns: Vec::new(),
             l0: Vec::new(),
             l1: Vec::new(),
+            l1_max: Vec::new(),
             tombs: Arc::new(TombIndex::default()),
         });
         let inner = Arc::new(Inner {
