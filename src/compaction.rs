@@ -11,7 +11,6 @@
 //! snapshot's watermark.
 
 use crate::cursor::Range;
-use crate::maintenance::collect_segments;
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, Window};
 use crate::snapshot::Snapshot;
@@ -120,7 +119,6 @@ impl<V: Value> Inner<V> {
         }
         Counters::bump(&self.counters.select_l0_inputs, k as u64);
         Counters::bump(&self.counters.select_l1_inputs, plan.l1.len() as u64);
-        let page_len = self.page_len();
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
         let max_records = self.l1_segment_records();
@@ -133,7 +131,7 @@ impl<V: Value> Inner<V> {
                 s.sources(w.lo, w.hi, &pieces, 1 + i as u32, &mut srcs);
             }
             let it = Range::new(srcs, Vec::new(), snap.w);
-            collect_segments(&|| self.segment_id(), it, page_len, max_records, snap.w, Level::L1, Some(w))
+            self.collect_segments(it, max_records, snap.w, Level::L1, Some(w))
         })
         .into_iter()
         .flatten()

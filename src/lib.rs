@@ -38,6 +38,7 @@ mod maintenance;
 mod manifest;
 mod memrun;
 mod memtable;
+mod pool;
 mod segment;
 mod seq;
 mod snapshot;

@@ -9,7 +9,6 @@
 //! segments with the memruns' tombstones folded into the manifest's index.
 
 use crate::cursor::{ts_bounds, Range};
-use crate::maintenance::collect_segments;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment};
 use crate::stats::Counters;
@@ -41,6 +40,8 @@ impl<V: Value> Inner<V> {
         }
         while self.flush_memruns_locked(true) {}
         self.notify_room();
+        // Settled: recycled columns are not needed until the next burst.
+        self.pool.trim();
     }
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
@@ -74,14 +75,13 @@ impl<V: Value> Inner<V> {
         if memruns.is_empty() {
             return false;
         }
-        let page_len = self.page_len();
         let built: Vec<Vec<Segment<V>>> = par_map(&memruns, |mr| {
             let mut srcs = Vec::new();
             mr.sources(i64::MIN, i64::MAX, &mut srcs);
             let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
             let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
             // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
-            collect_segments(&|| self.segment_id(), it, page_len, usize::MAX, snap.w, Level::L0, None)
+            self.collect_segments(it, usize::MAX, snap.w, Level::L0, None)
         });
         let segs: Vec<Arc<Segment<V>>> = built.into_iter().flatten().map(Arc::new).collect();
         {

@@ -12,6 +12,8 @@
 //! hidden exactly when a tombstone with sequence `>= applied_seq` covers it.
 
 use crate::cursor::Src;
+use crate::pool::ColumnPool;
+use crate::sync::Arc;
 use crate::tombstone::Piece;
 
 /// Which level a segment lives in.
@@ -43,8 +45,8 @@ struct Radix {
 }
 
 impl Radix {
-    /// Builds the index of `ts` (sorted, non-empty). Columns too long for `u32`
-    /// positions get an empty index and are bisected.
+    /// Builds the index of `ts` (sorted). Empty columns and columns too long for
+    /// `u32` positions get an empty index and are bisected.
     fn new(ts: &[i64]) -> Radix {
         let n = ts.len();
         if n == 0 || n >= u32::MAX as usize {
@@ -59,14 +61,17 @@ impl Radix {
             shift += 1;
         }
         let buckets = (span >> shift) as usize + 1;
-        let mut starts = Vec::with_capacity(buckets + 1);
+        let mut starts = vec![0u32; buckets + 1];
+        // `next`: the first bucket whose start is not written yet (bucket 0 starts at 0).
+        let mut next = 1;
         for (i, &t) in ts.iter().enumerate() {
             let b = (t.wrapping_sub(min) as u64 >> shift) as usize;
-            while starts.len() <= b {
-                starts.push(i as u32);
+            if b >= next {
+                starts[next..=b].fill(i as u32);
+                next = b + 1;
             }
         }
-        starts.resize(buckets + 1, n as u32);
+        starts[next..].fill(n as u32);
         let scale = if span == 0 { 0.0 } else { (n - 1) as f64 / span as f64 };
         Radix { scale, shift, starts }
     }
@@ -85,6 +90,16 @@ pub(crate) struct Segment<V> {
     pub(crate) level: Level,
     /// For L1: the window the segment lies in.
     pub(crate) window: Option<Window>,
+    /// Where the columns go when the segment is dropped.
+    pool: Option<Arc<ColumnPool<V>>>,
+}
+
+impl<V> Drop for Segment<V> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.give(std::mem::take(&mut self.ts), std::mem::take(&mut self.vals));
+        }
+    }
 }
 
 /// An L1 window: timestamps `lo..=hi`, from a partition of the axis into windows
@@ -111,8 +126,16 @@ impl<V> Segment<V> {
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         let page_len = page_len.max(1);
         let fences = ts.iter().step_by(page_len).copied().collect();
-        let radix = Radix::new(&ts);
-        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window }
+        // L0 segments are short-lived (the next compaction rewrites them), so only
+        // L1 segments pay for an index; L0 lookups bisect the column.
+        let radix = if level == Level::L1 { Radix::new(&ts) } else { Radix::new(&[]) };
+        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window, pool: None }
+    }
+
+    /// Hands the columns to `pool` when the segment is dropped.
+    pub(crate) fn recycled_into(mut self, pool: &Arc<ColumnPool<V>>) -> Self {
+        self.pool = Some(pool.clone());
+        self
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -340,13 +363,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// An L1 segment (indexed) of `ts`; `check` also builds the L0 twin (bisected).
     fn seg(mut ts: Vec<i64>) -> Segment<u64> {
         ts.sort_unstable();
         let vals = vec![0; ts.len()];
-        Segment::new(0, ts, vals, 7, 0, Level::L0, None)
+        Segment::new(0, ts, vals, 7, 0, Level::L1, None)
     }
 
     fn check(s: &Segment<u64>, probes: &[i64]) {
+        assert!(!s.radix.starts.is_empty());
+        let l0 = Segment::new(1, s.ts.clone(), s.vals.clone(), 7, 0, Level::L0, None);
+        check_one(&l0, probes);
+        check_one(s, probes);
+    }
+
+    fn check_one(s: &Segment<u64>, probes: &[i64]) {
         s.validate().unwrap();
         for &t in probes.iter().chain(s.ts()) {
             for t in [t, t.saturating_sub(1), t.saturating_add(1)] {
