@@ -39,6 +39,28 @@ pub(crate) struct Manifest<V> {
     pub(crate) tombs: Arc<TombIndex>,
 }
 
+/// Number of entries of the sorted `keys` below `t`.
+#[inline]
+fn count_below(keys: &[i64], t: i64) -> usize {
+    if keys.len() <= 64 {
+        // A few independent compares (vectorised) beat a chain of dependent ones.
+        keys.iter().map(|&m| (m < t) as usize).sum()
+    } else {
+        keys.partition_point(|&m| m < t)
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn count_below_agrees_with_bisection_at_every_size() {
+    for n in 0..200i64 {
+        let keys: Vec<i64> = (0..n).map(|i| i / 3 * 10).collect();
+        for t in [i64::MIN, -1, 0, 5, 10, 11, n * 3, n * 4, i64::MAX] {
+            assert_eq!(count_below(&keys, t), keys.partition_point(|&m| m < t), "n={n} t={t}");
+        }
+    }
+}
+
 impl<V> Manifest<V> {
     /// Replaces the L1 segments (sorting them by timestamp) and their index.
     pub(crate) fn set_l1(&mut self, mut l1: Vec<Arc<Segment<V>>>) {
@@ -50,7 +72,7 @@ impl<V> Manifest<V> {
     /// Index of the first L1 segment whose last timestamp is `>= t`.
     #[inline]
     pub(crate) fn l1_from(&self, t: i64) -> usize {
-        self.l1_max.partition_point(|&m| m < t)
+        count_below(&self.l1_max, t)
     }
 }
 

@@ -176,6 +176,43 @@ impl<V> Segment<V> {
             + self.radix.starts.capacity() * 4
     }
 
+    /// Starts loading, without waiting, the memory a lookup of `t` will read: the
+    /// index entry of its bucket, and the column and values where an even spread
+    /// of timestamps would put `t`. A caller with other work to do first (a point
+    /// lookup computes its tombstones and visits the memtables) lets the memory
+    /// accesses run under that work.
+    #[inline]
+    pub(crate) fn prefetch(&self, t: i64) {
+        let n = self.ts.len();
+        if n == 0 || self.radix.starts.is_empty() || t < self.ts[0] || t > self.ts[n - 1] {
+            return;
+        }
+        let off = t.wrapping_sub(self.ts[0]) as u64;
+        crate::hint::prefetch(&self.radix.starts[(off >> self.radix.shift) as usize]);
+        self.prefetch_guess(off);
+    }
+
+    /// Prefetches the column and values around the interpolated position of the
+    /// timestamp `min + off` (needs a radix index and `min + off <= max`). While
+    /// the index entry loads (it may miss the cache too), the column loads where
+    /// an even spread of timestamps would put the answer: on evenly spread data
+    /// the memory accesses then overlap instead of chaining.
+    #[inline]
+    fn prefetch_guess(&self, off: u64) {
+        let n = self.ts.len();
+        let guess = ((off as f64 * self.radix.scale) as usize).min(n - 1);
+        for k in [
+            guess.saturating_sub(BUCKET),
+            guess.saturating_sub(BUCKET / 2),
+            guess,
+            guess + BUCKET / 2,
+            guess + BUCKET,
+        ] {
+            crate::hint::prefetch(&self.ts[k.min(n - 1)]);
+        }
+        crate::hint::prefetch(&self.vals[guess]);
+    }
+
     /// First index whose timestamp is `>= t`: the radix bucket of `t`, then the
     /// records of that bucket only.
     pub(crate) fn lower_bound(&self, t: i64) -> usize {
@@ -192,20 +229,7 @@ impl<V> Segment<V> {
             return ts.partition_point(|&x| x < t);
         }
         let off = t.wrapping_sub(ts[0]) as u64;
-        // While the index entry loads (it may miss the cache too), start loading
-        // the column where an even spread of timestamps would put `t`: on evenly
-        // spread data the two memory accesses then overlap instead of chaining.
-        let guess = ((off as f64 * self.radix.scale) as usize).min(n - 1);
-        for k in [
-            guess.saturating_sub(BUCKET),
-            guess.saturating_sub(BUCKET / 2),
-            guess,
-            guess + BUCKET / 2,
-            guess + BUCKET,
-        ] {
-            crate::hint::prefetch(&ts[k.min(n - 1)]);
-        }
-        crate::hint::prefetch(&self.vals[guess]);
+        self.prefetch_guess(off);
         // Records of earlier buckets lie below `t`; records of later ones above it.
         let b = (off >> self.radix.shift) as usize;
         let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);

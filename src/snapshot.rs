@@ -228,10 +228,15 @@ impl<V: crate::Value> Snapshot<V> {
     }
 
     fn point_gather<'a>(&'a self, ts: i64, g: &mut Gather<'a, V>) {
-        let pieces = self.pieces(ts, ts);
         let l1 = &self.m.l1;
         let i = self.m.l1_from(ts);
-        let segs = l1.get(i).filter(|s| s.min_ts() <= ts).into_iter().chain(self.m.l0.iter());
+        let l1_seg = l1.get(i).filter(|s| s.min_ts() <= ts);
+        // The segment's memory loads while the tombstones are computed.
+        if let Some(s) = l1_seg {
+            s.prefetch(ts);
+        }
+        let pieces = self.pieces(ts, ts);
+        let segs = l1_seg.into_iter().chain(self.m.l0.iter());
         for seg in segs {
             if seg.min_ts() <= ts && ts <= seg.max_ts() {
                 seg.visible_ranges(ts, ts, &pieces, |a, b| g.slice(&seg.vals()[a..b]));

@@ -392,6 +392,9 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 }
             }
         }
+        if self.skip.len() == 0 {
+            return;
+        }
         let (_, seq, vals) = self.skip.collect(ts, ts);
         for (q, v) in seq.into_iter().zip(vals) {
             f(q, v);
