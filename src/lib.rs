@@ -38,7 +38,6 @@ mod maintenance;
 mod manifest;
 mod memrun;
 mod memtable;
-mod pool;
 mod segment;
 mod seq;
 mod snapshot;

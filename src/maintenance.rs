@@ -127,31 +127,24 @@ impl<V: Value> Inner<V> {
         level: Level,
         window: Option<Window>,
     ) -> Vec<Segment<V>> {
-        let (page_len, pool) = (self.page_len(), &self.pool);
+        let page_len = self.page_len();
         let (_, upper) = iter.size_hint();
         let cap = upper.unwrap_or(0).min(max_records);
         let mut out = Vec::new();
         let mut carry: Option<(i64, V)> = None;
         loop {
-            let (mut ts, mut vals) = pool.take(cap);
+            let mut ts: Vec<i64> = Vec::with_capacity(cap);
+            let mut vals: Vec<V> = Vec::with_capacity(cap);
             if let Some((t, v)) = carry.take() {
                 ts.push(t);
                 vals.push(v);
             }
             carry = iter.drain_into(&mut ts, &mut vals, max_records);
             if !ts.is_empty() {
-                // Give back room the records did not use (deleted or hidden ones), but
-                // keep the small slack a recycled column may have.
-                if ts.capacity() - ts.len() > ts.len() / 64 {
-                    ts.shrink_to_fit();
-                    vals.shrink_to_fit();
-                }
-                out.push(
-                    Segment::new(self.segment_id(), ts, vals, page_len, applied, level, window)
-                        .recycled_into(pool),
-                );
-            } else {
-                pool.give(ts, vals);
+                // Give back room the records did not use (deleted or hidden ones).
+                ts.shrink_to_fit();
+                vals.shrink_to_fit();
+                out.push(Segment::new(self.segment_id(), ts, vals, page_len, applied, level, window));
             }
             if carry.is_none() {
                 return out;

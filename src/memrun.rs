@@ -40,8 +40,6 @@ impl<V: Value> Inner<V> {
         }
         while self.flush_memruns_locked(true) {}
         self.notify_room();
-        // Settled: recycled columns are not needed until the next burst.
-        self.pool.trim();
     }
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,

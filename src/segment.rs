@@ -12,8 +12,6 @@
 //! hidden exactly when a tombstone with sequence `>= applied_seq` covers it.
 
 use crate::cursor::Src;
-use crate::pool::ColumnPool;
-use crate::sync::Arc;
 use crate::tombstone::Piece;
 
 /// Which level a segment lives in.
@@ -90,16 +88,6 @@ pub(crate) struct Segment<V> {
     pub(crate) level: Level,
     /// For L1: the window the segment lies in.
     pub(crate) window: Option<Window>,
-    /// Where the columns go when the segment is dropped.
-    pool: Option<Arc<ColumnPool<V>>>,
-}
-
-impl<V> Drop for Segment<V> {
-    fn drop(&mut self) {
-        if let Some(pool) = self.pool.take() {
-            pool.give(std::mem::take(&mut self.ts), std::mem::take(&mut self.vals));
-        }
-    }
 }
 
 /// An L1 window: timestamps `lo..=hi`, from a partition of the axis into windows
@@ -129,13 +117,7 @@ impl<V> Segment<V> {
         // L0 segments are short-lived (the next compaction rewrites them), so only
         // L1 segments pay for an index; L0 lookups bisect the column.
         let radix = if level == Level::L1 { Radix::new(&ts) } else { Radix::new(&[]) };
-        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window, pool: None }
-    }
-
-    /// Hands the columns to `pool` when the segment is dropped.
-    pub(crate) fn recycled_into(mut self, pool: &Arc<ColumnPool<V>>) -> Self {
-        self.pool = Some(pool.clone());
-        self
+        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::maintenance::MaintState;
 use crate::manifest::{Guard, Manifest, ManifestCell};
 use crate::memtable::{Memtable, Run, SMALL_BATCH};
-use crate::pool::ColumnPool;
 use crate::segment::Level;
 use crate::seq::Sequencer;
 use crate::snapshot::{inclusive, Snapshot};
@@ -186,19 +185,6 @@ pub(crate) struct Inner<V> {
     pub(crate) worker_running: AtomicBool,
     pub(crate) compact_requested: AtomicBool,
     pub(crate) next_segment_id: AtomicU64,
-    /// Columns of dropped segments, reused by the next builds.
-    pub(crate) pool: Arc<ColumnPool<V>>,
-}
-
-/// Bytes of free columns the log may keep for reuse while maintenance is busy:
-/// the L0 segments one compaction frees (they feed the next flushes) and two
-/// full L1 segments (compaction rewrites the newest ones again and again).
-fn pool_budget<V>(cfg: &Config) -> usize {
-    let l1 = cfg.page_records(std::mem::size_of::<V>()).saturating_mul(64);
-    let l1_bytes = l1.saturating_mul(8 + std::mem::size_of::<V>());
-    (cfg.max_l0_segments.saturating_add(2))
-        .saturating_mul(cfg.memtable_max_bytes)
-        .saturating_add(l1_bytes.saturating_mul(2))
 }
 
 /// A lock-free, concurrent, in-memory, time-indexed multimap.
@@ -260,7 +246,6 @@ impl<V: Value> Timelog<V> {
 
     /// A log with a configuration validated by [`Builder::config`].
     pub fn with_config(cfg: Config) -> Self {
-        let cfg_pool = cfg.clone();
         let seq = Sequencer::new();
         let active = Arc::new(Memtable::new(&cfg, 1));
         let manifest = ManifestCell::new(Manifest {
@@ -285,7 +270,6 @@ impl<V: Value> Timelog<V> {
             worker_running: AtomicBool::new(false),
             compact_requested: AtomicBool::new(false),
             next_segment_id: AtomicU64::new(1),
-            pool: Arc::new(ColumnPool::new(pool_budget::<V>(&cfg_pool))),
         });
         let log = Timelog { inner, workers: Mutex::new(Vec::new()) };
         if log.inner.cfg.maintenance == MaintenanceMode::Background {
@@ -489,7 +473,6 @@ impl<V: Value> Timelog<V> {
     pub fn compact_now(&self) {
         self.inner.flush_all();
         while self.inner.compact_once(true) {}
-        self.inner.pool.trim();
     }
 
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
@@ -748,7 +731,6 @@ impl<V: Value> Inner<V> {
 
     fn worker_loop(&self, role: Role) {
         loop {
-            let trim;
             {
                 let mut sig = self.signal.lock();
                 let pending = |s: &Signal| match role {
@@ -756,25 +738,17 @@ impl<V: Value> Inner<V> {
                     Role::Compactor => s.compact,
                     Role::Both => s.flush || s.compact,
                 };
-                let mut idle = false;
                 if !sig.stop && !pending(&sig) {
-                    idle = self.work_cv.wait_for(&mut sig, self.cfg.maintenance_wakeup) && !pending(&sig);
+                    let _ = self.work_cv.wait_for(&mut sig, self.cfg.maintenance_wakeup);
                 }
                 if sig.stop {
                     return;
                 }
-                // A whole wake-up period without work: ingest has paused, so the
-                // columns kept for reuse are released (by the compactor, or the
-                // only worker: compaction frees most of them).
-                trim = idle && !matches!(role, Role::Flusher);
                 match role {
                     Role::Flusher => sig.flush = false,
                     Role::Compactor => sig.compact = false,
                     Role::Both => (sig.flush, sig.compact) = (false, false),
                 }
-            }
-            if trim {
-                self.pool.trim();
             }
             if matches!(role, Role::Flusher | Role::Both) {
                 while self.flush_memruns(false) {
@@ -842,7 +816,7 @@ impl<V: Value> Inner<V> {
             ewma_density: st.ewma_density,
             adaptive_flushes: st.flushes,
             adaptive_failures: st.failures,
-            memory_bytes: segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes + self.pool.bytes(),
+            memory_bytes: segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes,
         }
     }
 
@@ -961,43 +935,5 @@ mod tests {
         for ts in cases {
             assert_eq!(sorted_order(&ts), stable(&ts), "{ts:?}");
         }
-    }
-}
-
-#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
-mod pool_tests {
-    use super::*;
-
-    /// Maintenance recycles the columns of replaced segments while it is busy,
-    /// and a settled log keeps none (not even ones freed by a late epoch
-    /// collection after it settled).
-    #[test]
-    fn recycled_columns_are_released_when_the_log_settles() {
-        let log: Timelog<u64> = Timelog::builder()
-            .memtable_max_bytes(16 << 10)
-            .max_l0_segments(2)
-            .maintenance(MaintenanceMode::Manual)
-            .build()
-            .unwrap();
-        let mut kept_some = false;
-        for b in 0..200i64 {
-            let ts: Vec<i64> = (0..256).map(|i| b * 256 + i).collect();
-            let _ = log.append_columns(ts.clone(), ts.iter().map(|&t| t as u64).collect());
-            while log.maint_step().unwrap() {
-                kept_some |= log.inner.pool.bytes() > 0;
-            }
-            // Let the epoch collector run the destructors of replaced segments.
-            for _ in 0..64 {
-                drop(log.snapshot());
-            }
-        }
-        assert!(kept_some, "compaction freed segments, some columns should have been kept for reuse");
-        log.compact_now();
-        for _ in 0..1024 {
-            drop(log.snapshot());
-        }
-        assert_eq!(log.inner.pool.bytes(), 0);
-        assert_eq!(log.len(), 200 * 256);
-        log.validate().unwrap();
     }
 }
