@@ -26,12 +26,30 @@ pub(crate) enum Vals<'a, V> {
     Refs(Vec<&'a V>),
 }
 
+/// Sequence numbers of a memtable source's records: one per record, or
+/// consecutive from a base (a batch run: record `j` has `base + j`).
+pub(crate) enum Seqs<'a> {
+    Each(Cow<'a, [u64]>),
+    From(u64),
+}
+
+impl Seqs<'_> {
+    /// Sequence number of record `j`.
+    #[inline]
+    pub(crate) fn get(&self, j: usize) -> u64 {
+        match self {
+            Seqs::Each(q) => q[j],
+            Seqs::From(base) => base + j as u64,
+        }
+    }
+}
+
 /// One sorted input of a merge.
 pub(crate) struct Src<'a, V> {
     ts: Cow<'a, [i64]>,
     /// Per-record sequence numbers (memtable sources only); such records are
     /// filtered by the watermark and by tombstones one by one.
-    seq: Option<Cow<'a, [u64]>>,
+    seq: Option<Seqs<'a>>,
     vals: Vals<'a, V>,
     rank: u32,
     lo: usize,
@@ -52,7 +70,7 @@ impl<'a, V> Src<'a, V> {
     /// at `seal` (`u64::MAX` if still active).
     pub(crate) fn mem(
         ts: Cow<'a, [i64]>,
-        seq: Cow<'a, [u64]>,
+        seq: Seqs<'a>,
         vals: Vals<'a, V>,
         lo: usize,
         hi: usize,
@@ -69,7 +87,7 @@ impl<'a, V> Src<'a, V> {
     #[inline]
     fn key(&self, j: usize) -> Key {
         let s = match &self.seq {
-            Some(q) => q[j],
+            Some(q) => q.get(j),
             None => 0,
         };
         (self.ts[j], self.rank, s)
@@ -83,7 +101,7 @@ impl<'a, V> Src<'a, V> {
         if !self.check {
             return true;
         }
-        let seq = self.seq.as_ref().expect("checked sources carry sequence numbers")[j];
+        let seq = self.seq.as_ref().expect("checked sources carry sequence numbers").get(j);
         record_visible(pieces, watermark, self.ts[j], seq)
     }
 

@@ -7,7 +7,7 @@ use crate::config::{Builder, Config, MaintenanceMode};
 use crate::error::{Error, Result};
 use crate::maintenance::MaintState;
 use crate::manifest::{Guard, Manifest, ManifestCell};
-use crate::memtable::{Memtable, Run, SMALL_BATCH};
+use crate::memtable::{sort_batch, Memtable, Run, SMALL_BATCH};
 use crate::segment::Level;
 use crate::seq::Sequencer;
 use crate::snapshot::{inclusive, Snapshot};
@@ -32,74 +32,6 @@ impl Accepted {
     /// `true` for [`Accepted::Backpressure`].
     pub fn is_backpressure(self) -> bool {
         self == Accepted::Backpressure
-    }
-}
-
-/// The stable sorting permutation of `ts` (equal timestamps keep their order).
-///
-/// Batches are usually nearly sorted: the records that keep up with the running
-/// maximum form a sorted spine, the few late ones are sorted on their own, and the
-/// two are merged, which is linear plus a small sort. Badly shuffled input falls
-/// back to a full sort of `(ts, index)` keys.
-fn sorted_order(ts: &[i64]) -> Vec<u32> {
-    let n = ts.len();
-    let key = |i: u32| (ts[i as usize], i);
-    let mut spine: Vec<u32> = Vec::with_capacity(n);
-    let mut late: Vec<u32> = Vec::new();
-    let mut max = i64::MIN;
-    for (i, &t) in ts.iter().enumerate() {
-        if t >= max {
-            max = t;
-            spine.push(i as u32);
-        } else {
-            late.push(i as u32);
-        }
-    }
-    if late.len() > n / 4 {
-        let mut all: Vec<u32> = (0..n as u32).collect();
-        all.sort_unstable_by_key(|&i| key(i));
-        return all;
-    }
-    late.sort_unstable_by_key(|&i| key(i));
-    let mut out = Vec::with_capacity(n);
-    let (mut a, mut b) = (0, 0);
-    while a < spine.len() && b < late.len() {
-        if key(late[b]) < key(spine[a]) {
-            out.push(late[b]);
-            b += 1;
-        } else {
-            out.push(spine[a]);
-            a += 1;
-        }
-    }
-    out.extend_from_slice(&spine[a..]);
-    out.extend_from_slice(&late[b..]);
-    out
-}
-
-/// Reorders both columns so that position `k` receives what was at `idx[k]`
-/// (`idx` a permutation), following the permutation's cycles with swaps.
-fn gather_in_place<V>(ts: &mut [i64], vals: &mut [V], idx: &[u32]) {
-    let n = idx.len();
-    debug_assert!(ts.len() == n && vals.len() == n);
-    let mut done = vec![false; n];
-    for start in 0..n {
-        if done[start] {
-            continue;
-        }
-        // Walk the cycle through `start`: each swap puts the wanted record at `k` and
-        // carries the record that was at `start` along until the cycle closes.
-        let mut k = start;
-        loop {
-            done[k] = true;
-            let j = idx[k] as usize;
-            if j == start {
-                break;
-            }
-            ts.swap(k, j);
-            vals.swap(k, j);
-            k = j;
-        }
     }
 }
 
@@ -349,27 +281,16 @@ impl<V: Value> Timelog<V> {
             return Written { first_seq: s, count: n as u64, accepted };
         }
         // Sort off to the side (stable: equal timestamps keep their order), before
-        // any sequence number is reserved.
-        let sorted = ts.windows(2).all(|w| w[0] <= w[1]);
+        // any sequence number is reserved. The records take consecutive numbers in
+        // sorted order, which is arrival order wherever the order of two records
+        // matters: at equal timestamps.
         let (mut ts, mut vals) = (ts, vals);
-        let order = if sorted {
-            None
-        } else {
-            let idx = sorted_order(&ts);
-            // In place: no second copy of the columns.
-            gather_in_place(&mut ts, &mut vals, &idx);
-            Some(idx)
-        };
-        let mut seq = vec![0u64; n];
+        sort_batch(&mut ts, &mut vals);
         let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(n as u64);
-        match &order {
-            None => seq.iter_mut().enumerate().for_each(|(i, q)| *q = s + i as u64),
-            Some(idx) => seq.iter_mut().zip(idx).for_each(|(q, &i)| *q = s + i as u64),
-        }
         let mt = self.inner.target(m, s, &guard);
-        mt.insert_run(Run::from_columns(ts, seq, vals));
+        mt.insert_run(Run::from_batch(ts, vals, s));
         self.inner.seq.publish(s, n as u64);
         let accepted = if mt.is_full() { self.inner.on_full(mt) } else { Accepted::Clean };
         Written { first_seq: s, count: n as u64, accepted }
@@ -894,46 +815,5 @@ impl<V> crate::cursor::Range<'_, V> {
             n += 1;
         }
         n
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sorted_order;
-
-    fn stable(ts: &[i64]) -> Vec<u32> {
-        let mut idx: Vec<u32> = (0..ts.len() as u32).collect();
-        idx.sort_by_key(|&i| ts[i as usize]);
-        idx
-    }
-
-    #[test]
-    fn gather_in_place_applies_the_permutation() {
-        let ts: Vec<i64> = (0..300).map(|i| (i * 7919 % 97) as i64).collect();
-        let idx = sorted_order(&ts);
-        let want_ts: Vec<i64> = idx.iter().map(|&i| ts[i as usize]).collect();
-        let want_vals: Vec<String> = idx.iter().map(|&i| format!("v{i}")).collect();
-        let mut t = ts.clone();
-        let mut v: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
-        super::gather_in_place(&mut t, &mut v, &idx);
-        assert_eq!(t, want_ts);
-        assert_eq!(v, want_vals);
-    }
-
-    #[test]
-    fn sorted_order_is_the_stable_sort_permutation() {
-        let cases: Vec<Vec<i64>> = vec![
-            vec![],
-            vec![5],
-            vec![3, 1, 2, 2, 1, 3],
-            vec![1, 2, 3, 10, 4, 5, 6, 7, 8, 9],
-            vec![100, 1, 2, 3, 4, 5, 6, 7, 8],
-            (0..200).map(|i| (i * 7919 % 101) as i64).collect(),
-            (0..200).map(|i| if i % 20 == 7 { i - 15 } else { i }).collect(),
-            vec![i64::MAX, i64::MIN, 0, i64::MAX, i64::MIN],
-        ];
-        for ts in cases {
-            assert_eq!(sorted_order(&ts), stable(&ts), "{ts:?}");
-        }
     }
 }

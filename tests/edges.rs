@@ -408,10 +408,10 @@ fn ten_thousand_duplicates_keep_write_order() {
                 let _ = log.append(7, x);
                 want.push(x);
             }
-            if round % 50 == 0 && mode == MaintenanceMode::Manual {
+            if round.is_multiple_of(50) && mode == MaintenanceMode::Manual {
                 let _ = log.maint_step().unwrap();
             }
-            if round % 150 == 0 {
+            if round.is_multiple_of(150) {
                 check_dups(&log, &want, &format!("{mode:?} round {round}"));
             }
             if round == 200 {

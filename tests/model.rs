@@ -37,6 +37,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         10 => (ts(), any::<u32>()).prop_map(|(t, v)| Op::Append(t, v)),
         4 => prop::collection::vec((ts(), any::<u32>()), 0..40).prop_map(Op::Batch),
+        3 => nearly_sorted_batch(),
         3 => (ts(), ts()).prop_map(|(a, b)| Op::Delete(a, b)),
         1 => ts().prop_map(Op::DeleteBefore),
         2 => Just(Op::Snapshot),
@@ -45,6 +46,23 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Step),
         3 => (ts(), ts()).prop_map(|(a, b)| Op::Query(a, b)),
     ]
+}
+
+/// A batch as ingest usually brings it: sorted, with a few records moved back,
+/// many equal timestamps, and long enough for the batch-run path (16 or more).
+fn nearly_sorted_batch() -> impl Strategy<Value = Op> {
+    (
+        prop::collection::vec((-12i64..12, any::<u32>()), 16..48),
+        prop::collection::vec((any::<prop::sample::Index>(), 1i64..6), 0..4),
+    )
+        .prop_map(|(mut b, moves)| {
+            b.sort_by_key(|r| r.0);
+            for (i, back) in moves {
+                let k = i.index(b.len());
+                b[k].0 -= back;
+            }
+            Op::Batch(b)
+        })
 }
 
 /// The oracle: every record ever written with its sequence number, and every delete.

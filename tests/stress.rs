@@ -66,7 +66,7 @@ impl Rng {
 
 /// Whether batch `b` of writer `w` goes to the deletable scratch region.
 fn scratch(deletes: bool, w: u32, b: u32) -> bool {
-    deletes && w == 0 && b % 8 == 0
+    deletes && w == 0 && b.is_multiple_of(8)
 }
 
 fn zone(b: u32) -> u32 {
@@ -230,7 +230,7 @@ fn writer(log: &Timelog<Rec>, sh: &Shared, w: u32, deletes: bool) -> Vec<(i64, R
     let mut b: u32 = 0;
     while !sh.stop_writers.load(SeqCst) {
         b += 1;
-        if deletes && w == 0 && b % ZONE_BATCHES == 0 {
+        if deletes && w == 0 && b.is_multiple_of(ZONE_BATCHES) {
             // Zone z-1 is never written again: delete it before starting zone z.
             let z = zone(b);
             let lo = SCRATCH_BASE + (z as i64 - 1) * ZONE_SPAN;
@@ -264,7 +264,7 @@ fn writer(log: &Timelog<Rec>, sh: &Shared, w: u32, deletes: bool) -> Vec<(i64, R
         }
         sh.completed[w as usize].store(b, SeqCst);
         out.extend(recs);
-        if b % 512 == 0 {
+        if b.is_multiple_of(512) {
             // Let the readers and the worker breathe on a shared 2-core box.
             std::thread::yield_now();
         }

@@ -86,8 +86,17 @@ fn scenario(writes: u64, reads: usize) {
                         mine.push(Op::Record { ts, seq: r.first_seq, v });
                     }
                     2 => {
-                        let batch = [(ts, v), (ts + 2, v + 500)];
-                        let r = log.append_batch_tracked(batch);
+                        // Writer 0 sends batches long enough for the batch-run path
+                        // (sorted off to the side, one run), with a late record and
+                        // equal timestamps; writer 1 short ones (record by record).
+                        let batch: Vec<(i64, u64)> = if w == 0 {
+                            (0..16u64)
+                                .map(|k| (ts + (k / 4) as i64 - 2 * (k == 9) as i64, v + 100 * k))
+                                .collect()
+                        } else {
+                            vec![(ts, v), (ts + 2, v + 500)]
+                        };
+                        let r = log.append_batch_tracked(batch.iter().copied());
                         for (k, &(t, x)) in batch.iter().enumerate() {
                             mine.push(Op::Record { ts: t, seq: r.first_seq + k as u64, v: x });
                         }

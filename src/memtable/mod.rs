@@ -10,8 +10,9 @@
 //!   that found no free lane) goes into a lock-free crossbeam skiplist keyed by
 //!   `(ts, seq)`.
 //!
-//! All three keep a sequence number per record, so a reader filters by its
-//! snapshot's watermark and by tombstones exactly. A memtable becomes a *memrun*
+//! All three know a sequence number per record (a batch run stores only the
+//! first: its records took consecutive numbers in the run's order), so a reader
+//! filters by its snapshot's watermark and by tombstones exactly. A memtable becomes a *memrun*
 //! when it is sealed: it stops accepting new sequence numbers, but the writers
 //! that already own a number below the seal finish into it.
 
@@ -25,18 +26,18 @@ use std::cell::UnsafeCell;
 use crossbeam_utils::CachePadded;
 
 use ooo::Ooo;
-pub(crate) use run::Run;
+pub(crate) use run::{sort_batch, Run};
 use stack::Stack;
 
 use crate::config::Config;
-use crate::cursor::{Src, Vals};
+use crate::cursor::{Seqs, Src, Vals};
 use crate::sync::{thread_token, wait_until, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::tombstone::Tomb;
 
 const LANES: usize = 4;
 /// Batches smaller than this go through the per-record path.
 pub(crate) const SMALL_BATCH: usize = 16;
-/// Bytes charged per record stored in a run (ts + seq + value).
+/// Bytes charged per record stored in a lane run (ts + seq + value).
 fn run_record_bytes<V>() -> usize {
     16 + std::mem::size_of::<V>()
 }
@@ -236,7 +237,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// Publishes a complete sorted run (from a batch). Falls back to the skiplist
     /// when the run table is full.
     pub(crate) fn insert_run(&self, run: Run<V>) {
-        let bytes = run.len() * run_record_bytes::<V>();
+        let bytes = run.len() * run.record_bytes();
         if self.publish_run(run).is_some() {
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
@@ -260,7 +261,11 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// Moves a run's records into the skiplist (run table full; rare).
     fn spill(&self, run: Run<V>) {
         let n = run.len();
-        let (ts, seq) = (run.ts(n).into_owned(), run.seqs(n).into_owned());
+        let ts = run.ts(n).into_owned();
+        let seq: Vec<u64> = {
+            let q = run.seqs(n);
+            (0..n).map(|j| q.get(j)).collect()
+        };
         for ((t, s), v) in ts.into_iter().zip(seq).zip(run.into_vals()) {
             self.insert_skip(t, s, v);
         }
@@ -339,7 +344,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         let (ts, seq, vals) = self.skip.collect(lo, hi);
         let n = ts.len();
         if n > 0 {
-            out.push(Src::mem(Cow::Owned(ts), Cow::Owned(seq), Vals::Refs(vals), 0, n, seal));
+            out.push(Src::mem(Cow::Owned(ts), Seqs::Each(Cow::Owned(seq)), Vals::Refs(vals), 0, n, seal));
         }
     }
 
@@ -361,9 +366,9 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             let a = ts.partition_point(|&t| t < lo);
             let b = ts.partition_point(|&t| t <= hi);
             let found = if front {
-                (a..b).take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq[j]))
+                (a..b).take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq.get(j)))
             } else {
-                (a..b).rev().take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq[j]))
+                (a..b).rev().take_while(|&j| better(ts[j], best)).find(|&j| visible(ts[j], seq.get(j)))
             };
             if let Some(j) = found {
                 best = Some(ts[j]);
@@ -387,8 +392,8 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 let b = a + t[a..].partition_point(|&x| x == ts);
                 let seq = run.seqs(n);
                 match run.vals(n) {
-                    Vals::Slice(v) => (a..b).for_each(|j| f(seq[j], &v[j])),
-                    Vals::Refs(v) => (a..b).for_each(|j| f(seq[j], v[j])),
+                    Vals::Slice(v) => (a..b).for_each(|j| f(seq.get(j), &v[j])),
+                    Vals::Refs(v) => (a..b).for_each(|j| f(seq.get(j), v[j])),
                 }
             }
         }
@@ -439,11 +444,11 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             let n = run.len();
             let (ts, seq) = (run.ts(n), run.seqs(n));
             for j in 1..ts.len() {
-                if (ts[j - 1], seq[j - 1]) >= (ts[j], seq[j]) {
+                if (ts[j - 1], seq.get(j - 1)) >= (ts[j], seq.get(j)) {
                     return Err(format!("memtable run not sorted at index {j}"));
                 }
             }
-            if let Some(&bad) = seq.iter().find(|&&q| q < self.start_seq || q >= seal) {
+            if let Some(bad) = (0..n).map(|j| seq.get(j)).find(|&q| q < self.start_seq || q >= seal) {
                 return Err(format!(
                     "memtable record with sequence {bad} outside [{}, {seal})",
                     self.start_seq

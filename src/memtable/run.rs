@@ -1,7 +1,9 @@
 //! A columnar, sorted run of records inside a memtable.
 //!
-//! A run has three columns (`ts`, `seq`, value) of fixed capacity and an atomic
-//! length. Records `[0, len)` are initialised and never written again; only the
+//! A lane run has three columns (`ts`, `seq`, value) of fixed capacity and an
+//! atomic length. A batch run has no `seq` column: its records took consecutive
+//! sequence numbers `base, base + 1, ...` in the run's (sorted) order, so record
+//! `j`'s number is `base + j` (see [`Seqs`]). Records `[0, len)` are initialised and never written again; only the
 //! run's single producer writes, and only at index `len`, before publishing the
 //! new length with `Release`. Readers load the length with `Acquire` and read the
 //! prefix as ordinary shared slices. Runs built from a batch are complete
@@ -14,7 +16,7 @@
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
-use crate::cursor::Vals;
+use crate::cursor::{Seqs, Vals};
 use crate::sync::{AtomicUsize, Ordering};
 
 #[cfg(not(timelog_loom))]
@@ -89,10 +91,103 @@ unsafe fn take<T>(cell: &Cell<T>) -> T {
     cell.with_mut(|p| unsafe { (*p).assume_init_read() })
 }
 
+/// Sorts a batch's columns by timestamp, in place and stably (equal timestamps
+/// keep their arrival order).
+///
+/// Batches are usually nearly sorted: the records that keep up with the running
+/// maximum form a sorted *spine*, and the few *late* ones are taken out, sorted
+/// on their own, and merged back in one backward pass over the columns (spine
+/// records move right to make room; nothing else is allocated at batch size).
+/// Badly shuffled input (more than a quarter late) is sorted as pairs.
+pub(crate) fn sort_batch<V>(ts: &mut Vec<i64>, vals: &mut Vec<V>) {
+    let n = ts.len();
+    assert_eq!(n, vals.len(), "column lengths differ");
+    let mut late: Vec<usize> = Vec::new();
+    let mut max = i64::MIN;
+    for (i, &t) in ts.iter().enumerate() {
+        if t >= max {
+            max = t;
+        } else {
+            late.push(i);
+        }
+    }
+    if late.is_empty() {
+        return;
+    }
+    if late.len() > n / 4 {
+        let mut pairs: Vec<(i64, V)> = std::mem::take(ts).into_iter().zip(std::mem::take(vals)).collect();
+        pairs.sort_by_key(|r| r.0);
+        (*ts, *vals) = pairs.into_iter().unzip();
+        return;
+    }
+    // The spine position below `i` (exclusive) that is not late, walking `late`
+    // (ascending) down from its end in step.
+    let mut li = late.len();
+    let mut spine_below = |mut i: usize| -> Option<usize> {
+        while i > 0 {
+            i -= 1;
+            if li > 0 && late[li - 1] == i {
+                li -= 1;
+                continue;
+            }
+            return Some(i);
+        }
+        None
+    };
+    let p = vals.as_mut_ptr();
+    // From here until `set_len(n)` some slots are logically empty (moved out):
+    // with the length at zero, a panic would leak values, never drop one twice.
+    // (Nothing below calls user code: keys are `i64`s.)
+    // SAFETY: `n` is at most the capacity, and `0` makes no element reachable.
+    unsafe { vals.set_len(0) };
+    let mut out: Vec<(i64, V)> = late
+        .iter()
+        // SAFETY: each late slot `q < n` holds an initialised value and is read
+        // out exactly once; it counts as empty from now on.
+        .map(|&q| (ts[q], unsafe { std::ptr::read(p.add(q)) }))
+        .collect();
+    out.sort_by_key(|r| r.0);
+    // Backward merge. Invariant: the records not yet placed are the late ones in
+    // `out` and the spine records at positions `<= sp`, and they fill exactly
+    // `[0, o)`. Every late record that started before a spine record `q` has a
+    // smaller timestamp than `q` (it was below the running maximum `q` reached),
+    // so it is placed after `q`: hence `sp < o` whenever a late record is placed,
+    // and writes never land on a spine record still to be read. On equal
+    // timestamps the late record goes right of the spine record (it arrived later).
+    let mut sp = spine_below(n);
+    let mut o = n;
+    while let Some(&(lt, _)) = out.last() {
+        o -= 1;
+        match sp {
+            Some(q) if ts[q] > lt => {
+                // SAFETY: `q <= o < n`; slot `q` holds an unread spine value, which
+                // moves to `o` (possibly itself); slot `o` was empty or already moved.
+                unsafe { std::ptr::copy(p.add(q), p.add(o), 1) };
+                ts[o] = ts[q];
+                sp = spine_below(q);
+            }
+            _ => {
+                let (t, v) = out.pop().expect("peeked above");
+                // SAFETY: `o < n` is empty or moved-out (`sp < o`, see above).
+                unsafe { std::ptr::write(p.add(o), v) };
+                ts[o] = t;
+            }
+        }
+    }
+    // All late records placed: the spine records left are already at their
+    // final positions `[0, o)` (`sp == o - 1`), so every slot is initialised.
+    debug_assert_eq!(sp.map_or(0, |q| q + 1), o);
+    // SAFETY: every slot of `[0, n)` holds exactly one initialised value.
+    unsafe { vals.set_len(n) };
+}
+
 /// A sorted (by `ts`, then `seq`) columnar run.
 pub(crate) struct Run<V> {
     ts: Column<i64>,
-    seq: Column<u64>,
+    /// Per-record sequence numbers (lane runs); `None` for batch runs.
+    seq: Option<Column<u64>>,
+    /// Batch runs: the sequence number of record 0.
+    base: u64,
     vals: Column<V>,
     len: AtomicUsize,
 }
@@ -108,14 +203,21 @@ unsafe impl<V: Send + Sync> Send for Run<V> {}
 impl<V> Run<V> {
     /// An empty run that one producer fills with [`Run::push`].
     pub(crate) fn with_capacity(cap: usize) -> Self {
-        Run { ts: column(cap), seq: column(cap), vals: column(cap), len: AtomicUsize::new(0) }
+        Run { ts: column(cap), seq: Some(column(cap)), base: 0, vals: column(cap), len: AtomicUsize::new(0) }
     }
 
-    /// A complete run from equally long columns sorted by `(ts, seq)`.
-    pub(crate) fn from_columns(ts: Vec<i64>, seq: Vec<u64>, vals: Vec<V>) -> Self {
-        assert!(ts.len() == seq.len() && ts.len() == vals.len(), "column lengths differ");
+    /// A complete batch run from equally long columns sorted by `ts` (equal
+    /// timestamps in arrival order), whose records took the sequence numbers
+    /// `base, base + 1, ...` in this order.
+    pub(crate) fn from_batch(ts: Vec<i64>, vals: Vec<V>, base: u64) -> Self {
+        assert_eq!(ts.len(), vals.len(), "column lengths differ");
         let n = ts.len();
-        Run { ts: into_column(ts), seq: into_column(seq), vals: into_column(vals), len: AtomicUsize::new(n) }
+        Run { ts: into_column(ts), seq: None, base, vals: into_column(vals), len: AtomicUsize::new(n) }
+    }
+
+    /// Bytes per record this run is charged for in the memtable budget.
+    pub(crate) fn record_bytes(&self) -> usize {
+        8 + std::mem::size_of::<V>() + if self.seq.is_some() { 8 } else { 0 }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -138,11 +240,12 @@ impl<V> Run<V> {
     pub(crate) unsafe fn push(&self, ts: i64, seq: u64, v: V) {
         let i = self.len.load(Ordering::Relaxed);
         debug_assert!(i < self.capacity());
+        let seqs = self.seq.as_ref().expect("only lane runs (with a seq column) grow");
         // SAFETY: index `i` is beyond the published length, so no reader looks at
         // it, and the caller guarantees that no other writer exists.
         unsafe {
             write(&self.ts[i], ts);
-            write(&self.seq[i], seq);
+            write(&seqs[i], seq);
             write(&self.vals[i], v);
         }
         // Release: the three writes above happen-before any reader that sees `i + 1`.
@@ -162,16 +265,21 @@ impl<V> Run<V> {
         return Cow::Owned(self.ts[..n].iter().map(|c| unsafe { *get(c) }).collect());
     }
 
-    /// The first `n` sequence numbers.
+    /// The sequence numbers of the first `n` records.
     #[inline]
-    pub(crate) fn seqs(&self, n: usize) -> Cow<'_, [u64]> {
+    pub(crate) fn seqs(&self, n: usize) -> Seqs<'_> {
         debug_assert!(n <= self.len());
+        let Some(seq) = &self.seq else {
+            return Seqs::From(self.base);
+        };
         #[cfg(not(timelog_loom))]
         // SAFETY: as in `ts`.
-        return Cow::Borrowed(unsafe { std::slice::from_raw_parts(self.seq.as_ptr() as *const u64, n) });
+        return Seqs::Each(Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(seq.as_ptr() as *const u64, n)
+        }));
         #[cfg(timelog_loom)]
         // SAFETY: as in `ts`.
-        return Cow::Owned(self.seq[..n].iter().map(|c| unsafe { *get(c) }).collect());
+        return Seqs::Each(Cow::Owned(seq[..n].iter().map(|c| unsafe { *get(c) }).collect()));
     }
 
     /// The first `n` values.
@@ -207,6 +315,81 @@ impl<V> Drop for Run<V> {
             // SAFETY: the first `n` values are initialised and dropped only here
             // (`&mut self`), after which the run is gone.
             drop(unsafe { take(cell) });
+        }
+    }
+}
+
+#[cfg(all(test, not(timelog_loom)))]
+mod tests {
+    use super::sort_batch;
+    use proptest::prelude::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Live `Tracked` values of this test thread.
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+    }
+
+    /// A value that counts live instances, so a lost or doubled value shows.
+    struct Tracked(usize);
+    impl Tracked {
+        fn new(i: usize) -> Self {
+            LIVE.with(|c| c.set(c.get() + 1));
+            Tracked(i)
+        }
+    }
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            LIVE.with(|c| c.set(c.get() - 1));
+        }
+    }
+
+    /// Sorts `ts` (values: arrival indices) and compares with a stable sort.
+    fn check(ts: &[i64]) {
+        let before = LIVE.with(Cell::get);
+        let mut t = ts.to_vec();
+        let mut v: Vec<Tracked> = (0..ts.len()).map(Tracked::new).collect();
+        sort_batch(&mut t, &mut v);
+        let got: Vec<(i64, usize)> = t.iter().copied().zip(v.iter().map(|x| x.0)).collect();
+        let mut want: Vec<(i64, usize)> = ts.iter().copied().zip(0..).collect();
+        want.sort_by_key(|r| r.0);
+        assert_eq!(got, want, "{ts:?}");
+        drop(v);
+        assert_eq!(LIVE.with(Cell::get), before, "values lost or doubled for {ts:?}");
+    }
+
+    #[test]
+    fn sort_batch_is_a_stable_sort() {
+        let cases: Vec<Vec<i64>> = vec![
+            vec![],
+            vec![5],
+            vec![3, 1, 2, 2, 1, 3],
+            vec![1, 2, 3, 10, 4, 5, 6, 7, 8, 9],
+            vec![100, 1, 2, 3, 4, 5, 6, 7, 8],
+            (0..200).map(|i| (i * 7919 % 101) as i64).collect(),
+            (0..200).map(|i| if i % 20 == 7 { i - 15 } else { i }).collect(),
+            vec![i64::MAX, i64::MIN, 0, i64::MAX, i64::MIN],
+            vec![5, 5, 7, 5, 7, 6, 8, 5, 9, 10, 11, 12, 13, 14, 15, 16],
+            vec![0, 1, 2, 3, 4, 5, 6, 7, 0, 8, 9, 10, 11, 12, 13, 14],
+        ];
+        for ts in cases {
+            check(&ts);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn sort_batch_matches_a_stable_sort(ts in proptest::collection::vec(prop_oneof![0i64..40, any::<i64>()], 0..300)) {
+            check(&ts);
+        }
+
+        #[test]
+        fn sort_batch_on_nearly_sorted_batches(moves in proptest::collection::vec((0usize..500, 1i64..50), 0..60)) {
+            let mut ts: Vec<i64> = (0..500).map(|i| i / 3).collect();
+            for (i, back) in moves {
+                ts[i] -= back;
+            }
+            check(&ts);
         }
     }
 }
