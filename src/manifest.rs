@@ -101,6 +101,9 @@ mod imp {
     /// A pinned epoch: pointers loaded under it stay valid until it is dropped.
     pub(crate) struct Guard<'c>(epoch::Guard, PhantomData<&'c ()>);
 
+    /// Rounds of [`ManifestCell::reclaim`]: each frees a few retired batches.
+    const RECLAIM_ROUNDS: usize = 32;
+
     /// The published manifest pointer.
     pub(crate) struct ManifestCell<V> {
         ptr: Atomic<Arc<Manifest<V>>>,
@@ -131,6 +134,19 @@ mod imp {
         #[inline]
         pub(crate) fn load_addr(&self, guard: &Guard<'_>) -> usize {
             self.ptr.load(Ordering::Acquire, &guard.0).as_raw() as usize
+        }
+
+        /// Frees what earlier updates retired, as far as no pinned thread still
+        /// protects it. Each `flush` of a fresh guard tries to advance the global
+        /// epoch and frees a bounded number of retired batches; a few rounds free
+        /// everything that is free-able now (garbage of every thread: updates hand
+        /// theirs to the global queue at once). Called when the log settles, so
+        /// that memory the log no longer uses is returned then rather than at some
+        /// later pin on some thread.
+        pub(crate) fn reclaim(&self) {
+            for _ in 0..RECLAIM_ROUNDS {
+                epoch::pin().flush();
+            }
         }
 
         /// Applies `f` to the current manifest and installs the result with a CAS,
@@ -266,6 +282,11 @@ mod imp {
     }
 
     impl<V: 'static> ManifestCell<V> {
+        /// Frees retired boxes if no guard is alive (see the epoch version).
+        pub(crate) fn reclaim(&self) {
+            Reclaim::try_reclaim(self);
+        }
+
         pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
             let mut retries = 0;
             let guard = self.pin();

@@ -40,6 +40,8 @@ impl<V: Value> Inner<V> {
         }
         while self.flush_memruns_locked(true) {}
         self.notify_room();
+        // Settled: return what the flushes (and compactions so far) retired.
+        self.manifest.reclaim();
     }
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,

@@ -394,6 +394,7 @@ impl<V: Value> Timelog<V> {
     pub fn compact_now(&self) {
         self.inner.flush_all();
         while self.inner.compact_once(true) {}
+        self.inner.manifest.reclaim();
     }
 
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
