@@ -775,6 +775,13 @@ fn mem_probe(which: &str, o: &Opts) {
             let log: Timelog<u64> = Timelog::new();
             engine_ingest(&log, &w);
             log.flush();
+            // The resting state after ingest + flush: a background compaction may
+            // still be running when `flush` returns (its output allocated, its
+            // inputs not yet freed) — a transient that the peak figure covers. Let
+            // it finish (stopping the worker waits for the job in hand), then let
+            // `flush` return what it retired.
+            log.stop_maintenance().expect("background mode");
+            log.flush();
             let after = allocated();
             let rss = rss_bytes();
             let st = log.stats();
