@@ -124,6 +124,13 @@ impl<V: crate::Value> Snapshot<V> {
 
     /// Tombstone step function over `[lo, hi]` for this snapshot.
     pub(crate) fn pieces(&self, lo: i64, hi: i64) -> Vec<Piece> {
+        // The common case, no tombstone anywhere, without building anything.
+        if self.m.tombs.is_empty()
+            && self.m.active.tomb_count() == 0
+            && self.m.memruns.iter().all(|mt| mt.tomb_count() == 0)
+        {
+            return Vec::new();
+        }
         let mut tombs: Vec<Tomb> = Vec::new();
         self.m.tombs.overlapping(lo, hi, &mut tombs);
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {

@@ -142,6 +142,11 @@ impl TombIndex {
         self.levels.iter().flat_map(|l| l.tombs.iter())
     }
 
+    /// Whether no tombstone is stored.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.levels.iter().all(|l| l.tombs.is_empty())
+    }
+
     /// Number of stored tombstones.
     pub(crate) fn len(&self) -> usize {
         self.levels.iter().map(|l| l.tombs.len()).sum()
