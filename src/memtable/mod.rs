@@ -6,11 +6,13 @@
 //!   [`Run`] with plain stores and one `Release` length store;
 //! - **batch runs**: `append_batch` sorts its batch into a complete [`Run`] off to
 //!   the side and publishes it with one slot claim;
-//! - **skiplist**: every other record (out of order for its lane, or from a thread
+//! - **late piles**: a record out of order for its lane joins one of the lane's few
+//!   sorted *late piles* (the one whose end is the largest not above it);
+//! - **skiplist**: every other record (below every pile's end, or from a thread
 //!   that found no free lane) goes into a lock-free crossbeam skiplist keyed by
 //!   `(ts, seq)`.
 //!
-//! All three know a sequence number per record (a batch run stores only the
+//! All of them know a sequence number per record (a batch run stores only the
 //! first: its records took consecutive numbers in the run's order), so a reader
 //! filters by its snapshot's watermark and by tombstones exactly. A memtable becomes a *memrun*
 //! when it is sealed: it stops accepting new sequence numbers, but the writers
@@ -51,9 +53,14 @@ const TOMB_BYTES: usize = 48;
 /// linearly, which bounds that scan.
 const TOMB_SEAL: usize = 256;
 
+/// Sorted runs a lane keeps for its own late records (see [`Memtable::insert_one`]).
+const LATE_PILES: usize = 4;
+
 struct LaneState<V> {
     run: *const Run<V>,
     last_ts: i64,
+    /// Late piles: runs (null until needed) and the last timestamp of each.
+    late: [(*const Run<V>, i64); LATE_PILES],
 }
 
 struct Lane<V> {
@@ -107,7 +114,11 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             lanes: std::array::from_fn(|_| {
                 CachePadded::new(Lane {
                     owner: AtomicU64::new(0),
-                    state: UnsafeCell::new(LaneState { run: std::ptr::null(), last_ts: i64::MIN }),
+                    state: UnsafeCell::new(LaneState {
+                        run: std::ptr::null(),
+                        last_ts: i64::MIN,
+                        late: [(std::ptr::null(), i64::MIN); LATE_PILES],
+                    }),
                 })
             }),
             skip: Ooo::new(),
@@ -223,8 +234,49 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 st.last_ts = ts;
                 return;
             }
+            // Late for this lane: like patience sorting, the record joins the late
+            // pile whose last timestamp is the largest one not above it (or a pile
+            // not started yet). Piles are sorted runs, so a late record costs what an
+            // in-order one does; only a record below every pile's end goes to the
+            // skiplist. (Nearly sorted streams — records moved back a little — fit a
+            // pile most of the time.)
+            let (mut pick, mut unused): (Option<usize>, Option<usize>) = (None, None);
+            for (k, &(run, last)) in st.late.iter().enumerate() {
+                if run.is_null() {
+                    unused = unused.or(Some(k));
+                } else if last <= ts && pick.is_none_or(|p| last > st.late[p].1) {
+                    pick = Some(k);
+                }
+            }
+            if let Some(k) = pick.or(unused) {
+                let (run, _) = st.late[k];
+                // SAFETY: as for the lane's main run: null or published by this lane.
+                let full = run.is_null() || unsafe { (*run).len() == (*run).capacity() };
+                if full {
+                    let cap = self.late_cap();
+                    match self.publish_run(Run::with_capacity(cap)) {
+                        Some(r) => {
+                            let b = cap * run_record_bytes::<V>();
+                            self.bytes.fetch_add(b, Ordering::Relaxed);
+                            self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
+                            st.late[k].0 = r;
+                        }
+                        None => return self.insert_skip(ts, s, v),
+                    }
+                }
+                // SAFETY: as for the main run: sole producer, room checked, and `ts`
+                // is not below the pile's last timestamp (a fresh run is empty).
+                unsafe { (*st.late[k].0).push(ts, s, v) };
+                st.late[k].1 = ts;
+                return;
+            }
         }
         self.insert_skip(ts, s, v)
+    }
+
+    /// Capacity of a late pile's run.
+    fn late_cap(&self) -> usize {
+        (self.chunk_cap / 8).max(4)
     }
 
     fn insert_skip(&self, ts: i64, s: u64, v: V) {
