@@ -54,6 +54,9 @@ pub(crate) struct Src<'a, V> {
     rank: u32,
     lo: usize,
     hi: usize,
+    /// `lo` when the source was made: `lo == lo0` means the front has not taken
+    /// anything from it yet.
+    lo0: usize,
     /// Memtable sources: the memtable's seal number (`u64::MAX` while active).
     seal: u64,
     /// Whether records must be checked one by one (watermark or tombstones).
@@ -76,12 +79,22 @@ impl<'a, V> Src<'a, V> {
         hi: usize,
         seal: u64,
     ) -> Self {
-        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi, seal, check: true }
+        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi, lo0: lo, seal, check: true }
     }
 
     /// A segment source (every record in `[lo, hi)` is visible).
     pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
-        Src { ts: Cow::Borrowed(ts), seq: None, vals: Vals::Slice(vals), rank, lo, hi, seal: 0, check: false }
+        Src {
+            ts: Cow::Borrowed(ts),
+            seq: None,
+            vals: Vals::Slice(vals),
+            rank,
+            lo,
+            hi,
+            lo0: lo,
+            seal: 0,
+            check: false,
+        }
     }
 
     #[inline]
@@ -217,6 +230,9 @@ const NONE: usize = usize::MAX;
 impl<'a, V> Range<'a, V> {
     pub(crate) fn new(srcs: Vec<Src<'a, V>>, pieces: Vec<Piece>, watermark: u64) -> Self {
         let mut srcs: Vec<_> = srcs.into_iter().filter(|s| s.lo < s.hi).collect();
+        // By first key, so that `pick_front` can stop at the first untouched source
+        // that cannot win (a flush merges dozens of runs that follow one another).
+        srcs.sort_by_key(|s| s.key(s.lo));
         // A memtable source needs per-record checks only if it may hold records at or
         // above the watermark (not sealed below it) or a tombstone overlaps it.
         for s in &mut srcs {
@@ -401,6 +417,12 @@ impl<'a, V> Range<'a, V> {
                 continue;
             }
             let k = s.key(s.lo);
+            // Sources are sorted by first key and keys only grow as the front takes
+            // records: if an untouched source is already at or above the second
+            // best, every later source is too.
+            if s.lo == s.lo0 && second.is_some_and(|s2| k >= s2) {
+                break;
+            }
             match best {
                 None => best = Some((k, i)),
                 Some((bk, _)) if k < bk => {
