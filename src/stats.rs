@@ -47,7 +47,8 @@ pub struct Stats {
     pub tombstones: usize,
     /// Records in the active memtable's in-order runs.
     pub memtable_records: usize,
-    /// Records in the active memtable's out-of-order skiplist.
+    /// Records in the active memtable that arrived out of order for their writer
+    /// (held in its late piles and its skiplist).
     pub memtable_ooo_records: usize,
     /// Sealed memtables waiting for flush.
     pub sealed_memruns: usize,

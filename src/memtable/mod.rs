@@ -254,7 +254,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 let full = run.is_null() || unsafe { (*run).len() == (*run).capacity() };
                 if full {
                     let cap = self.late_cap();
-                    match self.publish_run(Run::with_capacity(cap)) {
+                    match self.publish_run(Run::late_pile(cap)) {
                         Some(r) => {
                             let b = cap * run_record_bytes::<V>();
                             self.bytes.fetch_add(b, Ordering::Relaxed);
@@ -483,9 +483,14 @@ impl<V> Drop for Memtable<V> {
 }
 
 impl<V: Send + Sync + 'static> Memtable<V> {
-    /// `(records in runs, records in the skiplist)`.
+    /// `(records in order, records that arrived out of order)`: late piles and the
+    /// skiplist hold the latter.
     pub(crate) fn record_split(&self) -> (usize, usize) {
-        (self.runs().map(Run::len).sum(), self.skip.len())
+        let (mut in_order, mut late) = (0, self.skip.len());
+        for run in self.runs() {
+            *if run.is_late() { &mut late } else { &mut in_order } += run.len();
+        }
+        (in_order, late)
     }
 
     /// Checks that every run is sorted by `(ts, seq)` and sequence numbers lie in

@@ -188,6 +188,8 @@ pub(crate) struct Run<V> {
     seq: Option<Column<u64>>,
     /// Batch runs: the sequence number of record 0.
     base: u64,
+    /// A lane's late pile (its records arrived out of order).
+    late: bool,
     vals: Column<V>,
     len: AtomicUsize,
 }
@@ -203,7 +205,26 @@ unsafe impl<V: Send + Sync> Send for Run<V> {}
 impl<V> Run<V> {
     /// An empty run that one producer fills with [`Run::push`].
     pub(crate) fn with_capacity(cap: usize) -> Self {
-        Run { ts: column(cap), seq: Some(column(cap)), base: 0, vals: column(cap), len: AtomicUsize::new(0) }
+        Run {
+            ts: column(cap),
+            seq: Some(column(cap)),
+            base: 0,
+            late: false,
+            vals: column(cap),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    /// An empty lane run for records that arrived out of order (a late pile).
+    pub(crate) fn late_pile(cap: usize) -> Self {
+        let mut run = Run::with_capacity(cap);
+        run.late = true;
+        run
+    }
+
+    /// Whether this is a late pile.
+    pub(crate) fn is_late(&self) -> bool {
+        self.late
     }
 
     /// A complete batch run from equally long columns sorted by `ts` (equal
@@ -212,7 +233,14 @@ impl<V> Run<V> {
     pub(crate) fn from_batch(ts: Vec<i64>, vals: Vec<V>, base: u64) -> Self {
         assert_eq!(ts.len(), vals.len(), "column lengths differ");
         let n = ts.len();
-        Run { ts: into_column(ts), seq: None, base, vals: into_column(vals), len: AtomicUsize::new(n) }
+        Run {
+            ts: into_column(ts),
+            seq: None,
+            base,
+            late: false,
+            vals: into_column(vals),
+            len: AtomicUsize::new(n),
+        }
     }
 
     /// Bytes per record this run is charged for in the memtable budget.
