@@ -274,9 +274,13 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         self.insert_skip(ts, s, v)
     }
 
-    /// Capacity of a late pile's run.
+    /// Capacity of a late pile's run. A pile run is charged to the out-of-order
+    /// budget when it is allocated, so one lane's first runs of all its piles
+    /// together take at most half of that budget: a memtable is not sealed for
+    /// being "out of order" before it holds a fair number of late records.
     fn late_cap(&self) -> usize {
-        (self.chunk_cap / 8).max(4)
+        let by_budget = self.ooo_budget / (2 * LATE_PILES * run_record_bytes::<V>());
+        (self.chunk_cap / 8).min(by_budget).max(4)
     }
 
     fn insert_skip(&self, ts: i64, s: u64, v: V) {
