@@ -240,8 +240,10 @@ impl<V: Value> Timelog<V> {
         self.append_batch_tracked(records).accepted
     }
 
-    /// [`Timelog::append_batch`], also reporting the batch's sequence numbers
-    /// (record `i` of the batch has `first_seq + i`).
+    /// [`Timelog::append_batch`], also reporting the batch's sequence numbers: the
+    /// batch holds `first_seq .. first_seq + count`, all visible at once. (Which
+    /// record has which number inside that range is not part of the contract:
+    /// records with equal timestamps are numbered in batch order.)
     pub fn append_batch_tracked(&self, records: impl IntoIterator<Item = (i64, V)>) -> Written {
         let (ts, vals): (Vec<i64>, Vec<V>) = records.into_iter().unzip();
         self.append_columns_tracked(ts, vals)
@@ -755,6 +757,9 @@ impl<V: Value> Inner<V> {
             if s.level != Level::L0 {
                 return corrupt(format!("segment {} in L0 is not an L0 segment", s.id));
             }
+        }
+        if m.l1_max.len() != m.l1.len() || m.l1.iter().zip(&m.l1_max).any(|(s, &k)| s.max_ts() != k) {
+            return corrupt("the L1 last-key array is out of step with the L1 segments".to_string());
         }
         for (i, s) in m.l1.iter().enumerate() {
             if s.level != Level::L1 {

@@ -89,6 +89,8 @@ pub(crate) struct Memtable<V> {
     bytes: AtomicUsize,
     ooo_bytes: AtomicUsize,
     chunk_cap: usize,
+    /// Capacity of a late pile's run.
+    late_cap: usize,
     max_bytes: usize,
     ooo_budget: usize,
 }
@@ -104,6 +106,11 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     pub(crate) fn new(cfg: &Config, start_seq: u64) -> Self {
         let per = run_record_bytes::<V>();
         let chunk_cap = (cfg.memtable_max_bytes / per).clamp(4, 4096);
+        // A late pile's run is charged to the out-of-order budget whole when it is
+        // allocated: small next to that budget (a lane's first runs of all its
+        // piles take at most half of it), so that a memtable is not sealed as "out
+        // of order" after a handful of late records.
+        let late_cap = (chunk_cap / 8).min(cfg.ooo_budget_bytes / (2 * LATE_PILES * per)).max(4);
         let slots = (cfg.memtable_max_bytes / (per * SMALL_BATCH)).clamp(16, 4096);
         Memtable {
             start_seq,
@@ -128,6 +135,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             bytes: AtomicUsize::new(0),
             ooo_bytes: AtomicUsize::new(0),
             chunk_cap,
+            late_cap,
             max_bytes: cfg.memtable_max_bytes,
             ooo_budget: cfg.ooo_budget_bytes,
         }
@@ -253,7 +261,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 // SAFETY: as for the lane's main run: null or published by this lane.
                 let full = run.is_null() || unsafe { (*run).len() == (*run).capacity() };
                 if full {
-                    let cap = self.late_cap();
+                    let cap = self.late_cap;
                     match self.publish_run(Run::late_pile(cap)) {
                         Some(r) => {
                             let b = cap * run_record_bytes::<V>();
@@ -272,15 +280,6 @@ impl<V: Send + Sync + 'static> Memtable<V> {
             }
         }
         self.insert_skip(ts, s, v)
-    }
-
-    /// Capacity of a late pile's run. A pile run is charged to the out-of-order
-    /// budget when it is allocated, so one lane's first runs of all its piles
-    /// together take at most half of that budget: a memtable is not sealed for
-    /// being "out of order" before it holds a fair number of late records.
-    fn late_cap(&self) -> usize {
-        let by_budget = self.ooo_budget / (2 * LATE_PILES * run_record_bytes::<V>());
-        (self.chunk_cap / 8).min(by_budget).max(4)
     }
 
     fn insert_skip(&self, ts: i64, s: u64, v: V) {

@@ -109,6 +109,9 @@ pub(crate) fn sort_batch<V>(ts: &mut Vec<i64>, vals: &mut Vec<V>) {
             max = t;
         } else {
             late.push(i);
+            if late.len() > n / 4 {
+                break;
+            }
         }
     }
     if late.is_empty() {
@@ -150,10 +153,13 @@ pub(crate) fn sort_batch<V>(ts: &mut Vec<i64>, vals: &mut Vec<V>) {
     // Backward merge. Invariant: the records not yet placed are the late ones in
     // `out` and the spine records at positions `<= sp`, and they fill exactly
     // `[0, o)`. Every late record that started before a spine record `q` has a
-    // smaller timestamp than `q` (it was below the running maximum `q` reached),
-    // so it is placed after `q`: hence `sp < o` whenever a late record is placed,
-    // and writes never land on a spine record still to be read. On equal
-    // timestamps the late record goes right of the spine record (it arrived later).
+    // smaller timestamp than `q` (it was below the running maximum, which `q`
+    // reached or passed), so it is still in `out` when `q` is placed. Hence when a
+    // late record with timestamp `lt >= ts[sp]` is placed, the late records from
+    // below `sp` are all still unplaced besides it; counting the unplaced records
+    // gives `sp < o`, so writes never land on a spine record still to be read. On
+    // equal timestamps the late record goes right of the spine record (it arrived
+    // later).
     let mut sp = spine_below(n);
     let mut o = n;
     while let Some(&(lt, _)) = out.last() {
@@ -403,6 +409,56 @@ mod tests {
         for ts in cases {
             check(&ts);
         }
+    }
+
+    /// Every input of up to 7 records over the extreme values (both paths).
+    #[test]
+    fn sort_batch_on_every_small_input_of_extreme_values() {
+        let alphabet = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        for n in 0..=7u32 {
+            for mut code in 0..alphabet.len().pow(n) {
+                let mut ts = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    ts.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                check(&ts);
+            }
+        }
+    }
+
+    /// Sorted spines with a few late records drawn from the extremes (the merge
+    /// path, not the fallback), and the boundary cases around it.
+    #[test]
+    fn sort_batch_merge_path_with_extreme_values() {
+        let mut x = 12345u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        for _ in 0..20_000 {
+            let n = 4 + (next() % 40) as usize;
+            let mut ts: Vec<i64> = (0..n).map(|_| extremes[(next() % 7) as usize]).collect();
+            ts.sort();
+            for _ in 0..(next() % (n as u64 / 4 + 1)) {
+                let i = (next() % n as u64) as usize;
+                ts[i] = extremes[(next() % 7) as usize];
+            }
+            check(&ts);
+        }
+        check(&[5, 0, 6, 7, 8, 9, 10, 11]); // a late record that belongs first
+        check(&[i64::MAX, i64::MIN, i64::MAX, i64::MAX, i64::MAX, i64::MAX, i64::MAX, i64::MAX]);
+        check(&[0, 0, 0, 0, 0, 0, 0, -1]);
+        check(&[1, 1, 1, 1, 1, 1, 0, 0]);
+        check(&[9, 9, 9, 9, 9, 9, 1, 2]); // exactly n/4 late: merge path
+        check(&[9, 9, 9, 9, 9, 1, 2, 3]); // n/4 + 1 late: fallback
+        let mut t = vec![3i64, 1, 2, 4, 5, 6, 7, 8];
+        let mut v = vec![(); 8]; // zero-sized values
+        sort_batch(&mut t, &mut v);
+        assert_eq!(t, [1, 2, 3, 4, 5, 6, 7, 8]);
     }
 
     proptest! {
