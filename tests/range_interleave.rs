@@ -3,25 +3,21 @@
 //! deletes, against a sorted-vector oracle. (Contributed by the review of the
 //! late-pile and sorted-source changes.)
 
+use timelog::workload::XorShift64;
 use timelog::{MaintenanceMode, Timelog};
 
-struct Rng(u64);
+/// The workload's generator, with a bounded draw.
+struct Rng(XorShift64);
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.next_u64() % n
     }
 }
 
 #[test]
 fn front_and_back_interleaved_over_every_source_kind_match_the_oracle() {
     for seed in 1..300u64 {
-        let mut r = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
+        let mut r = Rng(XorShift64::new(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1));
         let log: Timelog<u64> = Timelog::builder()
             .maintenance(MaintenanceMode::Manual)
             .memtable_max_bytes(1 << 20)
