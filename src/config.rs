@@ -150,6 +150,12 @@ pub struct Config {
     pub window_origin: i64,
     /// Compact when this fraction of the stored records is deleted (0.0: disabled).
     pub delete_debt_threshold: f64,
+    /// A segment is rewritten (without its deleted records) once this fraction of
+    /// its records is deleted; a segment whose records are all deleted is dropped
+    /// whole, without a rewrite, whatever this says. Default 0.25, which keeps the
+    /// memory held by deleted records below a third of the live records' memory
+    /// (see `docs/architecture.md`, "Deleted data"). 1.0: only whole segments go.
+    pub segment_dead_fraction: f64,
     /// Caps on one compaction.
     pub compaction: CompactionConfig,
     /// Adaptive window sizing.
@@ -157,6 +163,9 @@ pub struct Config {
     /// Who runs maintenance.
     pub maintenance: MaintenanceMode,
 }
+
+/// Default of [`Config::segment_dead_fraction`].
+const DEFAULT_SEGMENT_DEAD_FRACTION: f64 = 0.25;
 
 impl Default for Config {
     fn default() -> Self {
@@ -198,6 +207,7 @@ pub struct Builder {
     window_size: Option<i64>,
     window_origin: i64,
     delete_debt_threshold: f64,
+    segment_dead_fraction: Option<f64>,
     compaction: CompactionConfig,
     adaptive: Option<AdaptiveConfig>,
     maintenance: MaintenanceMode,
@@ -270,6 +280,14 @@ impl Builder {
         self.delete_debt_threshold = fraction;
         self
     }
+    /// Fraction of a segment's records that, once deleted, gets the segment
+    /// rewritten without them (default 0.25; within `0.0 < f <= 1.0`, where 1.0
+    /// leaves partly deleted segments alone). Segments whose records are all
+    /// deleted are dropped whole in any case.
+    pub fn segment_dead_fraction(mut self, fraction: f64) -> Self {
+        self.segment_dead_fraction = Some(fraction);
+        self
+    }
     /// Compaction caps (default: none).
     pub fn compaction(mut self, caps: CompactionConfig) -> Self {
         self.compaction = caps;
@@ -333,6 +351,10 @@ impl Builder {
         if !d.is_finite() || !(0.0..=1.0).contains(&d) {
             return invalid("delete_debt_threshold", format!("{d} is not within 0.0..=1.0"));
         }
+        let f = self.segment_dead_fraction.unwrap_or(DEFAULT_SEGMENT_DEAD_FRACTION);
+        if !(f.is_finite() && f > 0.0 && f <= 1.0) {
+            return invalid("segment_dead_fraction", format!("{f} is not within 0.0 < f <= 1.0"));
+        }
         let adaptive = self.adaptive.unwrap_or_default();
         if !adaptive.alpha.is_finite() || !(0.0..=1.0).contains(&adaptive.alpha) {
             return invalid("adaptive_alpha", format!("{} is not within 0.0..=1.0", adaptive.alpha));
@@ -367,6 +389,7 @@ impl Builder {
             window_size,
             window_origin: self.window_origin,
             delete_debt_threshold: d,
+            segment_dead_fraction: f,
             compaction: self.compaction,
             adaptive,
             maintenance: self.maintenance,

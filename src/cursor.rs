@@ -44,12 +44,49 @@ impl Seqs<'_> {
     }
 }
 
+/// A source's sequence numbers as the merge reads them: `each[j]` for sources with
+/// per-record numbers, otherwise `base + j * step` (batch runs: step 1; segments,
+/// which carry none: 0 and 0, so the key's last part is 0).
+///
+/// A struct rather than an enum on purpose: every word is written for every kind of
+/// source. With `Option<Seqs>`, the slice length was never written for batch runs
+/// and segments, and LLVM hoists the per-record bounds check (`j < len`) above the
+/// variant test; the result is then discarded, so nothing was wrong, but memcheck
+/// reported a conditional jump on an uninitialised value (in `Range::new`'s sort).
+struct SeqCol<'a> {
+    each: Cow<'a, [u64]>,
+    per_record: bool,
+    base: u64,
+    step: u64,
+}
+
+impl<'a> SeqCol<'a> {
+    /// Segments: no sequence numbers (the key's last part is 0).
+    const NONE: SeqCol<'static> = SeqCol { each: Cow::Borrowed(&[]), per_record: false, base: 0, step: 0 };
+
+    fn new(seqs: Seqs<'a>) -> Self {
+        match seqs {
+            Seqs::Each(each) => SeqCol { each, per_record: true, base: 0, step: 0 },
+            Seqs::From(base) => SeqCol { each: Cow::Borrowed(&[]), per_record: false, base, step: 1 },
+        }
+    }
+
+    #[inline]
+    fn get(&self, j: usize) -> u64 {
+        if self.per_record {
+            self.each[j]
+        } else {
+            self.base + j as u64 * self.step
+        }
+    }
+}
+
 /// One sorted input of a merge.
 pub(crate) struct Src<'a, V> {
     ts: Cow<'a, [i64]>,
-    /// Per-record sequence numbers (memtable sources only); such records are
-    /// filtered by the watermark and by tombstones one by one.
-    seq: Option<Seqs<'a>>,
+    /// Sequence numbers (memtable sources; segments: none, see [`SeqCol::NONE`]).
+    /// Memtable records are filtered by the watermark and by tombstones one by one.
+    seq: SeqCol<'a>,
     vals: Vals<'a, V>,
     rank: u32,
     lo: usize,
@@ -79,14 +116,14 @@ impl<'a, V> Src<'a, V> {
         hi: usize,
         seal: u64,
     ) -> Self {
-        Src { ts, seq: Some(seq), vals, rank: MEM_RANK, lo, hi, lo0: lo, seal, check: true }
+        Src { ts, seq: SeqCol::new(seq), vals, rank: MEM_RANK, lo, hi, lo0: lo, seal, check: true }
     }
 
     /// A segment source (every record in `[lo, hi)` is visible).
     pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
         Src {
             ts: Cow::Borrowed(ts),
-            seq: None,
+            seq: SeqCol::NONE,
             vals: Vals::Slice(vals),
             rank,
             lo,
@@ -99,11 +136,7 @@ impl<'a, V> Src<'a, V> {
 
     #[inline]
     fn key(&self, j: usize) -> Key {
-        let s = match &self.seq {
-            Some(q) => q.get(j),
-            None => 0,
-        };
-        (self.ts[j], self.rank, s)
+        (self.ts[j], self.rank, self.seq.get(j))
     }
 
     /// Whether record `j` may be returned: sources without per-record checks always,
@@ -114,8 +147,7 @@ impl<'a, V> Src<'a, V> {
         if !self.check {
             return true;
         }
-        let seq = self.seq.as_ref().expect("checked sources carry sequence numbers").get(j);
-        record_visible(pieces, watermark, self.ts[j], seq)
+        record_visible(pieces, watermark, self.ts[j], self.seq.get(j))
     }
 
     /// The whole columns as slices, if this source can be walked without checks
@@ -236,7 +268,7 @@ impl<'a, V> Range<'a, V> {
         // A memtable source needs per-record checks only if it may hold records at or
         // above the watermark (not sealed below it) or a tombstone overlaps it.
         for s in &mut srcs {
-            if s.seq.is_some() {
+            if s.rank == MEM_RANK {
                 let (a, b) = (s.ts[s.lo], s.ts[s.hi - 1]);
                 let i = pieces.partition_point(|p| p.hi < a);
                 let overlapped = pieces.get(i).is_some_and(|p| p.lo <= b);

@@ -16,6 +16,9 @@ use crate::sync::Ordering;
 use crate::timelog::Inner;
 use crate::Value;
 
+/// Shortest time between two background calls of [`Inner::release_memory`].
+const RELEASE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// State owned by whoever holds the maintenance lock.
 pub(crate) struct MaintState {
     pub(crate) window: i64,
@@ -25,6 +28,8 @@ pub(crate) struct MaintState {
     flushes: u64,
     since_sample: u64,
     pub(crate) failures: u64,
+    /// When the allocator was last asked to release free memory.
+    last_release: Option<std::time::Instant>,
 }
 
 /// What `stats()` shows of the controller.
@@ -45,6 +50,7 @@ impl MaintState {
             flushes: 0,
             since_sample: 0,
             failures: 0,
+            last_release: None,
         }
     }
 
@@ -167,6 +173,24 @@ impl<V: Value> Inner<V> {
         self.page_len() * 64
     }
 
+    /// Frees what maintenance retired (epoch garbage: replaced manifests and the
+    /// segments, memruns and values only they held) and asks the allocator to
+    /// return free pages to the system. Without `force`, at most once per
+    /// [`RELEASE_INTERVAL`]: the allocator's walk costs about a millisecond per
+    /// hundred megabytes of heap, and holds its locks meanwhile.
+    pub(crate) fn release_memory(&self, force: bool) {
+        {
+            let mut st = self.maint.lock();
+            let now = std::time::Instant::now();
+            if !force && st.last_release.is_some_and(|t| now.duration_since(t) < RELEASE_INTERVAL) {
+                return;
+            }
+            st.last_release = Some(now);
+        }
+        self.manifest.reclaim();
+        crate::hint::release_free_memory();
+    }
+
     /// One unit of maintenance; `true` if there was work.
     pub(crate) fn step(&self) -> bool {
         self.flush_memruns(false) || self.compact_once(false)
@@ -183,5 +207,6 @@ impl<V: Value> Inner<V> {
         self.compact_requested.load(Ordering::Acquire)
             || self.manifest.current().l0.len() > self.cfg.max_l0_segments
             || self.cfg.delete_debt_threshold > 0.0
+            || self.tombs_changed.load(Ordering::Acquire)
     }
 }

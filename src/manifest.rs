@@ -152,11 +152,36 @@ mod imp {
         /// Applies `f` to the current manifest and installs the result with a CAS,
         /// retrying on concurrent updates. `f` returns `None` to give up. Returns the
         /// number of failed CAS attempts, or `None` when `f` gave up.
-        pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
-            let guard = epoch::pin();
+        ///
+        /// Runs deferred destructors (possibly user `V::drop`s, see
+        /// [`ManifestCell::flush_deferred`]): not for callers holding an unpublished
+        /// sequence number, which use [`ManifestCell::update_deferred`].
+        pub(crate) fn update(&self, f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
+            let guard = self.pin();
+            let r = self.update_deferred(&guard, f);
+            if r.is_some() {
+                self.flush_deferred(&guard);
+            }
+            r
+        }
+
+        /// [`ManifestCell::update`] under the caller's `guard`, running no deferred
+        /// destructor: the replaced box is retired into this thread's bag, and
+        /// nothing is freed here. For callers that hold an unpublished sequence
+        /// number (`Inner::seal`): freeing garbage can drop user values, and a
+        /// `V::drop` that writes to the same log would wait forever for that number.
+        /// Such a caller must already have been pinned when it reserved the number
+        /// (only a thread's outermost pin may collect garbage, see `pin`), and calls
+        /// [`ManifestCell::flush_deferred`] once the number is published.
+        pub(crate) fn update_deferred(
+            &self,
+            guard: &Guard<'_>,
+            mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>,
+        ) -> Option<u64> {
+            let guard = &guard.0;
             let mut retries = 0;
             loop {
-                let cur = self.ptr.load(Ordering::Acquire, &guard);
+                let cur = self.ptr.load(Ordering::Acquire, guard);
                 // SAFETY: as in `load`.
                 let next = f(unsafe { cur.deref() })?;
                 match self.ptr.compare_exchange(
@@ -164,22 +189,40 @@ mod imp {
                     Owned::new(Arc::new(next)),
                     Ordering::AcqRel,
                     Ordering::Acquire,
-                    &guard,
+                    guard,
                 ) {
                     Ok(_) => {
                         // SAFETY: `cur` is unreachable from the cell now; threads that
-                        // loaded it are pinned, so destruction waits for them.
+                        // loaded it are pinned, so destruction waits for them. (`defer`
+                        // only queues: a full local bag moves to the global queue, and
+                        // nothing is run.)
                         unsafe { guard.defer_destroy(cur) };
-                        // Hand the garbage to the global queue now: otherwise it waits in
-                        // this thread's local bag (until 64 items pile up or the thread
-                        // exits), keeping retired memtables, segments and deleted
-                        // values alive. Regression: `tests/drop_accounting.rs`.
-                        guard.flush();
                         return Some(retries);
                     }
                     Err(_) => retries += 1,
                 }
             }
+        }
+
+        /// Hands this thread's retired garbage to the global queue and frees what no
+        /// pinned thread can still see. This runs destructors of retired manifests,
+        /// memtables and segments, hence user `V::drop`s, so the caller must hold no
+        /// unpublished sequence number.
+        ///
+        /// The flush matters: otherwise the garbage waits in this thread's local bag
+        /// (until 64 items pile up or the thread exits), keeping retired memtables,
+        /// segments and deleted values alive. Regression: `tests/drop_accounting.rs`.
+        pub(crate) fn flush_deferred(&self, guard: &Guard<'_>) {
+            guard.0.flush();
+        }
+
+        /// Whether a `pin` now would run no deferred destructor: true when this thread
+        /// is already pinned (by a [`Guard`] of any cell: they all share
+        /// crossbeam-epoch's default collector). crossbeam-epoch collects garbage only
+        /// on a thread's outermost pin (every 128th) and on `flush`; never on a nested
+        /// pin, on unpin, or on `defer`.
+        pub(crate) fn pin_is_inert(&self) -> bool {
+            epoch::is_pinned()
         }
     }
 
@@ -287,20 +330,34 @@ mod imp {
             Reclaim::try_reclaim(self);
         }
 
-        pub(crate) fn update(&self, mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
-            let mut retries = 0;
+        pub(crate) fn update(&self, f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
             let guard = self.pin();
+            let r = self.update_deferred(&guard, f);
+            drop(guard);
+            if r.is_some() {
+                self.try_reclaim();
+            }
+            r
+        }
+
+        /// The epoch version's contract: retires the replaced box and frees nothing.
+        /// Here retired boxes are freed when the last guard is dropped (or by
+        /// `try_reclaim`), so the caller's `guard` keeps them alive until it goes.
+        pub(crate) fn update_deferred(
+            &self,
+            _guard: &Guard<'_>,
+            mut f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>,
+        ) -> Option<u64> {
+            let mut retries = 0;
             loop {
                 let cur = self.ptr.load(Ordering::SeqCst);
-                // SAFETY: as in `load` (we hold a guard).
+                // SAFETY: as in `load` (the caller holds a guard).
                 let next = f(unsafe { &*cur })?;
                 let new = Box::into_raw(Box::new(Arc::new(next)));
                 match self.ptr.compare_exchange(cur, new, Ordering::SeqCst, Ordering::SeqCst) {
                     Ok(_) => {
                         self.retired.lock().push(cur as usize);
                         self.retired_count.fetch_add(1, Ordering::SeqCst);
-                        drop(guard);
-                        self.try_reclaim();
                         return Some(retries);
                     }
                     Err(_) => {
@@ -310,6 +367,16 @@ mod imp {
                     }
                 }
             }
+        }
+
+        /// The epoch version's contract. Nothing to do here: retired boxes are freed
+        /// when the last guard (the caller's, or an outer one) is dropped.
+        pub(crate) fn flush_deferred(&self, _guard: &Guard<'_>) {}
+
+        /// The epoch version's contract: always true here, the model reclaimer frees
+        /// nothing on `pin` (only when the last guard is dropped).
+        pub(crate) fn pin_is_inert(&self) -> bool {
+            true
         }
     }
 

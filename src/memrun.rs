@@ -12,9 +12,9 @@ use crate::cursor::{ts_bounds, Range};
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment};
 use crate::stats::Counters;
-use crate::sync::{par_map, wait_until, Arc};
+use crate::sync::{par_map, wait_until, Arc, Ordering};
 use crate::timelog::Inner;
-use crate::tombstone::Tomb;
+use crate::tombstone::{Piece, Tomb};
 use crate::Value;
 
 /// A sealed memtable.
@@ -41,7 +41,7 @@ impl<V: Value> Inner<V> {
         while self.flush_memruns_locked(true) {}
         self.notify_room();
         // Settled: return what the flushes (and compactions so far) retired.
-        self.manifest.reclaim();
+        self.release_memory(true);
     }
 
     /// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
@@ -79,7 +79,12 @@ impl<V: Value> Inner<V> {
             let mut srcs = Vec::new();
             mr.sources(i64::MIN, i64::MAX, &mut srcs);
             let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
-            let it = Range::new(srcs, snap.pieces(lo, hi), snap.w);
+            let pieces = snap.pieces(lo, hi);
+            if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
+                // Deleted whole: nothing to copy.
+                return Vec::new();
+            }
+            let it = Range::new(srcs, pieces, snap.w);
             // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
             self.collect_segments(it, usize::MAX, snap.w, Level::L0, None)
         });
@@ -105,9 +110,54 @@ impl<V: Value> Inner<V> {
             }
             Some(n)
         });
+        if !new_tombs.is_empty() {
+            // New tombstones may have made segments dead, or tombstones redundant.
+            self.tombs_changed.store(true, Ordering::Release);
+            self.wake_compactor();
+        }
         Counters::bump(&self.counters.flushes, memruns.len() as u64);
+        Counters::bump(&self.counters.flushed_records, segs.iter().map(|s| s.len() as u64).sum());
         drop(snap);
         self.notify_room();
         true
+    }
+}
+
+/// Whether `pieces` (sorted, disjoint) cover every timestamp of `[lo, hi]` with
+/// tombstones newer than `seal`, so that they hide every record of a memtable
+/// sealed at `seal` (its records all have smaller sequence numbers).
+fn hides_all(pieces: &[Piece], lo: i64, hi: i64, seal: u64) -> bool {
+    let mut next = lo as i128; // first timestamp not known to be covered
+    for p in pieces {
+        if (p.hi as i128) < next {
+            continue; // before the span
+        }
+        if (p.lo as i128) > next || p.seq <= seal {
+            return false; // a gap, or a piece that does not hide this memtable's records
+        }
+        next = p.hi as i128 + 1;
+        if next > hi as i128 {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_all_needs_newer_cover_of_the_whole_span() {
+        let p = |lo, hi, seq| Piece { lo, hi, seq };
+        assert!(hides_all(&[p(0, 10, 9)], 2, 8, 5));
+        assert!(hides_all(&[p(i64::MIN, 3, 9), p(4, i64::MAX, 7)], i64::MIN, i64::MAX, 5));
+        assert!(!hides_all(&[p(0, 10, 5)], 2, 8, 5), "a tombstone older than the seal");
+        assert!(!hides_all(&[p(0, 4, 9), p(6, 10, 9)], 2, 8, 5), "a gap at 5");
+        assert!(!hides_all(&[p(0, 4, 9), p(5, 10, 3)], 2, 8, 5), "an old piece in the middle");
+        assert!(!hides_all(&[p(3, 10, 9)], 2, 8, 5), "the start is uncovered");
+        assert!(!hides_all(&[p(0, 7, 9)], 2, 8, 5), "the end is uncovered");
+        assert!(!hides_all(&[], 2, 8, 5));
+        assert!(hides_all(&[p(-5, -1, 1), p(0, 10, 9)], 2, 8, 5), "pieces before the span are skipped");
     }
 }

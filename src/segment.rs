@@ -313,6 +313,19 @@ impl<V> Segment<V> {
         self.visible_ranges(lo, hi, pieces, |a, b| out.push(Src::seg(&self.ts, &self.vals, rank, a, b)));
     }
 
+    /// Whether any record has a timestamp in `[lo, hi]`.
+    pub(crate) fn has_records_in(&self, lo: i64, hi: i64) -> bool {
+        let a = self.lower_bound(lo);
+        a < self.ts.len() && self.ts[a] <= hi
+    }
+
+    /// Whether a tombstone with sequence number `seq` over `[lo, hi]` hides
+    /// records of this segment: it is not applied yet (every record here is older
+    /// than every tombstone at or above `applied_seq`) and records lie in range.
+    pub(crate) fn hidden_by(&self, lo: i64, hi: i64, seq: u64) -> bool {
+        seq >= self.applied_seq && self.has_records_in(lo, hi)
+    }
+
     /// Visible records in `[lo, hi]`.
     pub(crate) fn count(&self, lo: i64, hi: i64, pieces: &[Piece]) -> usize {
         let mut n = 0;

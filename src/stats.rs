@@ -16,6 +16,9 @@ pub(crate) struct Counters {
     pub select_l0_inputs: AtomicU64,
     pub select_l1_inputs: AtomicU64,
     pub select_no_work: AtomicU64,
+    pub segments_dropped: AtomicU64,
+    pub flushed_records: AtomicU64,
+    pub compacted_records: AtomicU64,
 }
 
 impl Counters {
@@ -84,4 +87,23 @@ pub struct Stats {
     pub adaptive_failures: u64,
     /// Approximate bytes held by segments and memtables.
     pub memory_bytes: usize,
+    /// Records stored but hidden by tombstones (waiting for their segment to be
+    /// dropped or rewritten, or their memtable to be flushed). `records +
+    /// dead_records` is what the log holds.
+    pub dead_records: usize,
+    /// The part of `memory_bytes` held by visible records (each segment's and
+    /// memtable's bytes shared out in proportion to its records).
+    pub live_bytes: usize,
+    /// The part of `memory_bytes` held by deleted records (`memory_bytes -
+    /// live_bytes`). See `docs/architecture.md`, "Deleted data", for its bound.
+    pub dead_bytes: usize,
+    /// Segments dropped whole, without a rewrite, because every record in them
+    /// was deleted.
+    pub segments_dropped: u64,
+    /// Records written into L0 segments by flushes, in total.
+    pub flushed_records: u64,
+    /// Records written into L1 segments by compactions (including rewrites of
+    /// partly deleted segments), in total. With `flushed_records`, the write
+    /// amplification: `(flushed_records + compacted_records) / records written`.
+    pub compacted_records: u64,
 }

@@ -17,9 +17,11 @@ use crate::tombstone::{Tomb, TombIndex};
 use crate::Value;
 
 /// What a write reports. The write itself is always accepted and durable in
-/// memory; `Backpressure` says that the sealed-memtable queue was full (the
-/// writer waited up to `sealed_wait` and maintenance did not catch up), so the
-/// caller may want to slow down or call [`Timelog::flush`].
+/// memory; `Backpressure` says that maintenance is behind — the sealed-memtable
+/// queue is over `sealed_max_runs`, or L0 holds more than four times
+/// `max_l0_segments` segments — and the writer waited up to `sealed_wait`
+/// without it catching up, so the caller may want to slow down or call
+/// [`Timelog::flush`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
     /// Accepted, no pressure.
@@ -116,6 +118,9 @@ pub(crate) struct Inner<V> {
     pub(crate) room_cv: Condvar,
     pub(crate) worker_running: AtomicBool,
     pub(crate) compact_requested: AtomicBool,
+    /// A flush added tombstones: the compactor looks for dead segments and
+    /// tombstones that can retire.
+    pub(crate) tombs_changed: AtomicBool,
     pub(crate) next_segment_id: AtomicU64,
 }
 
@@ -201,6 +206,7 @@ impl<V: Value> Timelog<V> {
             room_cv: Condvar::new(),
             worker_running: AtomicBool::new(false),
             compact_requested: AtomicBool::new(false),
+            tombs_changed: AtomicBool::new(false),
             next_segment_id: AtomicU64::new(1),
         });
         let log = Timelog { inner, workers: Mutex::new(Vec::new()) };
@@ -396,7 +402,7 @@ impl<V: Value> Timelog<V> {
     pub fn compact_now(&self) {
         self.inner.flush_all();
         while self.inner.compact_once(true) {}
-        self.inner.manifest.reclaim();
+        self.inner.release_memory(true);
     }
 
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
@@ -441,7 +447,7 @@ impl<V: Value> Timelog<V> {
     /// example without holding an interpreter lock. Returns at once in manual mode
     /// or when the workers are stopped, since nothing would make room.
     pub fn wait_for_room(&self, timeout: std::time::Duration) -> bool {
-        let has_room = || self.sealed_queue_len() <= self.inner.cfg.sealed_max_runs;
+        let has_room = || self.inner.has_room(&self.inner.manifest.current());
         if has_room() || self.inner.cfg.maintenance == MaintenanceMode::Manual {
             return has_room();
         }
@@ -580,21 +586,31 @@ impl<V: Value> Inner<V> {
         if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes {
             Counters::bump(&self.counters.ooo_budget_hits, 1);
         }
-        let queued = self.seal(mt);
+        self.seal(mt);
         self.wake_flusher();
-        if queued <= self.cfg.sealed_max_runs {
+        if self.has_room(&self.manifest.current()) {
             return Accepted::Clean;
         }
         self.wait_for_room()
     }
 
     /// Seals `mt` (the caller won `begin_seal`); returns the sealed queue length.
+    ///
+    /// No user code may run between `begin_seal` and `publish`: writers wait for
+    /// `seal_seq` and then for the watermark to pass `s`, so a `V::drop` that writes
+    /// to this log would wait for this very thread. Values are dropped only when
+    /// retired garbage is freed, so the manifest is swapped with `update_deferred`
+    /// (frees nothing) and the garbage flushed after `publish`. The caller holds a
+    /// guard, pinned before `begin_seal`, so the nested pin here frees nothing
+    /// either. Regression: `tests/hazards.rs`.
     pub(crate) fn seal(&self, mt: &Memtable<V>) -> usize {
+        debug_assert!(self.manifest.pin_is_inert(), "seal: the caller must hold a guard");
+        let guard = self.manifest.pin();
         let s = self.seq.reserve(1);
         let next = Arc::new(Memtable::new(&self.cfg, s + 1));
         mt.set_seal_seq(s);
         let mut queued = 0;
-        self.manifest.update(|m| {
+        self.manifest.update_deferred(&guard, |m| {
             debug_assert!(std::ptr::eq(&*m.active, mt), "only the active memtable is sealed");
             let mut n = m.clone();
             let old = std::mem::replace(&mut n.active, next.clone());
@@ -603,8 +619,26 @@ impl<V: Value> Inner<V> {
             Some(n)
         });
         self.seq.publish(s, 1);
+        // Published: deferred destructors (user `V::drop`s) may run now.
+        self.manifest.flush_deferred(&guard);
+        drop(guard);
         Counters::bump(&self.counters.seals, 1);
         queued
+    }
+
+    /// Whether maintenance keeps up: the sealed queue is within `sealed_max_runs`
+    /// and L0 within [`Inner::l0_stall`]. Writers that seal a memtable while
+    /// this is false wait (up to `sealed_wait`) for maintenance to catch up.
+    pub(crate) fn has_room(&self, m: &Manifest<V>) -> bool {
+        m.memruns.len() <= self.cfg.sealed_max_runs && m.l0.len() <= self.l0_stall()
+    }
+
+    /// L0 segments past which writers wait for compaction: four times the count
+    /// that triggers it. Without this limit a writer faster than compaction (on
+    /// a machine with fewer cores than busy threads) would pile up L0 segments,
+    /// and with them memory, without bound.
+    pub(crate) fn l0_stall(&self) -> usize {
+        self.cfg.max_l0_segments.saturating_mul(2)
     }
 
     fn wait_for_room(&self) -> Accepted {
@@ -617,7 +651,7 @@ impl<V: Value> Inner<V> {
             let deadline = Instant::now() + wait;
             let mut sig = self.signal.lock();
             loop {
-                if self.manifest.current().memruns.len() <= self.cfg.sealed_max_runs {
+                if self.has_room(&self.manifest.current()) {
                     return Accepted::Clean;
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -629,7 +663,7 @@ impl<V: Value> Inner<V> {
                 }
             }
             drop(sig);
-            if self.manifest.current().memruns.len() <= self.cfg.sealed_max_runs {
+            if self.has_room(&self.manifest.current()) {
                 return Accepted::Clean;
             }
         }
@@ -682,10 +716,15 @@ impl<V: Value> Inner<V> {
                 }
             }
             if matches!(role, Role::Compactor | Role::Both) {
+                let mut worked = false;
                 while self.compaction_due() && self.compact_once(false) {
+                    worked = true;
                     if self.signal.lock().stop {
                         return;
                     }
+                }
+                if worked {
+                    self.release_memory(false);
                 }
             }
         }
@@ -704,13 +743,34 @@ impl<V: Value> Inner<V> {
         let mut min_ts = segs().map(|s| s.min_ts()).min();
         let mut max_ts = segs().map(|s| s.max_ts()).max();
         let mut mem_bytes = 0;
+        // Live and dead records and bytes: each source's bytes shared out in
+        // proportion to its visible and hidden records.
+        let pieces = snap.pieces(i64::MIN, i64::MAX);
+        let (mut dead_records, mut dead_bytes) = (0usize, 0usize);
+        let mut share = |stored: usize, visible: usize, bytes: usize| {
+            let dead = stored.saturating_sub(visible);
+            dead_records += dead;
+            if stored > 0 {
+                dead_bytes += (bytes as u128 * dead as u128 / stored as u128) as usize;
+            }
+        };
+        for s in segs() {
+            share(s.len(), s.count(i64::MIN, i64::MAX, &pieces), s.bytes());
+        }
         for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
             mem_bytes += mt.bytes();
+            let mut stored = 0;
             for (t, _) in snap.mem_records(mt) {
+                stored += 1;
                 min_ts = Some(min_ts.map_or(t, |x: i64| x.min(t)));
                 max_ts = Some(max_ts.map_or(t, |x: i64| x.max(t)));
             }
+            let mut srcs = Vec::new();
+            mt.sources(i64::MIN, i64::MAX, &mut srcs);
+            let visible = crate::cursor::Range::new(srcs, pieces.clone(), snap.w).count();
+            share(stored, visible, mt.bytes());
         }
+        let memory_bytes = segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes;
         let (runs, ooo) = m.active.record_split();
         let c = &self.counters;
         Stats {
@@ -740,7 +800,13 @@ impl<V: Value> Inner<V> {
             ewma_density: st.ewma_density,
             adaptive_flushes: st.flushes,
             adaptive_failures: st.failures,
-            memory_bytes: segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes,
+            memory_bytes,
+            dead_records,
+            live_bytes: memory_bytes.saturating_sub(dead_bytes),
+            dead_bytes,
+            segments_dropped: Counters::get(&c.segments_dropped),
+            flushed_records: Counters::get(&c.flushed_records),
+            compacted_records: Counters::get(&c.compacted_records),
         }
     }
 

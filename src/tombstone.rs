@@ -93,10 +93,32 @@ struct TombLevel {
 }
 
 impl TombLevel {
+    /// The level of `tombs`, without the ones the others make redundant.
     fn new(mut tombs: Vec<Tomb>) -> Self {
         let pieces = step_function(&mut tombs, i64::MIN, i64::MAX);
+        drop_redundant(&mut tombs, &pieces);
         TombLevel { tombs, pieces }
     }
+}
+
+/// Removes from `tombs` every tombstone that is not the newest cover of any
+/// timestamp in `pieces` (the step function of `tombs`).
+///
+/// Such a tombstone changes no answer: wherever it lies, a newer tombstone
+/// covers the same timestamps, and hides every record it would hide (a record
+/// older than the dominated tombstone is older than the newer one too). The step
+/// function is the same without it. This is what keeps a rolling retention rule
+/// (`delete_before(now - keep)` over and over) at one tombstone instead of one
+/// per call. Sequence numbers are unique, so "newest cover somewhere" is "its
+/// sequence number appears in a piece".
+fn drop_redundant(tombs: &mut Vec<Tomb>, pieces: &[Piece]) {
+    if tombs.len() <= 1 {
+        return;
+    }
+    let mut used: Vec<u64> = pieces.iter().map(|p| p.seq).collect();
+    used.sort_unstable();
+    used.dedup();
+    tombs.retain(|t| used.binary_search(&t.seq).is_ok());
 }
 
 /// An immutable set of tombstones held by a manifest, indexed for range lookups.
@@ -135,6 +157,19 @@ impl TombIndex {
         }
         levels.push(std::sync::Arc::new(TombLevel::new(cur)));
         TombIndex { levels }
+    }
+
+    /// This index without the tombstones that `keep` rejects and without the
+    /// ones the others make redundant, as one level (`None` when nothing would
+    /// change).
+    pub(crate) fn retained(&self, mut keep: impl FnMut(&Tomb) -> bool) -> Option<Self> {
+        let before = self.len();
+        let kept: Vec<Tomb> = self.tombs().filter(|t| keep(t)).copied().collect();
+        let index = TombIndex::new(kept);
+        if index.len() == before && self.levels.len() <= 1 {
+            return None;
+        }
+        Some(index)
     }
 
     /// Every stored tombstone.
@@ -219,12 +254,60 @@ mod tests {
             idx = idx.with_added(vec![t]);
             assert!(idx.levels.len() <= 10, "levels stay logarithmic");
         }
-        assert_eq!(idx.len(), all.len());
+        assert!(idx.len() <= all.len());
         let mut got = Vec::new();
         idx.overlapping(i64::MIN, i64::MAX, &mut got);
         let pieces = step_function(&mut got, i64::MIN, i64::MAX);
         for ts in -5..320 {
             assert_eq!(cover(&pieces, ts), brute(&all, ts), "ts {ts}");
+        }
+    }
+
+    #[test]
+    fn rolling_delete_before_keeps_one_tombstone() {
+        let mut idx = TombIndex::default();
+        for k in 1..=1000i64 {
+            idx = idx.with_added(vec![Tomb { lo: i64::MIN, hi: k * 10, seq: k as u64 * 3 }]);
+        }
+        // Binary-counter merges drop the dominated ones level by level.
+        assert!(idx.len() <= 12, "{} tombstones kept", idx.len());
+        let one = idx.retained(|_| true).unwrap_or(idx);
+        assert_eq!(
+            one.tombs().copied().collect::<Vec<_>>(),
+            vec![Tomb { lo: i64::MIN, hi: 10_000, seq: 3000 }]
+        );
+    }
+
+    #[test]
+    fn dropping_redundant_tombstones_keeps_the_step_function() {
+        // Pseudo-random overlapping tombstones; compare with brute force over all of them.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..50 {
+            let n = 1 + (next() % 40) as usize;
+            let all: Vec<Tomb> = (0..n)
+                .map(|i| {
+                    let lo = (next() % 200) as i64 - 100;
+                    Tomb { lo, hi: lo + (next() % 60) as i64, seq: 1 + i as u64 * 2 + round }
+                })
+                .collect();
+            let idx = TombIndex::new(all.clone());
+            assert!(idx.len() <= all.len());
+            let mut got = Vec::new();
+            idx.overlapping(i64::MIN, i64::MAX, &mut got);
+            let pieces = step_function(&mut got, i64::MIN, i64::MAX);
+            for ts in -110..170 {
+                assert_eq!(cover(&pieces, ts), brute(&all, ts), "round {round} ts {ts}");
+            }
+            // Every kept tombstone is the newest cover somewhere.
+            for t in idx.tombs() {
+                assert!((t.lo..=t.hi).any(|ts| brute(&all, ts) == t.seq), "{t:?} is redundant but kept");
+            }
         }
     }
 

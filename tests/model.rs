@@ -147,6 +147,8 @@ struct Setup {
     /// Adaptive window sizing with this target (0: off), so windows change size
     /// between compactions.
     adaptive: u64,
+    /// Share of deleted records that gets a segment rewritten.
+    dead_fraction: f64,
 }
 
 fn setup() -> impl Strategy<Value = Setup> {
@@ -158,8 +160,9 @@ fn setup() -> impl Strategy<Value = Setup> {
         1usize..4,
         prop::bool::weighted(0.3),
         prop_oneof![3 => Just(0u64), 1 => 1u64..20],
+        prop_oneof![Just(0.25), Just(1.0), 0.01f64..1.0],
     )
-        .prop_map(|(memtable, page, max_l0, window, sealed, background, adaptive)| Setup {
+        .prop_map(|(memtable, page, max_l0, window, sealed, background, adaptive, dead_fraction)| Setup {
             memtable,
             page,
             max_l0,
@@ -167,6 +170,7 @@ fn setup() -> impl Strategy<Value = Setup> {
             sealed,
             background,
             adaptive,
+            dead_fraction,
         })
 }
 
@@ -178,6 +182,7 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .window_size(setup.window)
         .sealed_max_runs(setup.sealed)
         .sealed_wait(Duration::ZERO)
+        .segment_dead_fraction(setup.dead_fraction)
         .maintenance_wakeup(Duration::from_millis(1))
         .maintenance(if setup.background { MaintenanceMode::Background } else { MaintenanceMode::Manual })
         .adaptive(AdaptiveConfig {

@@ -16,6 +16,22 @@ mod slab;
 mod views;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// Process-wide payload slab figures (diagnostics, not part of the contract):
+/// `slots` in use (stored payloads, including deleted records the engine still holds,
+/// and retired ones not yet released), `chunks` allocated, their `bytes`, and
+/// `retired` (released by the engine, waiting for a Python thread).
+#[pyfunction]
+fn _slab_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let (slots, chunks, retired) = slab::info();
+    let d = PyDict::new(py);
+    d.set_item("slots", slots)?;
+    d.set_item("chunks", chunks)?;
+    d.set_item("bytes", chunks * slab::CHUNK_BYTES)?;
+    d.set_item("retired", retired)?;
+    Ok(d)
+}
 
 /// The native module.
 #[pymodule(gil_used = false)]
@@ -29,6 +45,7 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PageSpanIter>()?;
     m.add_class::<views::PageSpanObjectsView>()?;
     m.add_class::<buffer::OwnedBuffer>()?;
+    m.add_function(wrap_pyfunction!(_slab_info, m)?)?;
     m.add("TL_TS_MIN", coerce::TS_MIN)?;
     m.add("TL_TS_MAX", coerce::TS_MAX)?;
     Ok(())

@@ -102,6 +102,19 @@ fn shutdown(py: Python<'_>, open: Open) {
     slab::drain(py, 0);
 }
 
+/// How many retired payloads a write of `n` records releases first: all of them
+/// (`drain_batch_limit` 0), else at least twice what it stores. With a bare
+/// `drain_batch_limit` per call, a retention workload (each batch retires as many
+/// payloads as it stores) would grow the queue, the slab and the dead payloads without
+/// bound; this way the queue shrinks while the cost stays proportional to the call.
+fn drain_quota(limit: usize, n: usize) -> usize {
+    if limit == 0 {
+        0
+    } else {
+        limit.max(n.saturating_mul(2))
+    }
+}
+
 fn now_ts(unit: TimeUnit) -> i64 {
     let d = SystemTime::now().duration_since(UNIX_EPOCH);
     let ns: i128 = match d {
@@ -252,6 +265,9 @@ impl PyTimelog {
         if t1 == t2 {
             return Ok(());
         }
+        // A log that is only deleted from (its writer elsewhere or gone) still releases
+        // the payloads the background worker dropped.
+        slab::drain(py, open.drain_limit);
         let acc = open.log.delete_range(t1..t2).map_err(engine_err)?;
         self.accepted(py, open, acc)
     }
@@ -615,7 +631,7 @@ impl PyTimelog {
             },
         };
         open.check_floor(t)?;
-        slab::drain(py, open.drain_limit);
+        slab::drain(py, drain_quota(open.drain_limit, 1));
         let v = slab::alloc(open.owner, &open.any_gc, obj)?;
         let acc = open.log.append(t, v);
         self.accepted(py, open, acc)
@@ -632,7 +648,7 @@ impl PyTimelog {
         }
         let t = coerce::ts(key)?;
         open.check_floor(t)?;
-        slab::drain(py, open.drain_limit);
+        slab::drain(py, drain_quota(open.drain_limit, 1));
         let v = slab::alloc(open.owner, &open.any_gc, obj)?;
         let acc = open.log.append(t, v);
         self.accepted(py, open, acc)
@@ -1062,6 +1078,7 @@ impl PyTimelog {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let g = self.open_guard()?;
         let open = g.as_ref().expect("open");
+        slab::drain(py, open.drain_limit);
         let log = &open.log;
         let s = py.detach(|| log.stats());
         let d = PyDict::new(py);
@@ -1145,7 +1162,7 @@ impl PyTimelog {
         if ts.is_empty() {
             return Ok(());
         }
-        slab::drain(py, open.drain_limit);
+        slab::drain(py, drain_quota(open.drain_limit, ts.len()));
         let vals = slab::alloc_many(open.owner, &open.any_gc, objs)?;
         let log = &open.log;
         let acc = if ts.len() >= 65_536 {

@@ -16,18 +16,23 @@
 //!   slab lock is held). Python objects are therefore never touched by a thread
 //!   that does not hold the GIL.
 //!
-//! The slab grows without moving: a fixed directory of lazily allocated chunks of
+//! The slab never moves a slot: a fixed directory of lazily allocated chunks of
 //! 2^16 slots. A chunk is a struct of arrays (the object pointers, then the `meta`
-//! words), so a slot costs 12 bytes and reads touch only the pointer array. Chunks
-//! are never freed (free slots are recycled), so references into a chunk stay valid
-//! for the life of the process.
+//! words), so a slot costs 12 bytes and reads touch only the pointer array. Free
+//! slots are recycled, lowest chunk first, so that under a retention workload the
+//! high chunks empty out; a chunk none of whose slots is in use (no handle, nothing
+//! retired) is returned to the allocator, except one spare. The slab therefore
+//! follows the payloads the engine currently holds (installed chunks = chunks with a
+//! slot in use + at most one), not their past peak, and so does the allocator's
+//! bookkeeping (a 2-byte free-list entry per recycled slot of an installed chunk). A chunk reference is only used while a handle to (or a
+//! retired entry of) one of its slots exists, which keeps the chunk installed.
 //!
 //! Memory: 12 bytes per live record here plus the handle (4 bytes) next to the
 //! timestamp (8 bytes) in the engine's columns.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr;
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -36,8 +41,6 @@ use pyo3::{ffi, PyTraverseError, PyVisit};
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
 const DIR_LEN: usize = 1 << (32 - CHUNK_BITS);
-/// Largest number of slots (indices are `u32`).
-const MAX_SLOTS: u64 = 1 << 32;
 
 /// One chunk of slots, as a struct of arrays.
 #[repr(C)]
@@ -65,19 +68,47 @@ struct Slot {
 
 struct Slab {
     dir: [AtomicPtr<Chunk>; DIR_LEN],
-    /// Bump allocator: slots below it have been handed out at least once.
-    next: AtomicU64,
-    free: Mutex<Vec<u32>>,
-    free_len: AtomicUsize,
+    alloc: Mutex<Alloc>,
     retired: Mutex<Vec<u32>>,
     retired_len: AtomicUsize,
 }
 
+/// Allocation state of one chunk (under `Slab::alloc`).
+#[derive(Default)]
+struct ChunkAlloc {
+    /// Slots `0..fresh` have been handed out at least once since the chunk was installed.
+    fresh: u32,
+    /// Recycled slot offsets (each below `fresh`).
+    free: Vec<u16>,
+}
+
+impl ChunkAlloc {
+    fn used(&self) -> usize {
+        self.fresh as usize - self.free.len()
+    }
+
+    fn has_room(&self) -> bool {
+        !self.free.is_empty() || (self.fresh as usize) < CHUNK
+    }
+}
+
+/// Which slots are handed out. Slots in use = live handles + retired, not drained.
+struct Alloc {
+    /// Per chunk id (grows to the highest chunk ever installed, at most `DIR_LEN`).
+    chunks: Vec<ChunkAlloc>,
+    /// No chunk below it has room (an uninstalled chunk has room).
+    low: usize,
+    /// Slots in use.
+    used: usize,
+    /// Chunks installed.
+    installed: usize,
+    /// Installed chunks with no slot in use.
+    empty: usize,
+}
+
 static SLAB: Slab = Slab {
     dir: [const { AtomicPtr::new(ptr::null_mut()) }; DIR_LEN],
-    next: AtomicU64::new(0),
-    free: Mutex::new(Vec::new()),
-    free_len: AtomicUsize::new(0),
+    alloc: Mutex::new(Alloc { chunks: Vec::new(), low: 0, used: 0, installed: 0, empty: 0 }),
     retired: Mutex::new(Vec::new()),
     retired_len: AtomicUsize::new(0),
 };
@@ -123,34 +154,16 @@ fn chunk_layout() -> Layout {
     Layout::new::<Chunk>()
 }
 
-/// Makes sure chunk `c` exists.
-#[cold]
-fn install_chunk(c: usize) {
-    if !SLAB.dir[c].load(Ordering::Acquire).is_null() {
-        return;
-    }
-    let layout = chunk_layout();
-    // SAFETY: the layout has a non-zero size. All-zero bytes are a valid `Chunk`
-    // (null pointers, zero counters), so the zeroed block is initialised.
-    let fresh = unsafe { alloc_zeroed(layout) }.cast::<Chunk>();
-    if fresh.is_null() {
-        std::alloc::handle_alloc_error(layout);
-    }
-    if SLAB.dir[c].compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        // SAFETY: `fresh` came from `alloc_zeroed` with this layout and was never
-        // published (the CAS failed), so nobody else can see it.
-        unsafe { dealloc(fresh.cast(), layout) };
-    }
-}
-
 #[inline]
 fn chunk(c: usize) -> &'static Chunk {
     let p = SLAB.dir[c].load(Ordering::Acquire);
     debug_assert!(!p.is_null(), "slab chunk {c} is not installed");
-    // SAFETY: an index is handed out (by `alloc_indices`/`alloc`) only after its
-    // chunk was installed; whoever holds the index learned it through a synchronising
-    // path (the engine's publication of the record, or the free-list mutex), so the
-    // Acquire load above sees the installed pointer. Chunks are never freed.
+    // SAFETY: an index is handed out (by `alloc_indices`) only after its chunk was
+    // installed; whoever holds the index learned it through a synchronising path (the
+    // engine's publication of the record, or the allocation mutex), so the Acquire
+    // load above sees the installed pointer. The chunk stays installed while any of
+    // its slots is in use (a live handle or an undrained retired entry), which is
+    // the case whenever a slot of it is looked up; the reference is never kept longer.
     unsafe { &*p }
 }
 
@@ -161,49 +174,166 @@ fn slot(i: u32) -> Slot {
     Slot { obj: &c.obj[j], meta: &c.meta[j] }
 }
 
-/// Reserves `n` slot indices (recycled ones first).
-fn alloc_indices(n: usize, out: &mut Vec<u32>) -> PyResult<()> {
-    out.reserve(n);
-    let mut need = n;
-    if SLAB.free_len.load(Ordering::Relaxed) > 0 {
-        let mut free = SLAB.free.lock();
-        let take = need.min(free.len());
-        let at = free.len() - take;
-        out.extend(free.drain(at..));
-        SLAB.free_len.store(free.len(), Ordering::Relaxed);
-        need -= take;
-    }
-    if need > 0 {
-        let start = SLAB.next.fetch_add(need as u64, Ordering::Relaxed);
-        let end = start + need as u64;
-        if end > MAX_SLOTS {
-            SLAB.next.fetch_sub(need as u64, Ordering::Relaxed);
-            // Give back what was taken from the free list.
-            let got: Vec<u32> = out.drain(out.len() - (n - need)..).collect();
-            recycle(got);
-            return Err(pyo3::exceptions::PyMemoryError::new_err(
-                "timelog: more than 2**32 payload objects alive",
-            ));
+impl Alloc {
+    /// Installs chunk `c` (which is not installed).
+    #[cold]
+    fn install(&mut self, c: usize) {
+        let layout = chunk_layout();
+        // SAFETY: the layout has a non-zero size. All-zero bytes are a valid `Chunk`
+        // (null pointers, zero counters), so the zeroed block is initialised.
+        let fresh = unsafe { alloc_zeroed(layout) }.cast::<Chunk>();
+        if fresh.is_null() {
+            std::alloc::handle_alloc_error(layout);
         }
-        let (c0, c1) = ((start >> CHUNK_BITS) as usize, ((end - 1) >> CHUNK_BITS) as usize);
-        for c in c0..=c1 {
-            if SLAB.dir[c].load(Ordering::Acquire).is_null() {
-                install_chunk(c);
+        // Installation and release only happen under the allocation mutex (held).
+        SLAB.dir[c].store(fresh, Ordering::Release);
+        if self.chunks.len() <= c {
+            self.chunks.resize_with(c + 1, ChunkAlloc::default);
+        }
+        self.chunks[c] = ChunkAlloc::default();
+        self.installed += 1;
+        self.empty += 1;
+    }
+
+    /// Returns the memory of chunk `c` (installed, no slot in use).
+    #[cold]
+    fn release(&mut self, c: usize) {
+        debug_assert_eq!(self.chunks[c].used(), 0);
+        let p = SLAB.dir[c].swap(ptr::null_mut(), Ordering::AcqRel);
+        debug_assert!(!p.is_null());
+        self.chunks[c] = ChunkAlloc::default();
+        self.installed -= 1;
+        self.empty -= 1;
+        // SAFETY: `p` came from `alloc_zeroed` with this layout (in `install`). No slot
+        // of it is in use, so no handle or retired entry can reach it; lookups of free
+        // slots never happen; `force_release` scans under this mutex (held).
+        unsafe { dealloc(p.cast(), chunk_layout()) };
+    }
+
+    /// The lowest chunk with room, installed if needed.
+    fn room(&mut self) -> Option<usize> {
+        let mut c = self.low;
+        while c < DIR_LEN {
+            if SLAB.dir[c].load(Ordering::Relaxed).is_null() {
+                self.install(c);
+                break;
+            }
+            if self.chunks[c].has_room() {
+                break;
+            }
+            c += 1;
+        }
+        self.low = c;
+        (c < DIR_LEN).then_some(c)
+    }
+
+    /// Hands out up to `n` slots of the lowest chunk with room; returns how many.
+    fn take(&mut self, n: usize, out: &mut Vec<u32>) -> usize {
+        let Some(c) = self.room() else { return 0 };
+        let ch = &mut self.chunks[c];
+        if ch.used() == 0 {
+            self.empty -= 1;
+        }
+        let base = (c as u32) << CHUNK_BITS;
+        let k = n.min(ch.free.len());
+        let at = ch.free.len() - k;
+        out.extend(ch.free.drain(at..).map(|o| base | u32::from(o)));
+        let m = (n - k).min(CHUNK - ch.fresh as usize);
+        out.extend((ch.fresh..ch.fresh + m as u32).map(|o| base | o));
+        ch.fresh += m as u32;
+        self.used += k + m;
+        k + m
+    }
+
+    /// Hands out one slot of the lowest chunk with room.
+    #[inline]
+    fn take_one(&mut self) -> Option<u32> {
+        let c = self.room()?;
+        let ch = &mut self.chunks[c];
+        if ch.used() == 0 {
+            self.empty -= 1;
+        }
+        let o = match ch.free.pop() {
+            Some(o) => u32::from(o),
+            None => {
+                ch.fresh += 1;
+                ch.fresh - 1
+            }
+        };
+        self.used += 1;
+        Some((c as u32) << CHUNK_BITS | o)
+    }
+
+    /// Gives slots back (their references already taken out), then returns the memory
+    /// of chunks that became empty, keeping one empty chunk as a spare.
+    fn recycle(&mut self, idx: &[u32]) {
+        for &i in idx {
+            let c = (i >> CHUNK_BITS) as usize;
+            let ch = &mut self.chunks[c];
+            ch.free.push((i & (CHUNK as u32 - 1)) as u16);
+            if ch.used() == 0 {
+                // Start the chunk over (fresh slots are handed out in order; the free
+                // list's memory goes back).
+                *ch = ChunkAlloc::default();
+                self.empty += 1;
+            }
+            if c < self.low {
+                self.low = c;
             }
         }
-        out.extend((start..end).map(|i| i as u32));
+        self.used -= idx.len();
+        if self.empty > 1 {
+            // Keep the lowest empty chunk, release the others.
+            let mut kept = false;
+            for c in 0..self.chunks.len() {
+                if self.empty <= 1 && kept {
+                    break;
+                }
+                if SLAB.dir[c].load(Ordering::Relaxed).is_null() || self.chunks[c].used() != 0 {
+                    continue;
+                }
+                if kept {
+                    self.release(c);
+                } else {
+                    kept = true;
+                }
+            }
+        }
+    }
+}
+
+/// Reserves `n` slot indices (lowest chunk with room first).
+fn alloc_indices(n: usize, out: &mut Vec<u32>) -> PyResult<()> {
+    out.reserve(n);
+    let mut a = SLAB.alloc.lock();
+    let mut need = n;
+    while need > 0 {
+        let got = a.take(need, out);
+        if got == 0 {
+            // Give back what was taken (never used: no reference in those slots).
+            let back = out.split_off(out.len() - (n - need));
+            a.recycle(&back);
+            return Err(too_many());
+        }
+        need -= got;
     }
     Ok(())
 }
 
-fn recycle(idx: Vec<u32>) {
-    if idx.is_empty() {
-        return;
-    }
-    let mut free = SLAB.free.lock();
-    free.extend(idx);
-    SLAB.free_len.store(free.len(), Ordering::Relaxed);
+#[cold]
+fn too_many() -> PyErr {
+    pyo3::exceptions::PyMemoryError::new_err("timelog: more than 2**32 payload objects alive")
 }
+
+/// Slab figures (process-wide): slots in use, chunks installed, retired slots not
+/// yet drained.
+pub fn info() -> (usize, usize, usize) {
+    let a = SLAB.alloc.lock();
+    (a.used, a.installed, retired_len())
+}
+
+/// Bytes of one chunk (its slots).
+pub const CHUNK_BYTES: usize = std::mem::size_of::<Chunk>();
 
 /// An engine-side handle to one payload slot. Cloning and dropping it never needs
 /// the GIL.
@@ -253,31 +383,7 @@ fn fill(i: u32, owner: u32, gc: bool, obj: *mut ffi::PyObject) -> PyVal {
 pub fn alloc(owner: u32, any_gc: &AtomicBool, obj: Bound<'_, PyAny>) -> PyResult<PyVal> {
     #[cfg(Py_GIL_DISABLED)]
     let _gate = GATE.read();
-    let i = if SLAB.free_len.load(Ordering::Relaxed) > 0 {
-        let mut free = SLAB.free.lock();
-        let i = free.pop();
-        SLAB.free_len.store(free.len(), Ordering::Relaxed);
-        i
-    } else {
-        None
-    };
-    let i = match i {
-        Some(i) => i,
-        None => {
-            let i = SLAB.next.fetch_add(1, Ordering::Relaxed);
-            if i >= MAX_SLOTS {
-                SLAB.next.fetch_sub(1, Ordering::Relaxed);
-                return Err(pyo3::exceptions::PyMemoryError::new_err(
-                    "timelog: more than 2**32 payload objects alive",
-                ));
-            }
-            let c = (i >> CHUNK_BITS) as usize;
-            if SLAB.dir[c].load(Ordering::Acquire).is_null() {
-                install_chunk(c);
-            }
-            i as u32
-        }
-    };
+    let i = SLAB.alloc.lock().take_one().ok_or_else(too_many)?;
     let gc = is_gc(&obj);
     if gc && !any_gc.load(Ordering::Relaxed) {
         any_gc.store(true, Ordering::Relaxed);
@@ -423,7 +529,7 @@ fn drain_slow(py: Python<'_>, limit: usize) {
             .map(|&i| slot(i).obj.swap(ptr::null_mut(), Ordering::AcqRel))
             .filter(|p| !p.is_null())
             .collect();
-        recycle(batch);
+        SLAB.alloc.lock().recycle(&batch);
         release(py, objs);
         if limit != 0 {
             return;
@@ -450,10 +556,10 @@ fn release(py: Python<'_>, objs: Vec<*mut ffi::PyObject>) {
 pub fn force_release(py: Python<'_>, owner: u32) {
     #[cfg(Py_GIL_DISABLED)]
     let gate = GATE.write();
-    let n = SLAB.next.load(Ordering::Acquire).min(MAX_SLOTS);
     let mut objs = Vec::new();
-    let chunks = n.div_ceil(CHUNK as u64) as usize;
-    for c in 0..chunks {
+    // The allocation mutex keeps chunks from being installed or released meanwhile.
+    let a = SLAB.alloc.lock();
+    for c in 0..a.chunks.len() {
         if SLAB.dir[c].load(Ordering::Acquire).is_null() {
             continue;
         }
@@ -469,6 +575,7 @@ pub fn force_release(py: Python<'_>, owner: u32) {
             }
         }
     }
+    drop(a);
     #[cfg(Py_GIL_DISABLED)]
     drop(gate);
     release(py, objs);

@@ -3,11 +3,14 @@
 //! A lane run has three columns (`ts`, `seq`, value) of fixed capacity and an
 //! atomic length. A batch run has no `seq` column: its records took consecutive
 //! sequence numbers `base, base + 1, ...` in the run's (sorted) order, so record
-//! `j`'s number is `base + j` (see [`Seqs`]). Records `[0, len)` are initialised and never written again; only the
-//! run's single producer writes, and only at index `len`, before publishing the
-//! new length with `Release`. Readers load the length with `Acquire` and read the
-//! prefix as ordinary shared slices. Runs built from a batch are complete
-//! (`len == capacity`) before anyone else can see them.
+//! `j`'s number is `base + j` (see [`Seqs`]). Records `[0, len)` are initialised
+//! and never written again; only the run's single producer writes, and only at
+//! index `len`, before publishing the new length with `Release`. Readers load the
+//! length with `Acquire` and read the prefix as ordinary shared slices; the safe
+//! readers `ts`/`seqs`/`vals(n)` check `n <= len()` themselves (a real `assert!`,
+//! not a debug one), so no caller can make them expose an unwritten slot. Runs
+//! built from a batch are complete (`len == capacity`) before anyone else can see
+//! them.
 //!
 //! Under loom the column cells are loom's `UnsafeCell`, so the model checker sees
 //! every column access and reports a read that is not ordered after its write;
@@ -286,13 +289,28 @@ impl<V> Run<V> {
         self.len.store(i + 1, Ordering::Release);
     }
 
+    /// Panics unless the first `n` records are published (`n <= len()`): the
+    /// column readers below hand out `[0, n)` as initialised, immutable memory, so
+    /// this check is what makes them sound for any `n`. One `Acquire` load (a plain
+    /// load on x86) and a compare per call, a few calls per source and query.
+    #[inline]
+    fn check_published(&self, n: usize) {
+        let len = self.len();
+        assert!(n <= len, "run: {n} records requested, {len} published");
+    }
+
     /// The first `n` timestamps (`n` at most an observed published length).
+    ///
+    /// # Panics
+    /// If `n > len()`.
     #[inline]
     pub(crate) fn ts(&self, n: usize) -> Cow<'_, [i64]> {
-        debug_assert!(n <= self.len());
+        self.check_published(n);
         #[cfg(not(timelog_loom))]
-        // SAFETY: `[0, n)` is initialised and immutable from now on (module docs);
-        // the cell/maybe-uninit wrappers are layout-transparent.
+        // SAFETY: `n <= len()` (checked above, with `Acquire`, which orders the
+        // producer's writes of `[0, n)` before this read), so `[0, n)` is initialised
+        // and immutable from now on (module docs); the cell/maybe-uninit wrappers are
+        // layout-transparent.
         return Cow::Borrowed(unsafe { std::slice::from_raw_parts(self.ts.as_ptr() as *const i64, n) });
         #[cfg(timelog_loom)]
         // SAFETY: as above.
@@ -300,9 +318,12 @@ impl<V> Run<V> {
     }
 
     /// The sequence numbers of the first `n` records.
+    ///
+    /// # Panics
+    /// If `n > len()`.
     #[inline]
     pub(crate) fn seqs(&self, n: usize) -> Seqs<'_> {
-        debug_assert!(n <= self.len());
+        self.check_published(n);
         let Some(seq) = &self.seq else {
             return Seqs::From(self.base);
         };
@@ -317,9 +338,12 @@ impl<V> Run<V> {
     }
 
     /// The first `n` values.
+    ///
+    /// # Panics
+    /// If `n > len()`.
     #[inline]
     pub(crate) fn vals(&self, n: usize) -> Vals<'_, V> {
-        debug_assert!(n <= self.len());
+        self.check_published(n);
         #[cfg(not(timelog_loom))]
         // SAFETY: as in `ts`.
         return Vals::Slice(unsafe { std::slice::from_raw_parts(self.vals.as_ptr() as *const V, n) });
@@ -355,7 +379,7 @@ impl<V> Drop for Run<V> {
 
 #[cfg(all(test, not(timelog_loom)))]
 mod tests {
-    use super::sort_batch;
+    use super::{sort_batch, Run};
     use proptest::prelude::*;
     use std::cell::Cell;
 
@@ -459,6 +483,40 @@ mod tests {
         let mut v = vec![(); 8]; // zero-sized values
         sort_batch(&mut t, &mut v);
         assert_eq!(t, [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    /// Regression (hazard 2): `ts`/`seqs`/`vals(n)` used to check `n <= len()` only
+    /// with `debug_assert!`, so a release build would have handed out unwritten
+    /// slots as initialised values. Now every length beyond the published one
+    /// panics, in every build, and every published length works.
+    #[test]
+    fn run_readers_reject_unpublished_lengths() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let lane: Run<String> = Run::with_capacity(8);
+        // SAFETY: this thread is the run's only producer; 2 < capacity; sorted.
+        unsafe {
+            lane.push(1, 10, "a".to_string());
+            lane.push(2, 11, "b".to_string());
+        }
+        let batch = Run::from_batch(vec![5, 6, 7], vec!["x".to_string(), "y".to_string(), "z".to_string()], 40);
+        for (run, len) in [(&lane, 2usize), (&batch, 3)] {
+            for n in 0..=len {
+                assert_eq!(run.ts(n).len(), n);
+                let q = run.seqs(n);
+                let _ = (0..n).map(|j| q.get(j)).sum::<u64>();
+                match run.vals(n) {
+                    crate::cursor::Vals::Slice(v) => assert_eq!(v.len(), n),
+                    crate::cursor::Vals::Refs(v) => assert_eq!(v.len(), n),
+                }
+            }
+            for n in [len + 1, run.capacity().max(len + 1), run.capacity() + 1, usize::MAX] {
+                assert!(catch_unwind(AssertUnwindSafe(|| run.ts(n).len())).is_err(), "ts({n})");
+                assert!(catch_unwind(AssertUnwindSafe(|| drop(run.seqs(n)))).is_err(), "seqs({n})");
+                assert!(catch_unwind(AssertUnwindSafe(|| drop(run.vals(n)))).is_err(), "vals({n})");
+            }
+        }
+        assert_eq!(lane.seqs(2).get(1), 11);
+        assert_eq!(batch.seqs(3).get(2), 42);
     }
 
     proptest! {

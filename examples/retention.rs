@@ -1,0 +1,190 @@
+//! Retention soak: a log run the way most time logs are run — append forever,
+//! drop everything older than a horizon — printing the process's RSS and the
+//! log's layers every few seconds. Exits non-zero when memory is not flat: when
+//! the largest RSS of the second half of the run is above 1.25x the RSS at the
+//! end of the first fifth.
+//!
+//! ```sh
+//! cargo run --release --example retention -- --secs 600
+//! cargo run --release --example retention -- --secs 20 --live 1000000 --payload 16 --delete-every 65536
+//! ```
+//!
+//! Flags (all optional): `--secs N` (run time, default 30), `--live N` (records
+//! kept in the window, default 2,000,000), `--payload N` (bytes of each record's
+//! `Vec<u8>` payload, default 16), `--delete-every N` (appends between two
+//! `delete_before` calls, default 65,536), `--batch N` (append in batches of N
+//! records; 0, the default, appends one record at a time), `--report N` (seconds
+//! between reports, default 2), `--limit X` (the flatness ratio, default 1.25).
+
+use std::time::{Duration, Instant};
+
+use timelog::Timelog;
+
+struct Args {
+    secs: f64,
+    live: i64,
+    payload: usize,
+    delete_every: i64,
+    batch: usize,
+    report: f64,
+    limit: f64,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        secs: 30.0,
+        live: 2_000_000,
+        payload: 16,
+        delete_every: 65_536,
+        batch: 0,
+        report: 2.0,
+        limit: 1.25,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || -> String {
+            it.next().unwrap_or_else(|| {
+                eprintln!("retention: {flag} needs a value");
+                std::process::exit(2)
+            })
+        };
+        let num = |s: String| -> f64 {
+            s.replace('_', "").parse().unwrap_or_else(|_| {
+                eprintln!("retention: {flag}: {s:?} is not a number");
+                std::process::exit(2)
+            })
+        };
+        match flag.as_str() {
+            "--secs" => a.secs = num(val()),
+            "--live" => a.live = num(val()) as i64,
+            "--payload" => a.payload = num(val()) as usize,
+            "--delete-every" => a.delete_every = num(val()) as i64,
+            "--batch" => a.batch = num(val()) as usize,
+            "--report" => a.report = num(val()),
+            "--limit" => a.limit = num(val()),
+            "-h" | "--help" => {
+                println!(
+                    "usage: retention [--secs N] [--live N] [--payload BYTES] [--delete-every N] \
+                     [--batch N] [--report SECS] [--limit RATIO]"
+                );
+                std::process::exit(0)
+            }
+            other => {
+                eprintln!("retention: unknown flag {other} (try --help)");
+                std::process::exit(2)
+            }
+        }
+    }
+    if a.secs <= 0.0 || a.live <= 0 || a.delete_every <= 0 || a.report <= 0.0 || a.limit <= 1.0 {
+        eprintln!("retention: --secs, --live, --delete-every and --report must be positive, --limit above 1");
+        std::process::exit(2)
+    }
+    a
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1 << 20) as f64
+}
+
+fn main() {
+    let a = parse();
+    let log: Timelog<Vec<u8>> = Timelog::new();
+    let payload = vec![7u8; a.payload];
+    println!(
+        "retention soak: {} s, live window {} records, {}-byte payloads, delete_before every {} appends, {}",
+        a.secs,
+        a.live,
+        a.payload,
+        a.delete_every,
+        if a.batch == 0 { "single appends".to_string() } else { format!("batches of {}", a.batch) }
+    );
+    // Bytes the live records need at least: timestamp + Vec header + the heap
+    // block of the payload (glibc: payload + 8-byte header, rounded up to 16,
+    // at least 32; none for an empty payload).
+    let block = if a.payload == 0 { 0 } else { ((a.payload as u64 + 8).div_ceil(16) * 16).max(32) };
+    let live_bytes = a.live as u64 * (8 + 24 + block);
+    println!("live data: about {:.0} MiB (ts + Vec header + payload block)", mib(live_bytes));
+    println!(
+        "{:>7} {:>9} {:>10} {:>10} {:>7} {:>4} {:>5} {:>6} {:>10} {:>10} {:>5}",
+        "secs", "rss MiB", "live", "dead", "appends", "L0", "L1", "tombs", "engine MiB", "dead MiB", "w-amp"
+    );
+    let start = Instant::now();
+    let total = Duration::from_secs_f64(a.secs);
+    let mut next_report = a.report;
+    let mut samples: Vec<(f64, u64)> = Vec::new();
+    let mut ts: i64 = 0;
+    let mut since_delete: i64 = 0;
+    let mut batch: Vec<(i64, Vec<u8>)> = Vec::with_capacity(a.batch);
+    loop {
+        // Write a slice of records, then look at the clock.
+        for _ in 0..4096 {
+            if a.batch == 0 {
+                let _ = log.append(ts, payload.clone());
+            } else {
+                batch.push((ts, payload.clone()));
+                if batch.len() == a.batch {
+                    let _ = log.append_batch(std::mem::take(&mut batch));
+                    batch.reserve(a.batch);
+                }
+            }
+            ts += 1;
+            since_delete += 1;
+            if since_delete >= a.delete_every {
+                since_delete = 0;
+                log.delete_before(ts - a.live).expect("a non-empty range");
+            }
+        }
+        let t = start.elapsed().as_secs_f64();
+        if t >= next_report || t >= total.as_secs_f64() {
+            next_report += a.report;
+            let st = log.stats();
+            let r = rss();
+            samples.push((t, r));
+            println!(
+                "{:>7.1} {:>9.1} {:>10} {:>10} {:>6.1}M {:>4} {:>5} {:>6} {:>10.1} {:>10.1} {:>5.2}",
+                t,
+                mib(r),
+                st.records,
+                st.dead_records,
+                ts as f64 / 1e6,
+                st.l0_segments,
+                st.l1_segments,
+                st.tombstones,
+                mib(st.memory_bytes as u64),
+                mib(st.dead_bytes as u64),
+                (st.flushed_records + st.compacted_records) as f64 / ts.max(1) as f64,
+            );
+        }
+        if t >= total.as_secs_f64() {
+            break;
+        }
+    }
+    let end = a.secs;
+    let fifth = samples.iter().rfind(|(t, _)| *t <= end / 5.0).or(samples.first()).map(|s| s.1).unwrap_or(0);
+    let second_half = samples.iter().filter(|(t, _)| *t >= end / 2.0).map(|s| s.1).max().unwrap_or(0);
+    let ratio = second_half as f64 / fifth.max(1) as f64;
+    println!(
+        "rss at the end of the first fifth {:.1} MiB, largest in the second half {:.1} MiB: {:.2}x (limit {:.2}x); \
+         {:.1} M appends, {:.1} M rec/s",
+        mib(fifth),
+        mib(second_half),
+        ratio,
+        a.limit,
+        ts as f64 / 1e6,
+        ts as f64 / 1e6 / start.elapsed().as_secs_f64()
+    );
+    let last = samples.last().map(|s| s.1).unwrap_or(0);
+    println!("final rss / live data: {:.2}x", last as f64 / live_bytes.max(1) as f64);
+    if ratio > a.limit {
+        println!("FAIL: memory is not flat");
+        std::process::exit(1);
+    }
+    println!("ok: memory is flat");
+}
