@@ -230,6 +230,28 @@ fn deletes(c: &mut Criterion) {
     });
     g.finish();
 
+    // Sustained: every sample is DELETES_PER_LOG calls on one log, so the
+    // tombstones' flushes, pruning and rewrites run (in the background) while
+    // the deletes go on, and their cost shows in the per-call time.
+    let mut g = slow_group(c, "delete");
+    g.throughput(Throughput::Elements(DELETES_PER_LOG));
+    g.bench_function("delete_range_sustained", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let log = compacted_log(&w);
+                let t = Instant::now();
+                for k in 0..DELETES_PER_LOG as usize {
+                    let a = starts[k % starts.len()];
+                    black_box(log.delete_range(a..a + DELETE_WIDTH).expect("valid range"));
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+
     let log = compacted_log(&w);
     for &a in &starts[..1_000] {
         log.delete_range(a..a + DELETE_WIDTH).expect("valid range");

@@ -14,7 +14,9 @@
 //! `Vec<u8>` payload, default 16), `--delete-every N` (appends between two
 //! `delete_before` calls, default 65,536), `--batch N` (append in batches of N
 //! records; 0, the default, appends one record at a time), `--report N` (seconds
-//! between reports, default 2), `--limit X` (the flatness ratio, default 1.25).
+//! between reports, default 2), `--limit X` (the flatness ratio, default 1.25),
+//! `--reads` (at the end, time full scans, ranges and point lookups over the
+//! churned log against a freshly built log holding the same records).
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,7 @@ struct Args {
     batch: usize,
     report: f64,
     limit: f64,
+    reads: bool,
 }
 
 fn parse() -> Args {
@@ -39,6 +42,7 @@ fn parse() -> Args {
         batch: 0,
         report: 2.0,
         limit: 1.25,
+        reads: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,10 +66,11 @@ fn parse() -> Args {
             "--batch" => a.batch = num(val()) as usize,
             "--report" => a.report = num(val()),
             "--limit" => a.limit = num(val()),
+            "--reads" => a.reads = true,
             "-h" | "--help" => {
                 println!(
                     "usage: retention [--secs N] [--live N] [--payload BYTES] [--delete-every N] \
-                     [--batch N] [--report SECS] [--limit RATIO]"
+                     [--batch N] [--report SECS] [--limit RATIO] [--reads]"
                 );
                 std::process::exit(0)
             }
@@ -182,9 +187,66 @@ fn main() {
     );
     let last = samples.last().map(|s| s.1).unwrap_or(0);
     println!("final rss / live data: {:.2}x", last as f64 / live_bytes.max(1) as f64);
+    if a.reads {
+        compare_reads(&log);
+    }
     if ratio > a.limit {
         println!("FAIL: memory is not flat");
         std::process::exit(1);
     }
     println!("ok: memory is flat");
+}
+
+/// Times reads over the churned log against a log freshly built from the same
+/// records (one batch, compacted), alternating the two, and prints the medians
+/// and their ratio.
+fn compare_reads(churned: &Timelog<Vec<u8>>) {
+    churned.flush();
+    let snap = churned.snapshot();
+    let records: Vec<(i64, Vec<u8>)> = snap.range(..).map(|(t, v)| (t, v.clone())).collect();
+    let (Some(lo), Some(hi)) = (snap.first_ts(), snap.last_ts()) else {
+        println!("reads: the log is empty");
+        return;
+    };
+    let fresh: Timelog<Vec<u8>> = Timelog::new();
+    let _ = fresh.append_batch(records);
+    fresh.compact_now();
+    let fsnap = fresh.snapshot();
+    let span = (hi - lo).max(1) as u64;
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        lo + (x % span) as i64
+    };
+    let starts: Vec<i64> = (0..2_000).map(|_| rnd()).collect();
+    let points: Vec<i64> = (0..200_000).map(|_| rnd()).collect();
+    type Read = fn(&timelog::Snapshot<Vec<u8>>, &[i64], &[i64]) -> usize;
+    let reads: [(&str, Read); 3] = [
+        ("full scan", |s, _, _| s.range(..).map(|(_, v)| v.len()).sum()),
+        ("2,000 ranges of 1,000", |s, st, _| st.iter().map(|&a| s.range(a..a + 1_000).count()).sum()),
+        ("200,000 points", |s, _, p| p.iter().map(|&t| s.point(t).count()).sum()),
+    ];
+    println!("reads over the live window: churned vs freshly built ({} records)", fsnap.count(..));
+    for (name, f) in reads {
+        let (mut tc, mut tf) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let t = Instant::now();
+            let a = std::hint::black_box(f(&snap, &starts, &points));
+            tc.push(t.elapsed());
+            let t = Instant::now();
+            let b = std::hint::black_box(f(&fsnap, &starts, &points));
+            tf.push(t.elapsed());
+            assert_eq!(a, b, "{name}: the two logs disagree");
+        }
+        tc.sort();
+        tf.sort();
+        println!(
+            "  {name:>22}: churned {:>9.2} ms, fresh {:>9.2} ms, ratio {:.2}x",
+            tc[2].as_secs_f64() * 1e3,
+            tf[2].as_secs_f64() * 1e3,
+            tc[2].as_secs_f64() / tf[2].as_secs_f64()
+        );
+    }
 }

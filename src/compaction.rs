@@ -20,6 +20,10 @@ use crate::timelog::Inner;
 use crate::tombstone::{Piece, Tomb};
 use crate::Value;
 
+/// Longest time tombstones wait for a survey while they keep arriving (see
+/// [`Inner::survey_due`]).
+const SURVEY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Inclusive bounds of the window (of size `size`, aligned to `origin`) holding `ts`.
 pub(crate) fn window_of(ts: i64, size: i64, origin: i64) -> Window {
     let k = (ts as i128 - origin as i128).div_euclid(size as i128);
@@ -88,6 +92,28 @@ impl<V: Value> Inner<V> {
         changed
     }
 
+    /// Whether to look for dead segments and retiring tombstones now. A survey
+    /// costs O(T log T) for T tombstones (the step function of all of them, then
+    /// the index rebuilt without the retired ones), so with many tombstones it runs
+    /// only once their number has grown by an eighth since the last one, or
+    /// [`SURVEY_INTERVAL`] has passed: amortised O(log T) per tombstone, while a
+    /// stream of deletes is never left unsurveyed for long.
+    fn survey_due(&self, snap: &Snapshot<V>) -> bool {
+        let m = &snap.m;
+        let t = m.tombs.len()
+            + m.memruns.iter().chain(std::iter::once(&m.active)).map(|mt| mt.tomb_count()).sum::<usize>();
+        let mut st = self.maint.lock();
+        let now = std::time::Instant::now();
+        let due = t <= 256
+            || t >= st.surveyed_tombs + st.surveyed_tombs / 8
+            || st.last_survey.is_none_or(|at| now.duration_since(at) >= SURVEY_INTERVAL);
+        if due {
+            st.surveyed_tombs = t;
+            st.last_survey = Some(now);
+        }
+        due
+    }
+
     /// Runs one compaction if one is due (or `force`d: compact every L0 segment and
     /// every L1 segment holding deleted records); `true` if it did.
     ///
@@ -104,7 +130,12 @@ impl<V: Value> Inner<V> {
         let mut snap = self.snapshot();
         let mut pieces = snap.pieces(i64::MIN, i64::MAX);
         let mut pruned = false;
-        if (requested || tombs_changed) && self.prune(&snap, &pieces) {
+        let survey = requested || (tombs_changed && self.survey_due(&snap));
+        if tombs_changed && !survey {
+            // Not yet worth it: look again at the next wake-up.
+            self.tombs_changed.store(true, Ordering::Release);
+        }
+        if survey && self.prune(&snap, &pieces) {
             pruned = true;
             snap = self.snapshot();
             pieces = snap.pieces(i64::MIN, i64::MAX);
@@ -113,7 +144,7 @@ impl<V: Value> Inner<V> {
         // Partly deleted segments worth a rewrite.
         let mut dead_l1: Vec<usize> = Vec::new();
         let mut dead_l0 = 0; // L0 segments to take (a prefix) so that the dead ones are rewritten
-        if !pieces.is_empty() {
+        if survey && !pieces.is_empty() {
             let f = self.cfg.segment_dead_fraction;
             let worth = |s: &Segment<V>| {
                 let dead = s.len() - s.count(i64::MIN, i64::MAX, &pieces);

@@ -30,6 +30,9 @@ pub(crate) struct MaintState {
     pub(crate) failures: u64,
     /// When the allocator was last asked to release free memory.
     last_release: Option<std::time::Instant>,
+    /// Tombstones at the last survey for dead segments, and when it ran.
+    pub(crate) surveyed_tombs: usize,
+    pub(crate) last_survey: Option<std::time::Instant>,
 }
 
 /// What `stats()` shows of the controller.
@@ -51,6 +54,8 @@ impl MaintState {
             since_sample: 0,
             failures: 0,
             last_release: None,
+            surveyed_tombs: 0,
+            last_survey: None,
         }
     }
 

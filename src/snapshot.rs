@@ -122,6 +122,18 @@ impl<V: crate::Value> Snapshot<V> {
         self.w
     }
 
+    /// The largest sequence number of a tombstone visible here that covers `ts`
+    /// (0 if none): the step function at one point, without building it.
+    fn cover_at(&self, ts: i64) -> u64 {
+        let mut c = self.m.tombs.cover(ts);
+        for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
+            if mt.tomb_count() > 0 {
+                c = c.max(mt.tomb_cover(ts, self.w));
+            }
+        }
+        c
+    }
+
     /// Tombstone step function over `[lo, hi]` for this snapshot.
     pub(crate) fn pieces(&self, lo: i64, hi: i64) -> Vec<Piece> {
         // The common case, no tombstone anywhere, without building anything.
@@ -242,17 +254,20 @@ impl<V: crate::Value> Snapshot<V> {
         if let Some(s) = l1_seg {
             s.prefetch(ts);
         }
-        let pieces = self.pieces(ts, ts);
+        // The step function of one timestamp is one piece: its newest cover.
+        let cover = self.cover_at(ts);
+        let one = [Piece { lo: ts, hi: ts, seq: cover }];
+        let pieces: &[Piece] = if cover > 0 { &one } else { &[] };
         let segs = l1_seg.into_iter().chain(self.m.l0.iter());
         for seg in segs {
             if seg.min_ts() <= ts && ts <= seg.max_ts() {
-                seg.visible_ranges(ts, ts, &pieces, |a, b| g.slice(&seg.vals()[a..b]));
+                seg.visible_ranges(ts, ts, pieces, |a, b| g.slice(&seg.vals()[a..b]));
             }
         }
         let mut mem: Vec<(u64, &'a V)> = Vec::new();
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
             mt.point_into(ts, &mut |seq, v| {
-                if record_visible(&pieces, self.w, ts, seq) {
+                if record_visible(pieces, self.w, ts, seq) {
                     mem.push((seq, v));
                 }
             });

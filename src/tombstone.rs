@@ -187,6 +187,11 @@ impl TombIndex {
         self.levels.iter().map(|l| l.tombs.len()).sum()
     }
 
+    /// The largest sequence number of a tombstone covering `ts` (0 if none).
+    pub(crate) fn cover(&self, ts: i64) -> u64 {
+        self.levels.iter().map(|l| cover(&l.pieces, ts)).max().unwrap_or(0)
+    }
+
     /// Pieces overlapping `[lo, hi]`, as tombstones (clipped later by the caller).
     pub(crate) fn overlapping(&self, lo: i64, hi: i64, out: &mut Vec<Tomb>) {
         for level in &self.levels {

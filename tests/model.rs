@@ -162,15 +162,8 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop_oneof![3 => Just(0u64), 1 => 1u64..20],
         prop_oneof![Just(0.25), Just(1.0), 0.01f64..1.0],
     )
-        .prop_map(|(memtable, page, max_l0, window, sealed, background, adaptive, dead_fraction)| Setup {
-            memtable,
-            page,
-            max_l0,
-            window,
-            sealed,
-            background,
-            adaptive,
-            dead_fraction,
+        .prop_map(|(memtable, page, max_l0, window, sealed, background, adaptive, dead_fraction)| {
+            Setup { memtable, page, max_l0, window, sealed, background, adaptive, dead_fraction }
         })
 }
 

@@ -368,6 +368,12 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         }
     }
 
+    /// The largest sequence number below `w` of a tombstone here covering `ts`
+    /// (0 if none).
+    pub(crate) fn tomb_cover(&self, ts: i64, w: u64) -> u64 {
+        self.tombs.iter().filter(|t| t.seq < w && t.lo <= ts && ts <= t.hi).map(|t| t.seq).max().unwrap_or(0)
+    }
+
     /// Number of tombstones stored here.
     pub(crate) fn tomb_count(&self) -> usize {
         self.tombs.len()
