@@ -6,6 +6,11 @@ from typing import Any, Iterator, SupportsIndex, final
 TL_TS_MIN: int
 TL_TS_MAX: int
 
+def _slab_info() -> dict[str, int]:
+    """Payload slab figures (private, for tests and soaks): ``slots`` in use,
+    ``chunks`` installed, their ``bytes``, and ``retired`` slots waiting for release."""
+    ...
+
 class TimelogError(Exception): ...
 class TimelogBusyError(TimelogError): ...
 
