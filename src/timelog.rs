@@ -18,8 +18,8 @@ use crate::Value;
 
 /// What a write reports. The write itself is always accepted and durable in
 /// memory; `Backpressure` says that maintenance is behind — the sealed-memtable
-/// queue is over `sealed_max_runs`, or L0 holds more than four times
-/// `max_l0_segments` segments — and the writer waited up to `sealed_wait`
+/// queue is over `sealed_max_runs`, or (background maintenance) L0 holds more
+/// than twice `max_l0_segments` segments — and the writer waited up to `sealed_wait`
 /// without it catching up, so the caller may want to slow down or call
 /// [`Timelog::flush`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -627,13 +627,15 @@ impl<V: Value> Inner<V> {
     }
 
     /// Whether maintenance keeps up: the sealed queue is within `sealed_max_runs`
-    /// and L0 within [`Inner::l0_stall`]. Writers that seal a memtable while
-    /// this is false wait (up to `sealed_wait`) for maintenance to catch up.
+    /// and, while the background workers run, L0 within [`Inner::l0_stall`] (in
+    /// manual mode L0 is the caller's to compact). Writers that seal a memtable
+    /// while this is false wait (up to `sealed_wait`) for maintenance to catch up.
     pub(crate) fn has_room(&self, m: &Manifest<V>) -> bool {
-        m.memruns.len() <= self.cfg.sealed_max_runs && m.l0.len() <= self.l0_stall()
+        m.memruns.len() <= self.cfg.sealed_max_runs
+            && (m.l0.len() <= self.l0_stall() || !self.worker_running.load(Ordering::Acquire))
     }
 
-    /// L0 segments past which writers wait for compaction: four times the count
+    /// L0 segments past which writers wait for compaction: twice the count
     /// that triggers it. Without this limit a writer faster than compaction (on
     /// a machine with fewer cores than busy threads) would pile up L0 segments,
     /// and with them memory, without bound.

@@ -285,3 +285,19 @@ fn rolling_retention_stays_bounded_background() {
     assert!(st.l0_segments + st.l1_segments <= 64, "{st:?}");
     log.validate().unwrap();
 }
+
+/// The L0 backlog limit applies while background workers run; in manual mode L0
+/// is the caller's to compact, so a long run of flushes without compaction is not
+/// reported as backpressure.
+#[test]
+fn manual_mode_l0_backlog_is_not_backpressure() {
+    let log: Timelog<u64> =
+        Timelog::builder().maintenance(MaintenanceMode::Manual).memtable_max_bytes(4 << 10).build().unwrap();
+    for k in 0..40i64 {
+        for i in 0..200 {
+            assert!(!log.append(k * 1_000 + i, 0).is_backpressure(), "flush {k}");
+        }
+        log.flush();
+    }
+    assert!(log.stats().l0_segments > 16, "{} L0 segments", log.stats().l0_segments);
+}
