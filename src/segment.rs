@@ -78,6 +78,10 @@ impl Radix {
 /// An immutable columnar segment.
 pub(crate) struct Segment<V> {
     pub(crate) id: u64,
+    /// First and last timestamp, kept beside the column pointers: overlap checks
+    /// (every query checks every L0 segment) then read no column memory.
+    min: i64,
+    max: i64,
     ts: Vec<i64>,
     vals: Vec<V>,
     fences: Vec<i64>,
@@ -117,19 +121,27 @@ impl<V> Segment<V> {
         // L0 segments are short-lived (the next compaction rewrites them), so only
         // L1 segments pay for an index; L0 lookups bisect the column.
         let radix = if level == Level::L1 { Radix::new(&ts) } else { Radix::new(&[]) };
-        Segment { id, ts, vals, fences, radix, page_len, applied_seq, level, window }
+        let (min, max) = match (ts.first(), ts.last()) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (i64::MAX, i64::MIN),
+        };
+        Segment { id, min, max, ts, vals, fences, radix, page_len, applied_seq, level, window }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.ts.len()
     }
 
+    /// First timestamp (`i64::MAX` for an empty segment, which is never published).
+    #[inline]
     pub(crate) fn min_ts(&self) -> i64 {
-        self.ts[0]
+        self.min
     }
 
+    /// Last timestamp (`i64::MIN` for an empty segment).
+    #[inline]
     pub(crate) fn max_ts(&self) -> i64 {
-        self.ts[self.ts.len() - 1]
+        self.max
     }
 
     pub(crate) fn ts(&self) -> &[i64] {
@@ -340,6 +352,9 @@ impl<V> Segment<V> {
         }
         if self.ts.len() != self.vals.len() {
             return Err(format!("segment {}: column lengths differ", self.id));
+        }
+        if self.min != self.ts[0] || self.max != self.ts[self.ts.len() - 1] {
+            return Err(format!("segment {}: stored bounds differ from the column's", self.id));
         }
         for p in 0..self.page_count() {
             let r = self.page(p);

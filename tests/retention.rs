@@ -186,12 +186,17 @@ fn deleted_values_are_dropped_once_their_segment_goes() {
     log.delete_before(6_000).unwrap();
     log.flush();
     settle(&log);
-    log.flush(); // returns what maintenance retired
-    let n = live.load(Ordering::SeqCst);
+    let n = settled_count(&log, &live, 2_000);
     assert!(n <= 2_000 + 1_024, "{n} values alive for 2,000 live records");
     log.compact_now();
-    assert_eq!(live.load(Ordering::SeqCst), 2_000);
+    assert_eq!(settled_count(&log, &live, 2_000), 2_000);
     drop(log);
+    // Retired manifests still queued in the epoch collector are freed by later pins.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while live.load(Ordering::SeqCst) != 0 && Instant::now() < deadline {
+        crossbeam_epoch::pin().flush();
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(live.load(Ordering::SeqCst), 0);
 }
 
@@ -243,8 +248,27 @@ fn rolling_retention_stays_bounded_manual() {
     assert!(dead <= 3_000, "{dead} dead records");
     log.flush();
     log.compact_now();
-    assert_eq!(live.load(Ordering::SeqCst), keep as usize);
+    assert_eq!(settled_count(&log, &live, keep as usize), keep as usize);
     log.validate().unwrap();
+}
+
+/// Live `Counted` instances once retired garbage is freed. Freeing waits for the
+/// epoch to advance, which threads of other tests (same process) may briefly
+/// hold back, so this retries for a while before giving the count.
+fn settled_count<V: Clone + Send + Sync + 'static>(
+    log: &Timelog<V>,
+    live: &AtomicUsize,
+    want: usize,
+) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = live.load(Ordering::SeqCst);
+        if n == want || Instant::now() > deadline {
+            return n;
+        }
+        log.flush(); // frees what maintenance retired, as far as the epoch allows
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The same with the default configuration and the background workers.
@@ -270,7 +294,9 @@ fn rolling_retention_stays_bounded_background() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let st = log.stats();
-        if st.dead_records == 0 && st.tombstones <= 1 {
+        // Dead records left in place: under a quarter of each segment, so at most
+        // a third of the live ones (the documented bound).
+        if st.sealed_memruns == 0 && st.dead_records * 3 <= st.records && st.tombstones <= 1 {
             break;
         }
         assert!(Instant::now() < deadline, "maintenance did not settle: {st:?}");
