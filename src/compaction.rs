@@ -39,18 +39,17 @@ pub(crate) fn is_aligned(w: Window, origin: i64) -> bool {
 
 impl<V: Value> Inner<V> {
     /// Fraction of stored segment records hidden by tombstones.
-    fn delete_debt(&self, snap: &Snapshot<V>) -> f64 {
+    fn delete_debt(&self, snap: &Snapshot<V>, pieces: &[Piece]) -> f64 {
         let m = &snap.m;
         let total: usize = m.l0.iter().chain(m.l1.iter()).map(|s| s.len()).sum();
         if total == 0 {
             return 0.0;
         }
-        let pieces = snap.pieces(i64::MIN, i64::MAX);
         if pieces.is_empty() {
             return 0.0;
         }
         let visible: usize =
-            m.l0.iter().chain(m.l1.iter()).map(|s| s.count(i64::MIN, i64::MAX, &pieces)).sum();
+            m.l0.iter().chain(m.l1.iter()).map(|s| s.count(i64::MIN, i64::MAX, pieces)).sum();
         (total - visible) as f64 / total as f64
     }
 
@@ -128,17 +127,27 @@ impl<V: Value> Inner<V> {
         let requested = force || self.compact_requested.swap(false, Ordering::AcqRel);
         let tombs_changed = self.tombs_changed.swap(false, Ordering::AcqRel);
         let mut snap = self.snapshot();
-        let mut pieces = snap.pieces(i64::MIN, i64::MAX);
-        let mut pruned = false;
         let survey = requested || (tombs_changed && self.survey_due(&snap));
         if tombs_changed && !survey {
             // Not yet worth it: look again at the next wake-up.
             self.tombs_changed.store(true, Ordering::Release);
         }
+        if !(survey || snap.m.l0.len() > self.cfg.max_l0_segments || self.cfg.delete_debt_threshold > 0.0) {
+            // Nothing can be due: return before building the step function of every
+            // tombstone (O(T log T)).
+            return false;
+        }
+        // The step function of every tombstone, for the survey and for the debt
+        // rules (the build itself takes each stretch's own pieces).
+        let whole = survey || self.cfg.delete_debt_threshold > 0.0;
+        let all_pieces =
+            |snap: &Snapshot<V>| if whole { snap.pieces(i64::MIN, i64::MAX) } else { Vec::new() };
+        let mut pieces = all_pieces(&snap);
+        let mut pruned = false;
         if survey && self.prune(&snap, &pieces) {
             pruned = true;
             snap = self.snapshot();
-            pieces = snap.pieces(i64::MIN, i64::MAX);
+            pieces = all_pieces(&snap);
         }
         let m = &snap.m;
         // Partly deleted segments worth a rewrite.
@@ -155,7 +164,7 @@ impl<V: Value> Inner<V> {
         }
         let over = m.l0.len() > self.cfg.max_l0_segments;
         let debt = self.cfg.delete_debt_threshold > 0.0 && {
-            let d = self.delete_debt(&snap);
+            let d = self.delete_debt(&snap, &pieces);
             d > 0.0 && d >= self.cfg.delete_debt_threshold
         };
         if !(requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty()) {
@@ -214,6 +223,7 @@ impl<V: Value> Inner<V> {
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
         let max_records = self.l1_segment_records();
         let outputs: Vec<Arc<Segment<V>>> = par_map(&plan.stretches, |&(w, lo, hi)| {
+            let pieces = snap.pieces(lo, hi);
             let mut srcs = Vec::new();
             for s in &l1_in {
                 s.sources(lo, hi, &pieces, 0, &mut srcs);
@@ -235,7 +245,10 @@ impl<V: Value> Inner<V> {
                 n.l1.iter().filter(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
             l1.extend(outputs.iter().cloned());
             n.set_l1(l1);
-            retire_tombs(&mut n);
+            if survey {
+                // (Otherwise the next survey retires what this made retirable.)
+                retire_tombs(&mut n);
+            }
             Some(n)
         });
         self.notify_room();
