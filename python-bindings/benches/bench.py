@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Canonical benchmark workload (/work/shared/spec/workload.md) through the public
+"""Canonical benchmark workload (the reference specification's benchmark workload) through the public
 ``timelog`` Python API only, so that it runs unchanged against this package and against
 the reference ``timelog-lib`` (installed in another interpreter / venv).
 
@@ -8,7 +8,7 @@ Usage::
     # one implementation, results as JSON
     python bench.py --json ours.json
     # side by side: runs this interpreter and the other one alternately (same load)
-    python bench.py --compare /work/venv-ref/bin/python
+    python bench.py --compare /path/to/venv-ref/bin/python
     # merge two JSON files into the table
     python bench.py --merge ours.json ref.json
 

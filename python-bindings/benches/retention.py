@@ -8,7 +8,7 @@ released. Uses the public ``timelog`` API only (no third-party modules), so it r
 unchanged against this package and against the reference ``timelog-lib``::
 
     python benches/retention.py --secs 20                      # exit 0 = pass
-    /tmp/venv-ref/bin/python benches/retention.py --secs 20    # timelog-lib, same script
+    /path/to/venv-ref/bin/python benches/retention.py --secs 20    # timelog-lib, same script
 
 Phases:
 

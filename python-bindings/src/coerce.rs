@@ -92,7 +92,7 @@ pub fn ts(v: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[cold]
 fn ts_slow(v: &Bound<'_, PyAny>) -> PyResult<i64> {
     if v.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err("timestamp must be an int, not bool"));
+        return Err(PyTypeError::new_err("timestamp must be int (bool not allowed)"));
     }
     // SAFETY: `v` is a live object and we are attached.
     let idx = unsafe { ffi::PyNumber_Index(v.as_ptr()) };
@@ -101,8 +101,10 @@ fn ts_slow(v: &Bound<'_, PyAny>) -> PyResult<i64> {
         if v.is_instance_of::<PyFloat>() || is_numpy_float(v) {
             return Err(PyTypeError::new_err(format!(
                 "timestamps are integers in the log's time_unit, not float ({}); use int(x), \
-                 or a finer time_unit ('us'/'ns') for sub-unit precision",
-                v.repr().map(|r| r.to_string()).unwrap_or_default()
+                 or a finer time_unit ('us'/'ns') if you need sub-unit precision \
+                 ('{}' object cannot be interpreted as an integer)",
+                v.repr().map(|r| r.to_string()).unwrap_or_default(),
+                v.get_type().name().map(|r| r.to_string()).unwrap_or_default()
             )));
         }
         if is_date(v) {

@@ -226,9 +226,9 @@ pub fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         let e = PyErr::fetch(py);
         if e.is_instance_of::<PyTypeError>(py) {
             let t = PyTypeError::new_err(format!(
-                "bulk_append() timestamps must support the buffer protocol (e.g. \
-                 array.array('q', ...) or np.asarray(..., dtype=np.int64)), not {}; use extend() \
-                 for lists",
+                "bulk_append() timestamps must be an int64 buffer (e.g. numpy int64 array or \
+                 array.array('q')), not {}; build one with array.array('q', ts) or \
+                 np.asarray(ts, dtype=np.int64), or use extend() for lists",
                 obj.get_type().name()?
             ));
             t.set_cause(py, Some(e));
@@ -282,18 +282,25 @@ pub fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     Ok(s.to_vec())
 }
 
-/// The payloads of `bulk_append`: a concrete sequence of exactly `n` items.
-pub fn sequence_objects<'py>(objs: &Bound<'py, PyAny>, n: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let tn = || objs.get_type().name().map(|s| s.to_string()).unwrap_or_default();
+/// `bulk_append` payloads given as text (checked before the timestamps, as the
+/// reference does).
+pub fn reject_text_objects(objs: &Bound<'_, PyAny>) -> PyResult<()> {
     if objs.is_instance_of::<PyString>()
         || objs.is_instance_of::<PyBytes>()
         || objs.is_instance_of::<PyByteArray>()
     {
         return Err(PyTypeError::new_err(format!(
-            "bulk_append() objects must be a sequence of payloads, not {}",
-            tn()
+            "bulk_append() objects must be a sequence of payload objects, not str/bytes (got {})",
+            objs.get_type().name()?
         )));
     }
+    Ok(())
+}
+
+/// The payloads of `bulk_append`: a concrete sequence of exactly `n` items.
+pub fn sequence_objects<'py>(objs: &Bound<'py, PyAny>, n: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let tn = || objs.get_type().name().map(|s| s.to_string()).unwrap_or_default();
+    reject_text_objects(objs)?;
     // SAFETY: live object.
     if unsafe { ffi::PySequence_Check(objs.as_ptr()) } == 0 {
         return Err(PyTypeError::new_err(format!(

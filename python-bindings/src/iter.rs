@@ -366,10 +366,12 @@ impl TimelogIter {
         Ok(self.st.borrow(py)?.closed)
     }
 
+    /// `with it:` returns the iterator itself; leaving the block closes it.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Closes the iterator (releasing its snapshot); exceptions propagate.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
         self.close(py)?;

@@ -34,7 +34,7 @@ fn _slab_info(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// The native module.
-#[pymodule(gil_used = false)]
+#[pymodule(gil_used = true)]
 fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("TimelogError", py.get_type::<coerce::TimelogError>())?;

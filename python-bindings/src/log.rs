@@ -260,7 +260,7 @@ impl PyTimelog {
 
     fn delete_checked(&self, py: Python<'_>, open: &Open, t1: i64, t2: i64) -> PyResult<()> {
         if t1 > t2 {
-            return Err(PyValueError::new_err(format!("invalid range: t1 ({t1}) > t2 ({t2})")));
+            return Err(PyValueError::new_err(format!("invalid range: t1 ({t1}) must be <= t2 ({t2})")));
         }
         if t1 == t2 {
             return Ok(());
@@ -615,7 +615,7 @@ impl PyTimelog {
         };
         let (t, obj) = match (obj_or_ts, obj_or_none) {
             (Arg::Missing, _) => {
-                return Err(PyTypeError::new_err("append() missing required argument: 'obj_or_ts'"))
+                return Err(PyTypeError::new_err("append() missing required argument 'obj_or_ts' (pos 1)"))
             }
             (Arg::Given(t), Arg::Given(o)) => {
                 if ts_kw.is_some() {
@@ -709,6 +709,7 @@ impl PyTimelog {
         let _ = mostly_ordered;
         let g = self.open_guard()?;
         let open = g.as_ref().expect("open");
+        ingest::reject_text_objects(objects)?;
         let ts = ingest::int64_buffer(timestamps)?;
         let objs = ingest::sequence_objects(objects, ts.len())?;
         if let Some(f) = open.floor {
@@ -848,7 +849,7 @@ impl PyTimelog {
         let g = slf.get().open_guard()?;
         let (a, b) = (coerce::ts(t1)?, coerce::ts(t2)?);
         if a > b {
-            return Err(PyValueError::new_err(format!("invalid range: t1 ({a}) > t2 ({b})")));
+            return Err(PyValueError::new_err(format!("invalid range: t1 ({a}) must be <= t2 ({b})")));
         }
         Self::new_iter(slf, g.as_ref().expect("open"), a, Some(b))
     }
@@ -986,13 +987,19 @@ impl PyTimelog {
     ) -> PyResult<PageSpanIter> {
         let g = slf.get().open_guard()?;
         let open = g.as_ref().expect("open");
-        check_kind(&kind)?;
+        // The reference's order: both-or-neither, the bounds, then `kind`.
+        if t1.is_none() != t2.is_none() {
+            return Err(PyValueError::new_err("views() requires both t1 and t2, or neither"));
+        }
         let (a, b) = (coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        check_kind(&kind)?;
         let pages = match (a, b) {
             (None, None) => open.log.snapshot().segment_pages(..),
             (Some(a), Some(b)) => {
                 if a > b {
-                    return Err(PyValueError::new_err(format!("invalid range: t1 ({a}) > t2 ({b})")));
+                    return Err(PyValueError::new_err(format!(
+                        "invalid range: t1 ({a}) must be <= t2 ({b})"
+                    )));
                 }
                 open.log.snapshot().segment_pages(a..b)
             }
@@ -1142,10 +1149,11 @@ impl PyTimelog {
 fn check_kind(kind: &Arg<'_>) -> PyResult<()> {
     let Arg::Given(k) = kind else { return Ok(()) };
     let Ok(s) = k.cast::<PyString>() else {
-        return Err(PyTypeError::new_err(format!("kind must be a str, not {}", k.get_type().name()?)));
+        let shown = if k.is_none() { "None".to_string() } else { k.get_type().name()?.to_string() };
+        return Err(PyTypeError::new_err(format!("kind: argument 3 must be str, not {shown}")));
     };
     if s.to_str()? != "segment" {
-        return Err(PyValueError::new_err(format!("kind must be 'segment', not {:?}", s.to_str()?)));
+        return Err(PyValueError::new_err(format!("page_spans: kind must be 'segment', got {}", s.repr()?)));
     }
     Ok(())
 }

@@ -81,10 +81,12 @@ impl PageSpanIter {
         self.st.lock().closed
     }
 
+    /// `with spans:` returns the iterator itself; leaving the block closes it.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
 
+    /// Closes the iterator (unpinning the log); exceptions propagate.
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
         self.close();
@@ -214,6 +216,7 @@ impl PageSpan {
         self.is_closed()
     }
 
+    /// `with span:` returns the span itself; leaving the block closes it.
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }

@@ -20,3 +20,18 @@ def log():
 @pytest.fixture
 def np():
     return pytest.importorskip("numpy")
+
+
+def pytest_sessionstart(session):
+    """Under ci.sh: fail at once unless `timelog` comes from the installed wheel."""
+    import os
+
+    venv = os.environ.get("TIMELOG_REQUIRE_INSTALLED")
+    if venv:
+        import timelog
+        import timelog._timelog
+
+        for mod in (timelog, timelog._timelog):
+            path = os.path.realpath(mod.__file__)
+            if not path.startswith(os.path.realpath(venv) + os.sep):
+                raise pytest.UsageError(f"{mod.__name__} imported from {path}, not from {venv}")

@@ -1,4 +1,4 @@
-"""Section 15 of the contract (docs: /work/shared/spec/python-api.md): the acceptance
+"""Section 15 of the contract (the timelog-lib 1.4.0 specification): the acceptance
 examples, verbatim. They pass against timelog-lib 1.4.0 and must pass here."""
 # Acceptance examples for the timelog 1.4.0 Python API (run with pytest or plain python).
 import gc

@@ -5,7 +5,8 @@ drops their records.
 
 `timelog._timelog._slab_info()` (private, process-wide) reports the payload slab:
 `slots` in use, `chunks` allocated (2**16 slots, 768 KiB each), `retired` queue length.
-The soak itself (`benches/retention.py`) runs here only when TIMELOG_SOAK_SECS is set.
+The soak itself (`benches/retention.py`) runs here only when TIMELOG_SOAK_SECS is set to
+a positive number of seconds (unset or 0: skipped).
 """
 
 import gc
@@ -199,8 +200,11 @@ def test_drain_batch_limit_keeps_up_with_retention():
             while log.maint_step():
                 pass
         worst = max(worst, log.retired_queue_len)
-    # one drain cycle's worth (4 batches retired at once), never the ~770k deleted
-    assert worst <= 5 * batch
+    # About one drain cycle's worth (4 batches retired at once), never the ~770k deleted.
+    # The queue is process-wide and retirement follows epoch reclamation, which can lag
+    # by a few cycles on a loaded machine (31k was seen once with 2 busy cores), hence
+    # the margin; unbounded growth would reach hundreds of thousands.
+    assert worst <= 12 * batch
     gone = [r for ts, r in refs if ts < t - live - 16 * batch]
     assert len(gone) > 150
     assert alive(gone) == 0
@@ -249,7 +253,7 @@ def test_delete_releases_payloads_queued_by_readers():
 
 
 @pytest.mark.skipif(
-    not os.environ.get("TIMELOG_SOAK_SECS"),
+    float(os.environ.get("TIMELOG_SOAK_SECS") or 0) <= 0,
     reason="set TIMELOG_SOAK_SECS=20 to run the retention soak (benches/retention.py)",
 )
 def test_retention_soak():

@@ -182,11 +182,14 @@ class Timelog(_NativeTimelog):
     # ----- context manager, repr, copying --------------------------------------------
 
     def __enter__(self) -> "Timelog":
+        """``with Timelog(...) as log:`` returns the log (TimelogError if it is closed)."""
         if self.closed:
             raise TimelogError("Timelog is closed")
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """Closes the log. If the block raised and ``close()`` fails too (e.g. a live
+        iterator), the block's exception propagates with a note saying why."""
         if exc is None:
             self.close()
             return False
@@ -198,6 +201,7 @@ class Timelog(_NativeTimelog):
         return False
 
     def __repr__(self) -> str:
+        """``<Timelog len~N time_unit='ms' [min..max]>`` (``<Timelog closed>`` once closed)."""
         name = type(self).__name__
         try:
             if self.closed:

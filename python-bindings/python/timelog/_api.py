@@ -28,7 +28,7 @@ def _coerce_ts(x: object) -> int:
         OverflowError: the value is outside the int64 range.
     """
     if isinstance(x, bool):
-        raise TypeError("timestamp must be an int, not bool")
+        raise TypeError("timestamp must be int (bool not allowed)")
     try:
         ts = operator.index(x)  # type: ignore[arg-type]
     except TypeError:
@@ -40,7 +40,8 @@ def _coerce_ts(x: object) -> int:
         if isinstance(x, float) or type(x).__name__.startswith("float"):
             raise TypeError(
                 f"timestamps are integers in the log's time_unit, not float ({x!r}); use "
-                "int(x), or a finer time_unit ('us'/'ns') for sub-unit precision"
+                "int(x), or a finer time_unit ('us'/'ns') if you need sub-unit precision "
+                f"('{type(x).__name__}' object cannot be interpreted as an integer)"
             ) from None
         raise
     if ts < TL_TS_MIN or ts > TL_TS_MAX:
@@ -52,165 +53,221 @@ def _coerce_ts(x: object) -> int:
 
 # --------------------------------------------------------------------------------------
 # Option parsing
+#
+# The messages embed, verbatim, the text timelog-lib 1.4.0 raises for the same mistake
+# (code written for the reference matches on it), and the checks run in the same order:
+# unknown keywords, then the type of every flat option (in the reference's argument
+# order), then the ``adaptive`` and ``compaction`` dicts, then the three string choices,
+# then the ranges, and last the engine's own cross-field validation.
+
+# Messages of the value classes, keyed by how the reference converts the option.
+_OVERFLOW_SSIZE = "Python int too large to convert to C ssize_t"
+_OVERFLOW_INT64 = "int too big to convert"
+
+# Range kinds: (lo, hi, wording of the ValueError, overflow text).
+_NONNEG = (0, TL_TS_MAX, ">= 0", _OVERFLOW_SSIZE)
+_U32 = (0, _U32_MAX, "0-4294967295", _OVERFLOW_SSIZE)
+_I64_NONNEG = (0, TL_TS_MAX, "in [0, INT64_MAX]", _OVERFLOW_INT64)
+_I64_ANY = (TL_TS_MIN, TL_TS_MAX, "", _OVERFLOW_INT64)
+_FRACTION = "fraction"  # a float option in [0.0, 1.0]
+
+# Every engine keyword, in the reference's argument order: name -> kind. (time_unit,
+# maintenance and busy_policy are its string arguments 1, 2 and 7.)
+_OPTIONS: dict[str, Any] = {
+    "time_unit": 1,
+    "maintenance": 2,
+    "memtable_max_bytes": _NONNEG,
+    "target_page_bytes": _NONNEG,
+    "sealed_max_runs": _NONNEG,
+    "ooo_budget_bytes": _NONNEG,
+    "busy_policy": 7,
+    "sealed_wait_ms": _U32,
+    "maintenance_wakeup_ms": _U32,
+    "drain_batch_limit": _U32,
+    "max_delta_segments": _NONNEG,
+    "window_size": _I64_NONNEG,
+    "window_origin": _I64_ANY,
+    "delete_debt_threshold": _FRACTION,
+    "compaction_target_bytes": _NONNEG,
+    "max_compaction_inputs": _U32,
+    "max_compaction_windows": _U32,
+    "adaptive_target_records": _NONNEG,
+    "adaptive_min_window": _I64_NONNEG,
+    "adaptive_max_window": _I64_NONNEG,
+    "adaptive_hysteresis_pct": _U32,
+    "adaptive_window_quantum": _I64_NONNEG,
+    "adaptive_alpha": _FRACTION,
+    "adaptive_warmup_flushes": _U32,
+    "adaptive_stale_flushes": _U32,
+    "adaptive_failure_backoff_threshold": _U32,
+    "adaptive_failure_backoff_pct": _U32,
+}
+
+_CHOICES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    # name -> (default, allowed, message template)
+    "time_unit": ("ms", ("s", "ms", "us", "ns"), "Invalid time_unit: {!r} (expected 's', 'ms', 'us', or 'ns')"),
+    "maintenance": (
+        "background",
+        ("background", "disabled"),
+        "Invalid maintenance mode: {!r} (expected 'disabled' or 'background')",
+    ),
+    "busy_policy": (
+        "raise",
+        ("raise", "silent", "flush"),
+        "Invalid busy_policy: {!r} (expected 'raise', 'silent', or 'flush')",
+    ),
+}
+
+# dict name -> {dict key: flat spelling}, in the order the reference checks the dicts.
+_GROUPS: dict[str, dict[str, str]] = {
+    "adaptive": {
+        "target_records": "adaptive_target_records",
+        "min_window": "adaptive_min_window",
+        "max_window": "adaptive_max_window",
+        "hysteresis_pct": "adaptive_hysteresis_pct",
+        "window_quantum": "adaptive_window_quantum",
+        "alpha": "adaptive_alpha",
+        "warmup_flushes": "adaptive_warmup_flushes",
+        "stale_flushes": "adaptive_stale_flushes",
+        "failure_backoff_threshold": "adaptive_failure_backoff_threshold",
+        "failure_backoff_pct": "adaptive_failure_backoff_pct",
+    },
+    "compaction": {
+        "target_bytes": "compaction_target_bytes",
+        "max_inputs": "max_compaction_inputs",
+        "max_windows": "max_compaction_windows",
+    },
+}
+
+KNOWN_OPTIONS = frozenset(set(_OPTIONS) | set(_GROUPS))
 
 
-def _int_option(name: str, value: object, lo: int, hi: int) -> int:
-    """An int-like option: ``__index__`` required (so ``True`` is 1), int64 range
-    (OverflowError), then ``lo..hi`` (ValueError)."""
-    if isinstance(value, (float, str, bytes)) or value is None:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _int_value(name: str, value: object, kind: tuple[int, int, str, str], in_dict: str | None) -> int:
+    """Type and int64 checks of an int option (``in_dict``: the dict it came from)."""
+    lo, hi, wording, overflow = kind
     try:
+        if isinstance(value, (float, str, bytes)):
+            raise TypeError
         v = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+        if in_dict is not None:
+            raise TypeError(
+                f"{in_dict}: an integer is required, not {_type_name(value)} "
+                f"(the value of {name})"
+            ) from None
+        raise TypeError(
+            f"{name}: '{_type_name(value)}' object cannot be interpreted as an integer"
+        ) from None
     if v < TL_TS_MIN or v > TL_TS_MAX:
-        raise OverflowError(f"{name}={v} does not fit in int64")
-    if v < lo or v > hi:
-        raise ValueError(f"invalid argument: {name}={v} is outside [{lo}, {hi}]")
+        raise OverflowError(f"{name}={v} does not fit in int64: {overflow}")
     return v
 
 
-def _float_option(name: str, value: object) -> float:
-    """A fraction option in [0.0, 1.0] (ints and bools accepted)."""
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}")
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a float, not {type(value).__name__}") from None
-    if not math.isfinite(f):
-        raise ValueError(f"invalid argument: {name} must be finite, got {f}")
-    if not 0.0 <= f <= 1.0:
-        raise ValueError(f"invalid argument: {name}={f} is outside [0.0, 1.0]")
-    return f
+def _float_value(name: str, value: object) -> float:
+    """Type check of a float option (int and bool accepted, as float() would)."""
+    if isinstance(value, (int, float)) or hasattr(value, "__float__") or hasattr(value, "__index__"):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"{name}: must be real number, not {_type_name(value)}")
 
 
-def _enum_option(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    if value not in allowed:
-        raise ValueError(
-            f"invalid argument: {name} must be one of {', '.join(map(repr, allowed))}, "
-            f"not {value!r}"
-        )
-    return value
-
-
-_I63 = TL_TS_MAX
-
-# name -> (lo, hi) for the plain integer options.
-_INT_OPTIONS: dict[str, tuple[int, int]] = {
-    "memtable_max_bytes": (0, _I63),
-    "target_page_bytes": (0, _I63),
-    "sealed_max_runs": (0, _I63),
-    "ooo_budget_bytes": (0, _I63),
-    "sealed_wait_ms": (0, _U32_MAX),
-    "maintenance_wakeup_ms": (0, _U32_MAX),
-    "drain_batch_limit": (0, _U32_MAX),
-    "max_delta_segments": (0, _I63),
-    "window_size": (0, _I63),
-    "window_origin": (TL_TS_MIN, TL_TS_MAX),
-}
-
-# dict key -> (flat spelling, lo, hi)
-_COMPACTION_KEYS: dict[str, tuple[str, int, int]] = {
-    "target_bytes": ("compaction_target_bytes", 0, _I63),
-    "max_inputs": ("max_compaction_inputs", 0, _U32_MAX),
-    "max_windows": ("max_compaction_windows", 0, _U32_MAX),
-}
-
-# dict key -> (flat spelling, lo, hi); alpha is the float one (lo/hi unused).
-_ADAPTIVE_KEYS: dict[str, tuple[str, int, int]] = {
-    "target_records": ("adaptive_target_records", 0, _I63),
-    "min_window": ("adaptive_min_window", 0, _I63),
-    "max_window": ("adaptive_max_window", 0, _I63),
-    "window_quantum": ("adaptive_window_quantum", 0, _I63),
-    "hysteresis_pct": ("adaptive_hysteresis_pct", 0, _U32_MAX),
-    "warmup_flushes": ("adaptive_warmup_flushes", 0, _U32_MAX),
-    "stale_flushes": ("adaptive_stale_flushes", 0, _U32_MAX),
-    "failure_backoff_threshold": ("adaptive_failure_backoff_threshold", 0, _U32_MAX),
-    "failure_backoff_pct": ("adaptive_failure_backoff_pct", 0, _U32_MAX),
-    "alpha": ("adaptive_alpha", 0, 0),
-}
-
-_FLAT_COMPACTION = {flat: key for key, (flat, _, _) in _COMPACTION_KEYS.items()}
-_FLAT_ADAPTIVE = {flat: key for key, (flat, _, _) in _ADAPTIVE_KEYS.items()}
-
-KNOWN_OPTIONS = frozenset(
-    {"time_unit", "maintenance", "busy_policy", "delete_debt_threshold", "compaction", "adaptive"}
-    | set(_INT_OPTIONS)
-    | set(_FLAT_COMPACTION)
-    | set(_FLAT_ADAPTIVE)
-)
-
-
-def _group(
-    name: str,
-    given: object,
-    keys: dict[str, tuple[str, int, int]],
-    flat: dict[str, str],
-    options: dict[str, Any],
-) -> dict[str, Any] | None:
-    """Merges the ``compaction``/``adaptive`` dict with its deprecated flat spellings."""
-    out: dict[str, Any] = {}
-    if given is not None:
-        if not isinstance(given, dict):
-            raise TypeError(f"{name} must be a dict or None, not {type(given).__name__}")
-        for k, v in given.items():
-            if not isinstance(k, str):
-                raise TypeError(f"{name} keys must be str, not {type(k).__name__}")
-            if k not in keys:
-                raise ValueError(
-                    f"invalid argument: unknown {name} key {k!r} (known: {', '.join(keys)})"
-                )
-            out[k] = v
-    for flat_name, key in flat.items():
-        if flat_name in options:
-            if key in out:
-                raise ValueError(
-                    f"invalid argument: {flat_name} given both flat and in {name}[{key!r}]"
-                )
-            out[key] = options[flat_name]
-    parsed: dict[str, Any] = {}
-    for k, v in out.items():
-        flat_name, lo, hi = keys[k]
-        if k == "alpha":
-            parsed[k] = _float_option(flat_name, v)
-        else:
-            parsed[k] = _int_option(flat_name, v, lo, hi)
-    if given is None and not out:
-        return None
-    return parsed
+def _check_range(name: str, value: Any) -> None:
+    kind = _OPTIONS[name]
+    if kind == _FRACTION:
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be finite (got {value})")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0.0, 1.0] (got {value})")
+        return
+    lo, hi, wording, _ = kind
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be {wording} (got {value})")
 
 
 def _parse_options(options: dict[str, Any]) -> dict[str, Any]:
     """Validates the engine keyword options of ``Timelog(...)`` / ``reopen(...)``.
 
     Returns a dict for the native ``_open``. Raises TypeError for an unknown keyword
-    or a wrong type, ValueError / OverflowError for a value out of range.
+    or a wrong type, OverflowError for an int outside int64, ValueError for a value
+    outside its range (see the order above).
     """
     for k in options:
         if k not in KNOWN_OPTIONS:
-            raise TypeError(f"Timelog() got an unexpected keyword argument {k!r}")
-    out: dict[str, Any] = {
-        "time_unit": _enum_option("time_unit", options.get("time_unit", "ms"), ("s", "ms", "us", "ns")),
-        "maintenance": _enum_option(
-            "maintenance", options.get("maintenance", "background"), ("background", "disabled")
-        ),
-        "busy_policy": _enum_option(
-            "busy_policy", options.get("busy_policy", "raise"), ("raise", "silent", "flush")
-        ),
-    }
-    for name, (lo, hi) in _INT_OPTIONS.items():
-        if name in options:
-            out[name] = _int_option(name, options[name], lo, hi)
-    if "delete_debt_threshold" in options:
-        out["delete_debt_threshold"] = _float_option(
-            "delete_debt_threshold", options["delete_debt_threshold"]
-        )
-    comp = _group("compaction", options.get("compaction"), _COMPACTION_KEYS, _FLAT_COMPACTION, options)
-    if comp:
-        for key, v in comp.items():
-            out[_COMPACTION_KEYS[key][0]] = v
-    out["adaptive"] = _group("adaptive", options.get("adaptive"), _ADAPTIVE_KEYS, _FLAT_ADAPTIVE, options)
+            raise TypeError(
+                f"{k!r} is an invalid keyword argument for this function (Timelog(); known "
+                "options are listed in help(timelog.Timelog))"
+            )
+    values: dict[str, Any] = {}
+    # 1. Types of the flat options, in argument order.
+    for name, kind in _OPTIONS.items():
+        if name not in options:
+            continue
+        value = options[name]
+        if isinstance(kind, int):
+            if not isinstance(value, str):
+                shown = "None" if value is None else _type_name(value)
+                raise TypeError(f"{name}: argument {kind} must be str, not {shown}")
+            values[name] = value
+        elif kind == _FRACTION:
+            values[name] = _float_value(name, value)
+        else:
+            values[name] = _int_value(name, value, kind, None)
+    # 2. The dicts: type, keys, value types, then a setting given both ways.
+    groups: dict[str, dict[str, Any] | None] = {}
+    for group, keys in _GROUPS.items():
+        given = options.get(group)
+        if given is None:
+            groups[group] = None
+            continue
+        if not isinstance(given, dict):
+            raise TypeError(f"{group} must be a dict or None, not {_type_name(given)}")
+        for k in given:
+            if not isinstance(k, str):
+                raise TypeError(f"{group} keys must be str, not {_type_name(k)}")
+            if k not in keys:
+                raise ValueError(
+                    f"Unknown key {k!r} in {group} dict (known keys: {', '.join(keys)})"
+                )
+        parsed: dict[str, Any] = {}
+        for k, v in given.items():
+            flat = keys[k]
+            kind = _OPTIONS[flat]
+            if kind == _FRACTION:
+                parsed[k] = _float_value(flat, v)
+            else:
+                parsed[k] = _int_value(flat, v, kind, f"{group}[{k!r}]")
+        for k in parsed:
+            if keys[k] in options:
+                raise ValueError(
+                    f"Cannot specify both {keys[k]} and {group}={{{k!r}: ...}}"
+                )
+        groups[group] = parsed
+        for k, v in parsed.items():
+            values[keys[k]] = v
+    # 3. The string choices.
+    out: dict[str, Any] = {}
+    for name, (default, allowed, template) in _CHOICES.items():
+        value = values.get(name, default)
+        if value not in allowed:
+            raise ValueError(template.format(value))
+        out[name] = value
+    # 4. Ranges, in argument order.
+    for name in _OPTIONS:
+        if name in values and name not in _CHOICES:
+            _check_range(name, values[name])
+    # The native side takes the flat names, except the adaptive settings (a dict).
+    for name, v in values.items():
+        if name in _CHOICES or name.startswith("adaptive_"):
+            continue
+        out[name] = v
+    adaptive: dict[str, Any] | None = None
+    if groups["adaptive"] is not None or any(f in values for f in _GROUPS["adaptive"].values()):
+        adaptive = {k: values[f] for k, f in _GROUPS["adaptive"].items() if f in values}
+    out["adaptive"] = adaptive
     return out
