@@ -24,7 +24,7 @@
 //! after it hides nothing.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use timelog::{Snapshot, Timelog};
@@ -33,8 +33,14 @@ const WRITERS: usize = 2;
 const READERS: usize = 2;
 /// Scratch (deletable) timestamps live below this; regular ones are >= 0.
 const SCRATCH_BASE: i64 = -1_000_000_000_000;
-/// Batches per deletable zone (writer 0 only, deletes variant only).
-const ZONE_BATCHES: u32 = 64;
+/// Batches per deletable zone (writer 0 only, deletes variant only): 64, or
+/// `TIMELOG_STRESS_ZONE_BATCHES` (a multiple of 8; `.ci/memcheck.sh` lowers it so
+/// that the slow run still deletes several zones).
+static ZONE_BATCHES: LazyLock<u32> = LazyLock::new(|| {
+    let z: u32 = std::env::var("TIMELOG_STRESS_ZONE_BATCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    assert!(z >= 8 && z.is_multiple_of(8), "TIMELOG_STRESS_ZONE_BATCHES must be a multiple of 8");
+    z
+});
 const ZONE_SPAN: i64 = 1_000;
 /// Largest batch (batch bitmaps are u64).
 const MAX_BATCH: u64 = 64;
@@ -70,7 +76,7 @@ fn scratch(deletes: bool, w: u32, b: u32) -> bool {
 }
 
 fn zone(b: u32) -> u32 {
-    b / ZONE_BATCHES
+    b / *ZONE_BATCHES
 }
 
 #[derive(Default)]
@@ -230,7 +236,7 @@ fn writer(log: &Timelog<Rec>, sh: &Shared, w: u32, deletes: bool) -> Vec<(i64, R
     let mut b: u32 = 0;
     while !sh.stop_writers.load(SeqCst) {
         b += 1;
-        if deletes && w == 0 && b.is_multiple_of(ZONE_BATCHES) {
+        if deletes && w == 0 && b.is_multiple_of(*ZONE_BATCHES) {
             // Zone z-1 is never written again: delete it before starting zone z.
             let z = zone(b);
             let lo = SCRATCH_BASE + (z as i64 - 1) * ZONE_SPAN;

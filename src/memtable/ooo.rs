@@ -38,14 +38,17 @@ mod imp {
         /// existing record is kept, and the new value is leaked rather than dropped:
         /// the caller holds an unpublished sequence number, and a user `Drop` must not
         /// run then (it could write to the same log and wait for that number).
+        /// (Two threads inserting the same key at the same instant, impossible as
+        /// well, would not be detected: crossbeam keeps the first node and drops the
+        /// loser's new one. Either way no linked node is ever unlinked.)
         pub(crate) fn insert(&self, ts: i64, seq: u64, v: V) {
+            // Nested in the writer's manifest guard (taken before it reserved `seq`),
+            // so this pin runs no deferred destructor (see `Inner::seal`).
             let guard = epoch::pin();
             let mut v = Some(v);
             // `get_or_insert_with` takes the value only when it links a new node, and
             // never unlinks an existing one (see the module docs).
-            self.list
-                .get_or_insert_with((ts, seq), || v.take().expect("taken once"), &guard)
-                .release(&guard);
+            self.list.get_or_insert_with((ts, seq), || v.take().expect("taken once"), &guard).release(&guard);
             if let Some(dup) = v {
                 std::mem::forget(dup);
                 panic!("out-of-order index: duplicate key (ts {ts}, seq {seq})");
