@@ -223,6 +223,17 @@ fn main() {
 /// and their ratio.
 fn compare_reads(churned: &Timelog<Vec<u8>>) {
     churned.flush();
+    // Steady state: let the compaction the last flushes asked for finish (reads
+    // while it runs share the cores with it).
+    let mut last = churned.stats().compactions;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = churned.stats().compactions;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     let snap = churned.snapshot();
     let records: Vec<(i64, Vec<u8>)> = snap.range(..).map(|(t, v)| (t, v.clone())).collect();
     let (Some(lo), Some(hi)) = (snap.first_ts(), snap.last_ts()) else {

@@ -118,9 +118,11 @@ impl<V> Segment<V> {
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
         let page_len = page_len.max(1);
         let fences = ts.iter().step_by(page_len).copied().collect();
-        // L0 segments are short-lived (the next compaction rewrites them), so only
-        // L1 segments pay for an index; L0 lookups bisect the column.
-        let radix = if level == Level::L1 { Radix::new(&ts) } else { Radix::new(&[]) };
+        // Every segment gets the index (one pass over the column, a quarter byte
+        // per record): under a steady stream of writes the newest records always
+        // sit in L0, and lookups there would otherwise bisect a column that is
+        // mostly out of cache.
+        let radix = Radix::new(&ts);
         let (min, max) = match (ts.first(), ts.last()) {
             (Some(&a), Some(&b)) => (a, b),
             _ => (i64::MAX, i64::MIN),
