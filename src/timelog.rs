@@ -99,6 +99,38 @@ const WORKERS: &[(Role, &str)] = &[(Role::Flusher, "timelog-flush"), (Role::Comp
 #[cfg(any(timelog_loom, timelog_shuttle))]
 const WORKERS: &[(Role, &str)] = &[(Role::Both, "timelog-maint")];
 
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+thread_local! {
+    /// Whether this thread is inside a seal's flush of deferred destructors.
+    static IN_SEAL_FLUSH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as running a seal's deferred destructors until dropped
+/// (also when a user `Drop` panics through it).
+struct SealFlush;
+
+impl SealFlush {
+    /// `None` if this thread is already inside one.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    fn enter() -> Option<SealFlush> {
+        (!IN_SEAL_FLUSH.with(|f| f.replace(true))).then_some(SealFlush)
+    }
+
+    /// Model checkers run their threads on one OS thread, where a thread-local
+    /// would be shared: always flush there (their values never write back).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    fn enter() -> Option<SealFlush> {
+        Some(SealFlush)
+    }
+}
+
+impl Drop for SealFlush {
+    fn drop(&mut self) {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        IN_SEAL_FLUSH.with(|f| f.set(false));
+    }
+}
+
 /// State shared by the handle and the background worker.
 pub(crate) struct Inner<V> {
     pub(crate) cfg: Config,
@@ -619,8 +651,14 @@ impl<V: Value> Inner<V> {
             Some(n)
         });
         self.seq.publish(s, 1);
-        // Published: deferred destructors (user `V::drop`s) may run now.
-        self.manifest.flush_deferred(&guard);
+        // Published: deferred destructors (user `V::drop`s) may run now — unless
+        // this thread is already running them from an outer seal: a `Drop` that
+        // writes to the log can seal again, and each nested flush would run more
+        // drops, recursing as deep as there is garbage (a stack overflow with tiny
+        // memtables). The outer flush, or any later one, frees what is left.
+        if let Some(_running) = SealFlush::enter() {
+            self.manifest.flush_deferred(&guard);
+        }
         drop(guard);
         Counters::bump(&self.counters.seals, 1);
         queued

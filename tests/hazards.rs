@@ -33,6 +33,11 @@ fn with_deadline(name: &str, body: impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel();
     let h = std::thread::Builder::new()
         .name(name.to_string())
+        // Drops that write to the log nest: a drop's append can seal and free more
+        // garbage (values of earlier tests' logs too, from the shared collector)
+        // before it returns. The nesting is bounded by the garbage, but it once
+        // overflowed the default 2 MiB thread stack in CI.
+        .stack_size(64 << 20)
         .spawn(move || {
             body();
             let _ = tx.send(());
