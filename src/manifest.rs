@@ -146,6 +146,10 @@ mod imp {
         pub(crate) fn reclaim(&self) {
             for _ in 0..RECLAIM_ROUNDS {
                 epoch::pin().flush();
+                // Let threads that are pinned right now (rayon workers stealing
+                // after a parallel build pin the epoch in crossbeam-deque) move on,
+                // so that the next round can advance the epoch past them.
+                std::thread::yield_now();
             }
         }
 
