@@ -303,10 +303,10 @@ fn writers_write_path(c: &mut Criterion) {
     let mut g = slow_group(c, "writers_write_path");
     g.throughput(Throughput::Elements(N as u64));
     let manual = || {
-        Timelog::builder()
+        Timelog::<u64>::builder()
             .maintenance(MaintenanceMode::Manual)
             .sealed_max_runs(1 << 20)
-            .build::<u64>()
+            .build()
             .expect("valid configuration")
     };
     for k in [1usize, 2] {

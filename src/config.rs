@@ -1,5 +1,6 @@
 //! Engine configuration: every knob of the C library, validated once at build time.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -123,45 +124,80 @@ impl Default for AdaptiveConfig {
     }
 }
 
-/// A validated configuration. Build one with [`Timelog::builder`](crate::Timelog::builder).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Unit of the timestamps (sets the default window size).
-    pub time_unit: TimeUnit,
-    /// Bytes per segment page (at least 256).
-    pub target_page_bytes: usize,
-    /// Memtable budget in bytes; a full memtable is sealed.
-    pub memtable_max_bytes: usize,
-    /// Bytes of out-of-order records the memtable may hold before it is sealed.
-    pub ooo_budget_bytes: usize,
-    /// Sealed memtables allowed to wait for flush before writers see backpressure.
-    pub sealed_max_runs: usize,
-    /// How long a writer waits for room in the sealed queue (zero: do not wait).
-    pub sealed_wait: Duration,
-    /// How often the background worker wakes up without being asked.
-    pub maintenance_wakeup: Duration,
-    /// Sealed memtables flushed per maintenance step (0: all of them).
-    pub drain_batch_limit: usize,
-    /// L0 segments allowed before compaction runs.
-    pub max_l0_segments: usize,
-    /// L1 window size, in timestamp units.
-    pub window_size: i64,
-    /// L1 windows are aligned to `window_origin + k * window_size`.
-    pub window_origin: i64,
-    /// Compact when this fraction of the stored records is deleted (0.0: disabled).
-    pub delete_debt_threshold: f64,
-    /// A segment is rewritten (without its deleted records) once this fraction of
-    /// its records is deleted; a segment whose records are all deleted is dropped
-    /// whole, without a rewrite, whatever this says. Default 0.25, which keeps the
-    /// memory held by deleted records below a third of the live records' memory
-    /// (see `docs/architecture.md`, "Deleted data"). 1.0: only whole segments go.
-    pub segment_dead_fraction: f64,
-    /// Caps on one compaction.
-    pub compaction: CompactionConfig,
-    /// Adaptive window sizing.
-    pub adaptive: AdaptiveConfig,
-    /// Who runs maintenance.
-    pub maintenance: MaintenanceMode,
+/// Declares [`Config`] with private fields and one accessor per field (every
+/// field is `Copy`), so that a configuration can be read but only made through
+/// the validating builder.
+macro_rules! config_fields {
+    ($(#[$meta:meta])* pub struct Config { $($(#[$doc:meta])* $name:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Config {
+            $(pub(crate) $name: $ty,)*
+        }
+
+        impl Config {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> $ty {
+                    self.$name
+                }
+            )*
+        }
+    };
+}
+
+config_fields! {
+    /// A validated configuration: the only way to make one is [`Builder::config`]
+    /// (or `Config::default()`), so a `Config` in hand is always valid. Read the
+    /// knobs through the accessors; to change one, go back to a builder with
+    /// [`Config::to_builder`].
+    ///
+    /// ```
+    /// use timelog::{Config, Timelog};
+    /// let cfg = Timelog::<u32>::builder().max_l0_segments(4).config().unwrap();
+    /// assert_eq!(cfg.max_l0_segments(), 4);
+    /// let wider = cfg.to_builder::<u32>().max_l0_segments(16).config().unwrap();
+    /// assert_eq!(wider.max_l0_segments(), 16);
+    /// assert_eq!(Config::default().max_l0_segments(), 8);
+    /// ```
+    pub struct Config {
+        /// Unit of the timestamps (sets the default window size).
+        time_unit: TimeUnit,
+        /// Bytes per segment page (at least 256).
+        target_page_bytes: usize,
+        /// Memtable budget in bytes; a full memtable is sealed.
+        memtable_max_bytes: usize,
+        /// Bytes of out-of-order records the memtable may hold before it is sealed.
+        ooo_budget_bytes: usize,
+        /// Sealed memtables allowed to wait for flush before writers see backpressure.
+        sealed_max_runs: usize,
+        /// How long a writer waits for room in the sealed queue (zero: do not wait).
+        sealed_wait: Duration,
+        /// How often the background worker wakes up without being asked.
+        maintenance_wakeup: Duration,
+        /// Sealed memtables flushed per maintenance step (0: all of them).
+        drain_batch_limit: usize,
+        /// L0 segments allowed before compaction runs.
+        max_l0_segments: usize,
+        /// L1 window size, in timestamp units.
+        window_size: i64,
+        /// L1 windows are aligned to `window_origin + k * window_size`.
+        window_origin: i64,
+        /// Compact when this fraction of the stored records is deleted (0.0: disabled).
+        delete_debt_threshold: f64,
+        /// A segment is rewritten (without its deleted records) once this fraction of
+        /// its records is deleted; a segment whose records are all deleted is dropped
+        /// whole, without a rewrite, whatever this says. Default 0.25, which keeps the
+        /// memory held by deleted records below a third of the live records' memory
+        /// (see `docs/architecture.md`, "Deleted data"). 1.0: only whole segments go.
+        segment_dead_fraction: f64,
+        /// Caps on one compaction.
+        compaction: CompactionConfig,
+        /// Adaptive window sizing.
+        adaptive: AdaptiveConfig,
+        /// Who runs maintenance.
+        maintenance: MaintenanceMode,
+    }
 }
 
 /// Default of [`Config::segment_dead_fraction`].
@@ -169,7 +205,7 @@ const DEFAULT_SEGMENT_DEAD_FRACTION: f64 = 0.25;
 
 impl Default for Config {
     fn default() -> Self {
-        Builder::default().config().expect("defaults are valid")
+        Builder::<()>::new().config().expect("defaults are valid")
     }
 }
 
@@ -178,9 +214,36 @@ impl Config {
     pub(crate) fn page_records(&self, value_size: usize) -> usize {
         (self.target_page_bytes / (8 + value_size.max(1))).max(16)
     }
+
+    /// A builder holding every knob of this configuration, to change some of them.
+    pub fn to_builder<V>(&self) -> Builder<V> {
+        Builder {
+            k: Knobs {
+                time_unit: self.time_unit,
+                target_page_bytes: Some(self.target_page_bytes),
+                memtable_max_bytes: Some(self.memtable_max_bytes),
+                ooo_budget_bytes: Some(self.ooo_budget_bytes),
+                sealed_max_runs: Some(self.sealed_max_runs),
+                sealed_wait: Some(self.sealed_wait),
+                maintenance_wakeup: Some(self.maintenance_wakeup),
+                drain_batch_limit: self.drain_batch_limit,
+                max_l0_segments: Some(self.max_l0_segments),
+                window_size: Some(self.window_size),
+                window_origin: self.window_origin,
+                delete_debt_threshold: self.delete_debt_threshold,
+                segment_dead_fraction: Some(self.segment_dead_fraction),
+                compaction: self.compaction,
+                adaptive: Some(self.adaptive),
+                maintenance: self.maintenance,
+            },
+            _v: PhantomData,
+        }
+    }
 }
 
-/// Builder for [`Timelog`](crate::Timelog): every knob of the C library's configuration.
+/// Builder for [`Timelog`](crate::Timelog): every knob of the C library's
+/// configuration. `V` is the value type of the log [`Builder::build`] makes (it
+/// is usually inferred from the binding the log goes into).
 ///
 /// ```
 /// use timelog::{Timelog, TimeUnit, MaintenanceMode};
@@ -192,9 +255,33 @@ impl Config {
 ///     .unwrap();
 /// assert!(log.is_empty());
 /// ```
-#[derive(Debug, Clone, Default)]
 #[must_use]
-pub struct Builder {
+pub struct Builder<V> {
+    k: Knobs,
+    _v: PhantomData<fn() -> V>,
+}
+
+impl<V> Clone for Builder<V> {
+    fn clone(&self) -> Self {
+        Builder { k: self.k.clone(), _v: PhantomData }
+    }
+}
+
+impl<V> std::fmt::Debug for Builder<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.k.fmt(f)
+    }
+}
+
+impl<V> Default for Builder<V> {
+    fn default() -> Self {
+        Builder { k: Knobs::default(), _v: PhantomData }
+    }
+}
+
+/// The builder's settings (`None`: the default).
+#[derive(Debug, Clone, Default)]
+struct Knobs {
     time_unit: TimeUnit,
     target_page_bytes: Option<usize>,
     memtable_max_bytes: Option<usize>,
@@ -221,16 +308,21 @@ macro_rules! setter {
     ($(#[$m:meta])* $name:ident: $ty:ty) => {
         $(#[$m])*
         pub fn $name(mut self, value: $ty) -> Self {
-            self.$name = Some(value);
+            self.k.$name = Some(value);
             self
         }
     };
 }
 
-impl Builder {
+impl<V> Builder<V> {
+    /// A builder with every knob at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Timestamp unit (default milliseconds). Sets the default window size to one hour.
     pub fn time_unit(mut self, unit: TimeUnit) -> Self {
-        self.time_unit = unit;
+        self.k.time_unit = unit;
         self
     }
     setter!(
@@ -259,7 +351,7 @@ impl Builder {
     );
     /// Sealed memtables flushed per maintenance step (default 0: all).
     pub fn drain_batch_limit(mut self, limit: usize) -> Self {
-        self.drain_batch_limit = limit;
+        self.k.drain_batch_limit = limit;
         self
     }
     setter!(
@@ -272,12 +364,12 @@ impl Builder {
     );
     /// Origin the L1 windows are aligned to (default 0).
     pub fn window_origin(mut self, origin: i64) -> Self {
-        self.window_origin = origin;
+        self.k.window_origin = origin;
         self
     }
     /// Fraction of deleted records that triggers compaction (default 0.0: disabled; 0.0..=1.0).
     pub fn delete_debt_threshold(mut self, fraction: f64) -> Self {
-        self.delete_debt_threshold = fraction;
+        self.k.delete_debt_threshold = fraction;
         self
     }
     /// Fraction of a segment's records that, once deleted, gets the segment
@@ -285,77 +377,78 @@ impl Builder {
     /// leaves partly deleted segments alone). Segments whose records are all
     /// deleted are dropped whole in any case.
     pub fn segment_dead_fraction(mut self, fraction: f64) -> Self {
-        self.segment_dead_fraction = Some(fraction);
+        self.k.segment_dead_fraction = Some(fraction);
         self
     }
     /// Compaction caps (default: none).
     pub fn compaction(mut self, caps: CompactionConfig) -> Self {
-        self.compaction = caps;
+        self.k.compaction = caps;
         self
     }
     /// Adaptive window sizing (default: disabled).
     pub fn adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
-        self.adaptive = Some(adaptive);
+        self.k.adaptive = Some(adaptive);
         self
     }
     /// Maintenance mode (default: a background worker).
     pub fn maintenance(mut self, mode: MaintenanceMode) -> Self {
-        self.maintenance = mode;
+        self.k.maintenance = mode;
         self
     }
 
     /// Validates every field and returns the configuration.
     pub fn config(&self) -> Result<Config> {
-        let memtable_max_bytes = self.memtable_max_bytes.unwrap_or(1 << 20);
+        let k = &self.k;
+        let memtable_max_bytes = k.memtable_max_bytes.unwrap_or(1 << 20);
         if memtable_max_bytes == 0 {
             return invalid("memtable_max_bytes", "must be at least 1");
         }
-        let target_page_bytes = self.target_page_bytes.unwrap_or(64 << 10);
+        let target_page_bytes = k.target_page_bytes.unwrap_or(64 << 10);
         if target_page_bytes < 256 {
             return invalid("target_page_bytes", format!("{target_page_bytes} is below 256"));
         }
         if target_page_bytes > (1 << 40) {
             return invalid("target_page_bytes", "must be at most 2^40");
         }
-        let ooo_budget_bytes = self.ooo_budget_bytes.unwrap_or((memtable_max_bytes / 10).max(1));
+        let ooo_budget_bytes = k.ooo_budget_bytes.unwrap_or((memtable_max_bytes / 10).max(1));
         if ooo_budget_bytes == 0 {
             return invalid("ooo_budget_bytes", "must be at least 1");
         }
-        let sealed_max_runs = self.sealed_max_runs.unwrap_or(4);
+        let sealed_max_runs = k.sealed_max_runs.unwrap_or(4);
         if sealed_max_runs == 0 {
             return invalid("sealed_max_runs", "must be at least 1");
         }
         if sealed_max_runs > 1 << 20 {
             return invalid("sealed_max_runs", "must be at most 2^20");
         }
-        let sealed_wait = self.sealed_wait.unwrap_or(Duration::from_millis(100));
+        let sealed_wait = k.sealed_wait.unwrap_or(Duration::from_millis(100));
         if sealed_wait > Duration::from_millis(u32::MAX as u64) {
             return invalid("sealed_wait", "must be at most 2^32-1 ms");
         }
-        let maintenance_wakeup = self.maintenance_wakeup.unwrap_or(Duration::from_millis(100));
+        let maintenance_wakeup = k.maintenance_wakeup.unwrap_or(Duration::from_millis(100));
         if maintenance_wakeup.is_zero() {
             return invalid("maintenance_wakeup", "must be non-zero");
         }
         if maintenance_wakeup > Duration::from_millis(u32::MAX as u64) {
             return invalid("maintenance_wakeup", "must be at most 2^32-1 ms");
         }
-        let max_l0_segments = self.max_l0_segments.unwrap_or(8);
+        let max_l0_segments = k.max_l0_segments.unwrap_or(8);
         if max_l0_segments == 0 {
             return invalid("max_l0_segments", "must be at least 1");
         }
-        let window_size = self.window_size.unwrap_or(self.time_unit.ticks_per_hour());
+        let window_size = k.window_size.unwrap_or(k.time_unit.ticks_per_hour());
         if window_size <= 0 {
             return invalid("window_size", format!("{window_size} is not positive"));
         }
-        let d = self.delete_debt_threshold;
+        let d = k.delete_debt_threshold;
         if !d.is_finite() || !(0.0..=1.0).contains(&d) {
             return invalid("delete_debt_threshold", format!("{d} is not within 0.0..=1.0"));
         }
-        let f = self.segment_dead_fraction.unwrap_or(DEFAULT_SEGMENT_DEAD_FRACTION);
+        let f = k.segment_dead_fraction.unwrap_or(DEFAULT_SEGMENT_DEAD_FRACTION);
         if !(f.is_finite() && f > 0.0 && f <= 1.0) {
             return invalid("segment_dead_fraction", format!("{f} is not within 0.0 < f <= 1.0"));
         }
-        let adaptive = self.adaptive.unwrap_or_default();
+        let adaptive = k.adaptive.unwrap_or_default();
         if !adaptive.alpha.is_finite() || !(0.0..=1.0).contains(&adaptive.alpha) {
             return invalid("adaptive_alpha", format!("{} is not within 0.0..=1.0", adaptive.alpha));
         }
@@ -377,27 +470,30 @@ impl Builder {
             }
         }
         Ok(Config {
-            time_unit: self.time_unit,
+            time_unit: k.time_unit,
             target_page_bytes,
             memtable_max_bytes,
             ooo_budget_bytes,
             sealed_max_runs,
             sealed_wait,
             maintenance_wakeup,
-            drain_batch_limit: self.drain_batch_limit,
+            drain_batch_limit: k.drain_batch_limit,
             max_l0_segments,
             window_size,
-            window_origin: self.window_origin,
+            window_origin: k.window_origin,
             delete_debt_threshold: d,
             segment_dead_fraction: f,
-            compaction: self.compaction,
+            compaction: k.compaction,
             adaptive,
-            maintenance: self.maintenance,
+            maintenance: k.maintenance,
         })
     }
 
     /// Validates the configuration and creates the log.
-    pub fn build<V: crate::Value>(self) -> Result<crate::Timelog<V>> {
+    pub fn build(self) -> Result<crate::Timelog<V>>
+    where
+        V: crate::Value,
+    {
         Ok(crate::Timelog::with_config(self.config()?))
     }
 }

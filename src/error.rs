@@ -13,7 +13,7 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
-    /// A delete range is empty or inverted (`start >= end`).
+    /// A delete range is inverted: its start lies after its end (`5..3`).
     InvalidRange,
     /// The call is not allowed in the current maintenance mode
     /// (for example `maint_step()` while a background worker owns maintenance).
@@ -28,7 +28,7 @@ impl fmt::Display for Error {
             Error::InvalidConfig { field, reason } => {
                 write!(f, "invalid configuration: {field}: {reason}")
             }
-            Error::InvalidRange => f.write_str("invalid range: start must be below end"),
+            Error::InvalidRange => f.write_str("invalid range: start must not be after end"),
             Error::WrongMode => f.write_str("operation not allowed in the current maintenance mode"),
             Error::Corrupt(what) => write!(f, "invariant violated: {what}"),
         }

@@ -10,7 +10,7 @@ use crate::manifest::{Guard, Manifest, ManifestCell};
 use crate::memtable::{sort_batch, Memtable, Run, SMALL_BATCH};
 use crate::segment::Level;
 use crate::seq::Sequencer;
-use crate::snapshot::{inclusive, Snapshot};
+use crate::snapshot::{delete_bounds, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::sync::{spawn, spin_loop, Arc, AtomicBool, AtomicU64, Condvar, JoinHandle, Mutex, Ordering};
 use crate::tombstone::{Tomb, TombIndex};
@@ -191,8 +191,9 @@ impl<V: Value> std::fmt::Debug for Timelog<V> {
     }
 }
 
-impl Timelog<()> {
-    /// A builder with every configuration knob; `build()` picks the value type.
+impl<V: Value> Timelog<V> {
+    /// A builder with every configuration knob; the value type comes from where
+    /// the log goes (or a turbofish: `Timelog::<String>::builder()`).
     ///
     /// ```
     /// use timelog::{Timelog, MaintenanceMode};
@@ -200,14 +201,14 @@ impl Timelog<()> {
     ///     .maintenance(MaintenanceMode::Manual)
     ///     .build()
     ///     .unwrap();
+    /// let cfg = Timelog::<u8>::builder().max_l0_segments(2).config().unwrap();
+    /// assert_eq!(cfg.max_l0_segments(), 2);
     /// # drop(log);
     /// ```
-    pub fn builder() -> Builder {
-        Builder::default()
+    pub fn builder() -> Builder<V> {
+        Builder::new()
     }
-}
 
-impl<V: Value> Timelog<V> {
     /// A log with the default configuration (background maintenance).
     pub fn new() -> Self {
         Self::with_config(Config::default())
@@ -339,14 +340,28 @@ impl<V: Value> Timelog<V> {
     /// Deletes every record in `range` written before this call. Records written
     /// later, at any timestamp, are not affected.
     ///
-    /// Returns [`Error::InvalidRange`] for an empty or inverted range.
+    /// An empty range (`5..5`, `..i64::MIN`) deletes nothing and records nothing;
+    /// an inverted one (`5..3`) is [`Error::InvalidRange`].
+    ///
+    /// ```
+    /// use timelog::{Error, Timelog};
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// log.delete_range(2..).unwrap();
+    /// let _ = log.append(2, 'd'); // written after the delete: kept
+    /// assert!(log.delete_range(2..2).is_ok());
+    /// assert_eq!(log.delete_range(3..1), Err(Error::InvalidRange));
+    /// assert_eq!(log.range_vec(..), vec![(1, 'a'), (2, 'd')]);
+    /// ```
     pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Accepted> {
         self.delete_range_tracked(range).map(|w| w.accepted)
     }
 
     /// [`Timelog::delete_range`], also reporting the delete's sequence number.
     pub fn delete_range_tracked(&self, range: impl RangeBounds<i64>) -> Result<Written> {
-        let (lo, hi) = inclusive(&range).ok_or(Error::InvalidRange)?;
+        let Some((lo, hi)) = delete_bounds(&range)? else {
+            return Ok(Written { first_seq: self.inner.seq.visible(), count: 0, accepted: Accepted::Clean });
+        };
         let guard = self.inner.manifest.pin();
         let m = self.inner.manifest.load(&guard);
         let s = self.inner.seq.reserve(1);
@@ -358,7 +373,16 @@ impl<V: Value> Timelog<V> {
     }
 
     /// Deletes every record with a timestamp below `ts` (written before this call).
-    /// `delete_before(i64::MIN)` deletes nothing and returns [`Error::InvalidRange`].
+    /// `delete_before(i64::MIN)` deletes nothing.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(i64::MIN, 0), (0, 1), (5, 2)]);
+    /// log.delete_before(5).unwrap();
+    /// log.delete_before(i64::MIN).unwrap();
+    /// assert_eq!(log.range_vec(..), vec![(5, 2)]);
+    /// ```
     pub fn delete_before(&self, ts: i64) -> Result<Accepted> {
         self.delete_range(..ts)
     }

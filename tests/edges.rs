@@ -16,7 +16,7 @@ use timelog::{Accepted, AdaptiveConfig, Builder, Error, MaintenanceMode, Snapsho
 
 const MODES: [MaintenanceMode; 2] = [MaintenanceMode::Manual, MaintenanceMode::Background];
 
-fn tiny(mode: MaintenanceMode) -> Builder {
+fn tiny<V: timelog::Value>(mode: MaintenanceMode) -> Builder<V> {
     Timelog::builder()
         .memtable_max_bytes(256)
         .target_page_bytes(256)
@@ -43,6 +43,22 @@ fn in_bounds(t: i64, b: &Bounds) -> bool {
 }
 
 /// Whether `b` contains at least one `i64`.
+/// Whether `b` is inverted (its half-open start lies after its end, like `5..3`):
+/// a delete over it is an error, while an empty one (`5..5`) deletes nothing.
+fn inverted(b: &Bounds) -> bool {
+    let start: i128 = match b.0 {
+        Included(a) => a as i128,
+        Excluded(a) => a as i128 + 1,
+        Unbounded => i64::MIN as i128,
+    };
+    let end: i128 = match b.1 {
+        Included(z) => z as i128 + 1,
+        Excluded(z) => z as i128,
+        Unbounded => i64::MAX as i128 + 1,
+    };
+    start > end
+}
+
 fn non_empty(b: &Bounds) -> bool {
     let lo: i128 = match b.0 {
         Included(a) => a as i128,
@@ -516,16 +532,21 @@ fn empty_and_inverted_ranges() {
         assert_eq!(log.count(5..3), 0);
         assert_eq!(log.count(5..5), 0);
         assert!(log.range_vec(5..=4).is_empty());
-        // Deletes of empty or inverted ranges are rejected and change nothing.
-        assert_eq!(log.delete_range(5..5), Err(Error::InvalidRange));
+        // Deletes of empty ranges succeed and record nothing (as `Vec::drain(a..a)`);
+        // inverted ones are rejected. Neither changes anything.
+        assert_eq!(log.delete_range(5..5), Ok(Accepted::Clean));
         assert_eq!(log.delete_range(5..3), Err(Error::InvalidRange));
-        assert_eq!(log.delete_range(5..=4), Err(Error::InvalidRange));
-        assert_eq!(log.delete_range(..i64::MIN), Err(Error::InvalidRange));
-        assert_eq!(log.delete_before(i64::MIN), Err(Error::InvalidRange));
+        assert_eq!(log.delete_range(5..=4), Ok(Accepted::Clean));
+        assert_eq!(log.delete_range(..i64::MIN), Ok(Accepted::Clean));
+        assert_eq!(log.delete_before(i64::MIN), Ok(Accepted::Clean));
         for &b in &empties {
-            assert_eq!(log.delete_range(b), Err(Error::InvalidRange), "{b:?}");
+            let want = if inverted(&b) { Err(Error::InvalidRange) } else { Ok(Accepted::Clean) };
+            assert_eq!(log.delete_range(b), want, "{b:?}");
         }
-        assert_eq!(log.stats().tombstones, 0, "a rejected delete left a tombstone");
+        let w = log.delete_range_tracked(7..7).unwrap();
+        assert_eq!(w.count, 0, "an empty delete takes no sequence number");
+        assert!(w.visible_in(&log.snapshot()));
+        assert_eq!(log.stats().tombstones, 0, "an empty or rejected delete left a tombstone");
         assert_eq!(scan(&log.snapshot(), (Unbounded, Unbounded)), o.visible());
         match stage {
             0 => log.flush(),
@@ -547,17 +568,17 @@ fn empty_and_inverted_ranges() {
     log.validate().unwrap();
 }
 
-fn base() -> Builder {
+fn base() -> Builder<u64> {
     Timelog::builder()
 }
 
-fn adaptive(f: impl FnOnce(&mut AdaptiveConfig)) -> Builder {
+fn adaptive(f: impl FnOnce(&mut AdaptiveConfig)) -> Builder<u64> {
     let mut a = AdaptiveConfig::default();
     f(&mut a);
     base().adaptive(a)
 }
 
-fn enabled(f: impl FnOnce(&mut AdaptiveConfig)) -> Builder {
+fn enabled(f: impl FnOnce(&mut AdaptiveConfig)) -> Builder<u64> {
     adaptive(|a| {
         a.target_records = 1000;
         f(a)
@@ -567,7 +588,7 @@ fn enabled(f: impl FnOnce(&mut AdaptiveConfig)) -> Builder {
 #[test]
 fn every_invalid_config_field_is_named() {
     let ms = |n: u64| Duration::from_millis(n);
-    let cases: Vec<(Builder, &str)> = vec![
+    let cases: Vec<(Builder<u64>, &str)> = vec![
         (base().memtable_max_bytes(0), "memtable_max_bytes"),
         (base().target_page_bytes(0), "target_page_bytes"),
         (base().target_page_bytes(255), "target_page_bytes"),
@@ -623,7 +644,7 @@ fn every_invalid_config_field_is_named() {
             }
             other => panic!("{desc}: expected InvalidConfig({field}), got {other:?}"),
         }
-        match b.build::<u64>() {
+        match b.build() {
             Err(Error::InvalidConfig { field: f, .. }) => assert_eq!(f, field, "build() {desc}"),
             other => panic!("build() {desc}: expected InvalidConfig({field}), got {other:?}"),
         }
@@ -636,7 +657,7 @@ fn every_invalid_config_field_is_named() {
 
 #[test]
 fn config_boundaries_are_accepted() {
-    let ok: Vec<Builder> = vec![
+    let ok: Vec<Builder<u64>> = vec![
         base().memtable_max_bytes(1),
         base().target_page_bytes(256),
         base().target_page_bytes(1 << 40),
@@ -682,12 +703,12 @@ fn config_boundaries_are_accepted() {
     }
     // Values are stored as given, defaults follow the time unit.
     let cfg = base().memtable_max_bytes(1234).target_page_bytes(4096).window_origin(-5).config().unwrap();
-    assert_eq!(cfg.memtable_max_bytes, 1234);
-    assert_eq!(cfg.target_page_bytes, 4096);
-    assert_eq!(cfg.window_origin, -5);
+    assert_eq!(cfg.memtable_max_bytes(), 1234);
+    assert_eq!(cfg.target_page_bytes(), 4096);
+    assert_eq!(cfg.window_origin(), -5);
     for unit in [TimeUnit::Seconds, TimeUnit::Millis, TimeUnit::Micros, TimeUnit::Nanos] {
         let cfg = base().time_unit(unit).config().unwrap();
-        assert_eq!(cfg.window_size, unit.ticks_per_hour());
+        assert_eq!(cfg.window_size(), unit.ticks_per_hour());
         assert_eq!(unit.as_str().parse::<TimeUnit>(), Ok(unit));
     }
 }
@@ -922,17 +943,17 @@ fn run_probes(recs: Vec<(i64, u32)>, flush_at: usize, probes: Vec<Probe>) -> Res
                 if non_empty(&b) {
                     prop_assert!(r.is_ok(), "delete {:?}: {:?}", b, r);
                     o.delete(b);
-                } else {
+                } else if inverted(&b) {
                     prop_assert_eq!(r, Err(Error::InvalidRange), "delete {:?}", b);
+                } else {
+                    prop_assert_eq!(r, Ok(Accepted::Clean), "delete {:?}", b);
                 }
             }
             Probe::DeleteBefore(t) => {
                 let r = log.delete_before(t);
+                prop_assert!(r.is_ok());
                 if t > i64::MIN {
-                    prop_assert!(r.is_ok());
                     o.delete((Unbounded, Excluded(t)));
-                } else {
-                    prop_assert_eq!(r, Err(Error::InvalidRange));
                 }
             }
             Probe::Write(t) => {

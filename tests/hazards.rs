@@ -100,11 +100,11 @@ const BATCH: usize = 16;
 fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
     with_deadline("seal-reentrant-drop", || {
         let log = Arc::new(
-            Timelog::builder()
+            Timelog::<Reentrant>::builder()
                 .memtable_max_bytes(256)
                 .target_page_bytes(256)
                 .maintenance(MaintenanceMode::Manual)
-                .build::<Reentrant>()
+                .build()
                 .unwrap(),
         );
         let before = DROP_WRITES.load(Ordering::SeqCst);
@@ -146,14 +146,14 @@ fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
 fn reentrant_drops_under_background_maintenance_never_hang() {
     with_deadline("background-reentrant-drop", || {
         let log = Arc::new(
-            Timelog::builder()
+            Timelog::<Reentrant>::builder()
                 .memtable_max_bytes(1 << 10)
                 .target_page_bytes(256)
                 .max_l0_segments(2)
                 .window_size(64)
                 .sealed_wait(Duration::ZERO)
                 .maintenance_wakeup(Duration::from_millis(1))
-                .build::<Reentrant>()
+                .build()
                 .unwrap(),
         );
         let per_writer = 2_000i64;

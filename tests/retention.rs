@@ -131,7 +131,7 @@ fn dead_fraction_is_configurable() {
     assert!(after.compacted_records > before.compacted_records, "1 % dead is over 0.5 %: rewritten");
     assert_eq!(after.dead_records, 0);
     for bad in [0.0, -0.1, 1.5, f64::NAN] {
-        let err = Timelog::builder().segment_dead_fraction(bad).config().unwrap_err();
+        let err = Timelog::<u64>::builder().segment_dead_fraction(bad).config().unwrap_err();
         assert!(err.to_string().contains("segment_dead_fraction"), "{err}");
     }
 }

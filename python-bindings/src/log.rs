@@ -369,7 +369,7 @@ impl PyTimelog {
             "flush" => BusyPolicy::Flush,
             other => return Err(PyValueError::new_err(format!("invalid busy_policy {other:?}"))),
         };
-        let mut b = Engine::builder().time_unit(unit).maintenance(if background {
+        let mut b = Engine::<PyVal>::builder().time_unit(unit).maintenance(if background {
             MaintenanceMode::Background
         } else {
             MaintenanceMode::Manual
