@@ -29,19 +29,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod compaction;
 mod config;
 mod cursor;
 mod error;
 mod hint;
-mod maintenance;
 mod manifest;
-mod memrun;
 mod memtable;
+mod pipeline;
 mod segment;
 mod seq;
 mod snapshot;
 mod stats;
+mod store;
 pub(crate) mod sync;
 mod timelog;
 mod tombstone;
@@ -50,10 +49,11 @@ pub mod workload;
 pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use cursor::Range;
 pub use error::{Error, Result};
+pub use pipeline::{Accepted, Written};
 pub use segment::Level;
 pub use snapshot::{Cursor, PageRef, Snapshot};
 pub use stats::Stats;
-pub use timelog::{Accepted, Timelog, Written};
+pub use timelog::Timelog;
 
 /// What the log can store: values are shared by reference between threads and
 /// cloned when flush and compaction rewrite them into segments.

@@ -103,6 +103,21 @@ pub(crate) struct Window {
     pub size: i64,
 }
 
+impl Window {
+    /// The window (of size `size`, aligned to `origin`) holding `ts`.
+    pub(crate) fn of(ts: i64, size: i64, origin: i64) -> Window {
+        let k = (ts as i128 - origin as i128).div_euclid(size as i128);
+        let lo = origin as i128 + k * size as i128;
+        let hi = lo + size as i128 - 1;
+        Window { lo: lo.max(i64::MIN as i128) as i64, hi: hi.min(i64::MAX as i128) as i64, size }
+    }
+
+    /// Whether this is a window of the partition of its size aligned to `origin`.
+    pub(crate) fn is_aligned(self, origin: i64) -> bool {
+        self.size > 0 && Window::of(self.lo, self.size, origin) == self
+    }
+}
+
 impl<V> Segment<V> {
     /// Builds a segment from sorted columns.
     pub(crate) fn new(

@@ -1,6 +1,11 @@
 //! Counters and the [`Stats`] report.
 
+use crate::cursor::Range;
+use crate::memtable::Memtable;
+use crate::snapshot::Snapshot;
+use crate::store::Store;
 use crate::sync::{AtomicU64, Ordering};
+use crate::Value;
 
 /// Cumulative counters kept by the engine (all relaxed: they are statistics).
 #[derive(Default)]
@@ -106,4 +111,95 @@ pub struct Stats {
     /// partly deleted segments), in total. With `flushed_records`, the write
     /// amplification: `(flushed_records + compacted_records) / records written`.
     pub compacted_records: u64,
+}
+
+/// What `stats()` shows of the window controller.
+pub(crate) struct WindowReport {
+    pub window: i64,
+    pub ewma_density: f64,
+    pub flushes: u64,
+    pub failures: u64,
+}
+
+/// The [`Stats`] report of `store` (`window`: the window controller's part).
+pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats {
+    let snap = store.snapshot();
+    let m = &snap.m;
+    let st = window;
+    let segs = || m.l0.iter().chain(m.l1.iter());
+    let mut min_ts = segs().map(|s| s.min_ts()).min();
+    let mut max_ts = segs().map(|s| s.max_ts()).max();
+    let mut mem_bytes = 0;
+    // Live and dead records and bytes: each source's bytes shared out in
+    // proportion to its visible and hidden records.
+    let pieces = snap.pieces(i64::MIN, i64::MAX);
+    let (mut dead_records, mut dead_bytes) = (0usize, 0usize);
+    let mut share = |stored: usize, visible: usize, bytes: usize| {
+        let dead = stored.saturating_sub(visible);
+        dead_records += dead;
+        if stored > 0 {
+            dead_bytes += (bytes as u128 * dead as u128 / stored as u128) as usize;
+        }
+    };
+    for s in segs() {
+        share(s.len(), s.count(i64::MIN, i64::MAX, &pieces), s.bytes());
+    }
+    for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
+        mem_bytes += mt.bytes();
+        let mut stored = 0;
+        for (t, _) in mem_records(&snap, mt) {
+            stored += 1;
+            min_ts = Some(min_ts.map_or(t, |x: i64| x.min(t)));
+            max_ts = Some(max_ts.map_or(t, |x: i64| x.max(t)));
+        }
+        let mut srcs = Vec::new();
+        mt.sources(i64::MIN, i64::MAX, &mut srcs);
+        let visible = Range::new(srcs, pieces.clone(), snap.w).count();
+        share(stored, visible, mt.bytes());
+    }
+    let memory_bytes = segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes;
+    let (runs, ooo) = m.active.record_split();
+    let c = &store.counters;
+    Stats {
+        l0_segments: m.l0.len(),
+        l1_segments: m.l1.len(),
+        pages: segs().map(|s| s.page_count()).sum(),
+        records: snap.count(..),
+        min_ts,
+        max_ts,
+        tombstones: m.tombs.len()
+            + m.memruns.iter().chain(std::iter::once(&m.active)).map(|mt| mt.tomb_count()).sum::<usize>(),
+        memtable_records: runs,
+        memtable_ooo_records: ooo,
+        sealed_memruns: m.memruns.len(),
+        seals: Counters::get(&c.seals),
+        ooo_budget_hits: Counters::get(&c.ooo_budget_hits),
+        backpressure_waits: Counters::get(&c.backpressure_waits),
+        backpressure_events: Counters::get(&c.backpressure_events),
+        flushes: Counters::get(&c.flushes),
+        compactions: Counters::get(&c.compactions),
+        compaction_retries: Counters::get(&c.compaction_retries),
+        select_calls: Counters::get(&c.select_calls),
+        select_l0_inputs: Counters::get(&c.select_l0_inputs),
+        select_l1_inputs: Counters::get(&c.select_l1_inputs),
+        select_no_work: Counters::get(&c.select_no_work),
+        window: st.window,
+        ewma_density: st.ewma_density,
+        adaptive_flushes: st.flushes,
+        adaptive_failures: st.failures,
+        memory_bytes,
+        dead_records,
+        live_bytes: memory_bytes.saturating_sub(dead_bytes),
+        dead_bytes,
+        segments_dropped: Counters::get(&c.segments_dropped),
+        flushed_records: Counters::get(&c.flushed_records),
+        compacted_records: Counters::get(&c.compacted_records),
+    }
+}
+
+/// Records of one memtable of `snap` below its watermark (deleted or not).
+fn mem_records<'a, V: Value>(snap: &'a Snapshot<V>, mt: &'a Memtable<V>) -> Range<'a, V> {
+    let mut srcs = Vec::new();
+    mt.sources(i64::MIN, i64::MAX, &mut srcs);
+    Range::new(srcs, Vec::new(), snap.w)
 }

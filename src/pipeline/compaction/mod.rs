@@ -1,0 +1,359 @@
+//! Compaction: the oldest L0 segments plus the L1 segments they overlap become
+//! window-partitioned, non-overlapping L1 segments; and deleted data leaves:
+//! wholly deleted segments are dropped, mostly deleted ones rewritten alone,
+//! and tombstones retire once they can hide nothing.
+//!
+//! Selection takes a prefix of L0 (oldest first, within the caps), so every L1
+//! record stays older than every remaining L0 record: that keeps equal timestamps
+//! in insertion order across levels. The planner ([`plan`]) computes, per output
+//! window, the intervals its records will cover and pulls in every L1 segment
+//! overlapping one, to a fixed point, so outputs never overlap untouched L1
+//! segments. Each interval is built in parallel on rayon; records hidden by
+//! tombstones visible to the compaction's snapshot are dropped, and the outputs'
+//! `applied_seq` is that snapshot's watermark. Compactions are serialised by the
+//! [`Compactor`]'s lock, so a long one never holds up flushes.
+
+mod plan;
+mod window;
+
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::cursor::Range;
+use crate::manifest::Manifest;
+use crate::segment::{Level, Segment};
+use crate::snapshot::Snapshot;
+use crate::stats::{Counters, WindowReport};
+use crate::store::Store;
+use crate::sync::{par_map, Arc, AtomicBool, Mutex, Ordering};
+use crate::tombstone::{Piece, Tomb};
+use crate::Value;
+
+use super::flush::Flushed;
+use super::signal::Signals;
+use plan::Plan;
+use window::WindowControl;
+
+/// Longest time tombstones wait for a survey while they keep arriving (see
+/// [`Compactor::survey_due`]).
+const SURVEY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// When the last survey for dead segments ran, and how many tombstones there were.
+#[derive(Default)]
+struct Survey {
+    tombs: usize,
+    at: Option<Instant>,
+}
+
+/// The compaction stage and the state it owns.
+pub(crate) struct Compactor {
+    /// Serialises compactions.
+    lock: Mutex<()>,
+    /// The window size compaction partitions by.
+    window: Mutex<WindowControl>,
+    survey: Mutex<Survey>,
+    /// A full compaction was asked for ([`Timelog::compact`](crate::Timelog::compact)).
+    requested: AtomicBool,
+    /// A flush added tombstones: look for dead segments and tombstones that can retire.
+    tombs_changed: AtomicBool,
+}
+
+impl Compactor {
+    pub(crate) fn new(cfg: &Config) -> Self {
+        Compactor {
+            lock: Mutex::new(()),
+            window: Mutex::new(WindowControl::new(cfg)),
+            survey: Mutex::new(Survey::default()),
+            requested: AtomicBool::new(false),
+            tombs_changed: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks for a full compaction (done by the next round).
+    pub(crate) fn request(&self) {
+        self.requested.store(true, Ordering::Release);
+    }
+
+    /// Takes in what a flush did: densities for the window controller, and new
+    /// tombstones, which may have made segments dead or tombstones redundant.
+    /// Returns whether a compaction round should look now.
+    pub(crate) fn note_flush(&self, done: &Flushed) -> bool {
+        {
+            let mut w = self.window.lock();
+            for &(records, span) in &done.densities {
+                w.observe(records, span);
+            }
+        }
+        if done.new_tombs {
+            self.tombs_changed.store(true, Ordering::Release);
+        }
+        done.new_tombs
+    }
+
+    /// What `stats()` shows of the window controller.
+    pub(crate) fn window_report(&self) -> WindowReport {
+        self.window.lock().report()
+    }
+
+    /// Whether a compaction may be due (cheap; [`Compactor::compact_once`] decides).
+    pub(crate) fn due<V: Value>(&self, store: &Store<V>) -> bool {
+        self.requested.load(Ordering::Acquire)
+            || store.manifest.current().l0.len() > store.cfg.max_l0_segments
+            || store.cfg.delete_debt_threshold > 0.0
+            || self.tombs_changed.load(Ordering::Acquire)
+    }
+
+    /// Whether to look for dead segments and retiring tombstones now. A survey
+    /// costs O(T log T) for T tombstones (the step function of all of them, then
+    /// the index rebuilt without the retired ones), so with many tombstones it runs
+    /// only once their number has grown by an eighth since the last one, or
+    /// [`SURVEY_INTERVAL`] has passed: amortised O(log T) per tombstone, while a
+    /// stream of deletes is never left unsurveyed for long.
+    fn survey_due<V: Value>(&self, snap: &Snapshot<V>) -> bool {
+        let m = &snap.m;
+        let t = m.tombs.len()
+            + m.memruns.iter().chain(std::iter::once(&m.active)).map(|mt| mt.tomb_count()).sum::<usize>();
+        let mut st = self.survey.lock();
+        let now = Instant::now();
+        let due = t <= 256
+            || t >= st.tombs + st.tombs / 8
+            || st.at.is_none_or(|at| now.duration_since(at) >= SURVEY_INTERVAL);
+        if due {
+            *st = Survey { tombs: t, at: Some(now) };
+        }
+        due
+    }
+
+    /// Runs one compaction if one is due (or `force`d: compact every L0 segment and
+    /// every L1 segment holding deleted records); `true` if it did.
+    ///
+    /// Deleted data goes first: segments whose records are all deleted are dropped
+    /// whole ([`prune`]), and segments with at least
+    /// `segment_dead_fraction` of their records deleted are rewritten, each alone
+    /// (one window's worth of work, not the whole log).
+    pub(crate) fn compact_once<V: Value>(&self, store: &Store<V>, signals: &Signals, force: bool) -> bool {
+        let _c = self.lock.lock();
+        // Take the requests before the snapshot: a request made after this point is
+        // seen by the next round.
+        let requested = force || self.requested.swap(false, Ordering::AcqRel);
+        let tombs_changed = self.tombs_changed.swap(false, Ordering::AcqRel);
+        let mut snap = store.snapshot();
+        let survey = requested || (tombs_changed && self.survey_due(&snap));
+        if tombs_changed && !survey {
+            // Not yet worth it: look again at the next wake-up.
+            self.tombs_changed.store(true, Ordering::Release);
+        }
+        if !(survey || snap.m.l0.len() > store.cfg.max_l0_segments || store.cfg.delete_debt_threshold > 0.0) {
+            // Nothing can be due: return before building the step function of every
+            // tombstone (O(T log T)).
+            return false;
+        }
+        // The step function of every tombstone, for the survey and for the debt
+        // rules (the build itself takes each stretch's own pieces).
+        let whole = survey || store.cfg.delete_debt_threshold > 0.0;
+        let all_pieces =
+            |snap: &Snapshot<V>| if whole { snap.pieces(i64::MIN, i64::MAX) } else { Vec::new() };
+        let mut pieces = all_pieces(&snap);
+        let mut pruned = false;
+        if survey && prune(store, signals, &snap, &pieces) {
+            pruned = true;
+            snap = store.snapshot();
+            pieces = all_pieces(&snap);
+        }
+        let m = &snap.m;
+        // Partly deleted segments worth a rewrite.
+        let mut dead_l1: Vec<usize> = Vec::new();
+        let mut dead_l0 = 0; // L0 segments to take (a prefix) so that the dead ones are rewritten
+        if survey && !pieces.is_empty() {
+            let f = store.cfg.segment_dead_fraction;
+            let worth = |s: &Segment<V>| {
+                let dead = s.len() - s.count(i64::MIN, i64::MAX, &pieces);
+                dead > 0 && dead as f64 >= f * s.len() as f64
+            };
+            dead_l1 = (0..m.l1.len()).filter(|&i| worth(&m.l1[i])).collect();
+            dead_l0 = m.l0.iter().rposition(|s| worth(s)).map_or(0, |i| i + 1);
+        }
+        let over = m.l0.len() > store.cfg.max_l0_segments;
+        let debt = store.cfg.delete_debt_threshold > 0.0 && {
+            let d = delete_debt(&snap, &pieces);
+            d > 0.0 && d >= store.cfg.delete_debt_threshold
+        };
+        if !(requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty()) {
+            return pruned;
+        }
+        Counters::bump(&store.counters.select_calls, 1);
+        // L0 inputs: the oldest ones (a prefix, so that all remaining L0 segments stay
+        // newer than all L1 records), within the caps.
+        let caps = store.cfg.compaction;
+        let mut k = if requested || over || debt { m.l0.len() } else { dead_l0 };
+        if caps.max_inputs > 0 {
+            k = k.min(caps.max_inputs as usize);
+        }
+        if caps.target_bytes > 0 {
+            let mut bytes = 0u64;
+            let mut take = 0;
+            for s in &m.l0[..k] {
+                take += 1;
+                bytes += s.bytes() as u64;
+                if bytes >= caps.target_bytes {
+                    break;
+                }
+            }
+            k = take;
+        }
+        // With debt, L1 segments holding deleted records are rewritten as well.
+        let mut forced_l1: Vec<usize> = dead_l1;
+        if (debt || requested) && !pieces.is_empty() {
+            forced_l1 = (0..m.l1.len())
+                .filter(|&i| m.l1[i].count(i64::MIN, i64::MAX, &pieces) < m.l1[i].len())
+                .collect();
+        }
+        if k == 0 && forced_l1.is_empty() {
+            Counters::bump(&store.counters.select_no_work, 1);
+            return pruned;
+        }
+        let window = self.window.lock().window;
+        let mut plan = Plan::new(m, k, &forced_l1, window, store.cfg.window_origin);
+        let mut capped = false;
+        while caps.max_windows > 0 && plan.windows > caps.max_windows as usize && k > 1 {
+            k -= 1;
+            plan = Plan::new(m, k, &forced_l1, window, store.cfg.window_origin);
+            capped = true;
+        }
+        {
+            let mut st = self.window.lock();
+            if capped {
+                st.compaction_failed();
+            } else {
+                st.failures = 0;
+            }
+        }
+        Counters::bump(&store.counters.select_l0_inputs, k as u64);
+        Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
+        let l0_in = &m.l0[..k];
+        let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
+        let max_records = store.l1_segment_records();
+        let outputs: Vec<Arc<Segment<V>>> = par_map(&plan.stretches, |&(w, lo, hi)| {
+            let pieces = snap.pieces(lo, hi);
+            let mut srcs = Vec::new();
+            for s in &l1_in {
+                s.sources(lo, hi, &pieces, 0, &mut srcs);
+            }
+            for (i, s) in l0_in.iter().enumerate() {
+                s.sources(lo, hi, &pieces, 1 + i as u32, &mut srcs);
+            }
+            let it = Range::new(srcs, Vec::new(), snap.w);
+            store.collect_segments(it, max_records, snap.w, Level::L1, Some(w))
+        })
+        .into_iter()
+        .flatten()
+        .map(Arc::new)
+        .collect();
+        let retries = store.manifest.update(|cur| {
+            let mut n: Manifest<V> = cur.clone();
+            n.l0.retain(|s| !l0_in.iter().any(|x| Arc::ptr_eq(x, s)));
+            let mut l1: Vec<Arc<Segment<V>>> =
+                n.l1.iter().filter(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+            l1.extend(outputs.iter().cloned());
+            n.set_l1(l1);
+            if survey {
+                // (Otherwise the next survey retires what this made retirable.)
+                retire_tombs(&mut n);
+            }
+            Some(n)
+        });
+        signals.notify_room();
+        Counters::bump(&store.counters.compacted_records, outputs.iter().map(|s| s.len() as u64).sum());
+        Counters::bump(&store.counters.compaction_retries, retries.unwrap_or(0));
+        Counters::bump(&store.counters.compactions, 1);
+        // A request is satisfied once every L0 segment of its snapshot was compacted;
+        // when the caps cut it short, keep it pending.
+        if requested && !force && k < m.l0.len() {
+            self.requested.store(true, Ordering::Release);
+        }
+        true
+    }
+}
+
+/// Fraction of stored segment records hidden by tombstones.
+fn delete_debt<V>(snap: &Snapshot<V>, pieces: &[Piece]) -> f64 {
+    let m = &snap.m;
+    let total: usize = m.l0.iter().chain(m.l1.iter()).map(|s| s.len()).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    if pieces.is_empty() {
+        return 0.0;
+    }
+    let visible: usize = m.l0.iter().chain(m.l1.iter()).map(|s| s.count(i64::MIN, i64::MAX, pieces)).sum();
+    (total - visible) as f64 / total as f64
+}
+
+/// Drops, in one manifest update and without rewriting anything, the segments
+/// of `snap` all of whose records `pieces` (its step function) hides, and the
+/// tombstones that can hide nothing any more. Returns whether the manifest
+/// changed.
+fn prune<V: Value>(store: &Store<V>, signals: &Signals, snap: &Snapshot<V>, pieces: &[Piece]) -> bool {
+    let m = &snap.m;
+    let dead: Vec<&Arc<Segment<V>>> = if pieces.is_empty() {
+        Vec::new()
+    } else {
+        m.l0.iter().chain(m.l1.iter()).filter(|s| s.count(i64::MIN, i64::MAX, pieces) == 0).collect()
+    };
+    if dead.is_empty() && m.tombs.is_empty() {
+        return false;
+    }
+    let mut changed = false;
+    store.manifest.update(|cur| {
+        let mut n: Manifest<V> = cur.clone();
+        let before = n.l0.len() + n.l1.len();
+        n.l0.retain(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s)));
+        if n.l1.iter().any(|s| dead.iter().any(|x| Arc::ptr_eq(x, s))) {
+            let l1 = n.l1.iter().filter(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+            n.set_l1(l1);
+        }
+        let dropped = before - n.l0.len() - n.l1.len();
+        let retired = retire_tombs(&mut n);
+        changed = dropped > 0 || retired;
+        if !changed {
+            return None;
+        }
+        Counters::bump(&store.counters.segments_dropped, dropped as u64);
+        Some(n)
+    });
+    if changed {
+        signals.notify_room();
+    }
+    changed
+}
+
+/// Removes from `m`'s tombstone index every tombstone that can hide nothing any
+/// more, and every one that newer tombstones make redundant; `true` if any went.
+///
+/// An indexed tombstone can only hide records of segments: it came from a flushed
+/// memtable, and every memtable still unflushed holds only newer records. In a
+/// segment it hides records only if it is not applied there yet and the segment
+/// has records in its range ([`Segment::hidden_by`]). Called inside manifest
+/// updates, on the manifest about to be published, so a segment added
+/// concurrently is always taken into account.
+fn retire_tombs<V>(m: &mut Manifest<V>) -> bool {
+    if m.tombs.is_empty() {
+        return false;
+    }
+    let (l0, l1) = (&m.l0, &m.l1);
+    let live = |t: &Tomb| {
+        l0.iter().any(|s| s.hidden_by(t.lo, t.hi, t.seq))
+            || l1[m.l1_from(t.lo)..]
+                .iter()
+                .take_while(|s| s.min_ts() <= t.hi)
+                .any(|s| s.hidden_by(t.lo, t.hi, t.seq))
+    };
+    match m.tombs.retained(live) {
+        Some(index) => {
+            let fewer = index.len() < m.tombs.len();
+            m.tombs = Arc::new(index);
+            fewer
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,135 @@
+//! Sealing: a full active memtable becomes a memrun (a sealed memtable waiting
+//! for flush) and a fresh memtable takes its place, in one manifest update; and
+//! backpressure: the writer that sealed waits (boundedly) while maintenance is
+//! behind.
+
+use std::time::Duration;
+
+use crate::config::MaintenanceMode;
+use crate::manifest::Manifest;
+use crate::memtable::Memtable;
+use crate::stats::Counters;
+use crate::store::Store;
+use crate::sync::Arc;
+use crate::Value;
+
+use super::signal::Signals;
+use super::write::Accepted;
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+thread_local! {
+    /// Whether this thread is inside a seal's flush of deferred destructors.
+    static IN_SEAL_FLUSH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as running a seal's deferred destructors until dropped
+/// (also when a user `Drop` panics through it).
+struct SealFlush;
+
+impl SealFlush {
+    /// `None` if this thread is already inside one.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    fn enter() -> Option<SealFlush> {
+        (!IN_SEAL_FLUSH.with(|f| f.replace(true))).then_some(SealFlush)
+    }
+
+    /// Model checkers run their threads on one OS thread, where a thread-local
+    /// would be shared: always flush there (their values never write back).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    fn enter() -> Option<SealFlush> {
+        Some(SealFlush)
+    }
+}
+
+impl Drop for SealFlush {
+    fn drop(&mut self) {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        IN_SEAL_FLUSH.with(|f| f.set(false));
+    }
+}
+
+/// Called by a writer that found its memtable full: seals it if no other writer
+/// did, wakes the flusher, and waits for room if maintenance is behind.
+#[cold]
+pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtable<V>) -> Accepted {
+    if !mt.begin_seal() {
+        return Accepted::Clean;
+    }
+    if mt.ooo_bytes() >= store.cfg.ooo_budget_bytes {
+        Counters::bump(&store.counters.ooo_budget_hits, 1);
+    }
+    seal(store, mt);
+    signals.wake_flusher();
+    if has_room(store, signals, &store.manifest.current()) {
+        return Accepted::Clean;
+    }
+    let wait = store.cfg.sealed_wait;
+    if store.cfg.maintenance == MaintenanceMode::Background && !wait.is_zero() && signals.running() {
+        Counters::bump(&store.counters.backpressure_waits, 1);
+        if wait_for_room(store, signals, wait) {
+            return Accepted::Clean;
+        }
+    }
+    Counters::bump(&store.counters.backpressure_events, 1);
+    Accepted::Backpressure
+}
+
+/// Seals `mt` (the caller won `begin_seal`); returns the sealed queue length.
+///
+/// No user code may run between `begin_seal` and `publish`: writers wait for
+/// `seal_seq` and then for the watermark to pass `s`, so a `V::drop` that writes
+/// to this log would wait for this very thread. Values are dropped only when
+/// retired garbage is freed, so the manifest is swapped with `update_deferred`
+/// (frees nothing) and the garbage flushed after `publish`. The caller holds a
+/// guard, pinned before `begin_seal`, so the nested pin here frees nothing
+/// either. Regression: `tests/hazards.rs`.
+pub(crate) fn seal<V: Value>(store: &Store<V>, mt: &Memtable<V>) -> usize {
+    debug_assert!(store.manifest.pin_is_inert(), "seal: the caller must hold a guard");
+    let guard = store.manifest.pin();
+    let s = store.seq.reserve(1);
+    let next = Arc::new(Memtable::new(&store.cfg, s + 1));
+    mt.set_seal_seq(s);
+    let mut queued = 0;
+    store.manifest.update_deferred(&guard, |m| {
+        debug_assert!(std::ptr::eq(&*m.active, mt), "only the active memtable is sealed");
+        let mut n = m.clone();
+        let old = std::mem::replace(&mut n.active, next.clone());
+        n.memruns.push(old);
+        queued = n.memruns.len();
+        Some(n)
+    });
+    store.seq.publish(s, 1);
+    // Published: deferred destructors (user `V::drop`s) may run now — unless
+    // this thread is already running them from an outer seal: a `Drop` that
+    // writes to the log can seal again, and each nested flush would run more
+    // drops, recursing as deep as there is garbage (a stack overflow with tiny
+    // memtables). The outer flush, or any later one, frees what is left.
+    if let Some(_running) = SealFlush::enter() {
+        store.manifest.flush_deferred(&guard);
+    }
+    drop(guard);
+    Counters::bump(&store.counters.seals, 1);
+    queued
+}
+
+/// Whether maintenance keeps up: the sealed queue is within `sealed_max_runs`
+/// and, while the background workers run, L0 within [`l0_stall`] (in manual mode
+/// L0 is the caller's to compact). Writers that seal a memtable while this is
+/// false wait (up to `sealed_wait`) for maintenance to catch up.
+pub(crate) fn has_room<V>(store: &Store<V>, signals: &Signals, m: &Manifest<V>) -> bool {
+    m.memruns.len() <= store.cfg.sealed_max_runs && (m.l0.len() <= l0_stall(store) || !signals.running())
+}
+
+/// L0 segments past which writers wait for compaction: twice the count that
+/// triggers it. Without this limit a writer faster than compaction (on a machine
+/// with fewer cores than busy threads) would pile up L0 segments, and with them
+/// memory, without bound.
+fn l0_stall<V>(store: &Store<V>) -> usize {
+    store.cfg.max_l0_segments.saturating_mul(2)
+}
+
+/// Waits up to `timeout` for [`has_room`]; returns whether there is room. Returns
+/// at once when the workers are not running, since nothing would make room.
+pub(crate) fn wait_for_room<V: Value>(store: &Store<V>, signals: &Signals, timeout: Duration) -> bool {
+    signals.wait_for_room(timeout, || has_room(store, signals, &store.manifest.current()))
+}

@@ -1,0 +1,183 @@
+//! The write path: every kind of write — one record, a small batch, a sorted
+//! batch run, a tombstone — goes through [`publish`], the one place that pins the
+//! manifest, reserves sequence numbers, inserts into the memtable owning them,
+//! publishes the numbers and hands a full memtable to the seal stage.
+
+use crate::manifest::{Guard, Manifest};
+use crate::memtable::{sort_batch, Memtable, Run, SMALL_BATCH};
+use crate::snapshot::Snapshot;
+use crate::store::Store;
+use crate::sync::spin_loop;
+use crate::tombstone::Tomb;
+use crate::Value;
+
+use super::seal;
+use super::signal::Signals;
+
+/// What a write reports. The write itself is always accepted and durable in
+/// memory; `Backpressure` says that maintenance is behind — the sealed-memtable
+/// queue is over `sealed_max_runs`, or (background maintenance) L0 holds more
+/// than twice `max_l0_segments` segments — and the writer waited up to `sealed_wait`
+/// without it catching up, so the caller may want to slow down or call
+/// [`Timelog::flush`](crate::Timelog::flush).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Accepted, no pressure.
+    Clean,
+    /// Accepted, but the sealed queue is over its limit.
+    Backpressure,
+}
+
+impl Accepted {
+    /// `true` for [`Accepted::Backpressure`].
+    ///
+    /// ```
+    /// use timelog::Accepted;
+    /// assert!(Accepted::Backpressure.is_backpressure());
+    /// assert!(!Accepted::Clean.is_backpressure());
+    /// ```
+    pub fn is_backpressure(self) -> bool {
+        self == Accepted::Backpressure
+    }
+}
+
+/// A write with its sequence numbers, from the `*_tracked` write methods.
+///
+/// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
+/// sequence numbers; a batch's numbers are consecutive and it is seen whole.
+///
+/// ```
+/// use timelog::Timelog;
+/// let log = Timelog::new();
+/// let before = log.snapshot();
+/// let w = log.append_batch_tracked([(1, 'a'), (2, 'b')]);
+/// assert!(!w.visible_in(&before));
+/// assert!(w.visible_in(&log.snapshot()));
+/// assert_eq!(w.last_seq(), w.first_seq + 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Sequence number of the first record (or of the delete).
+    pub first_seq: u64,
+    /// How many sequence numbers the write took (records of a batch; 1 for a
+    /// delete; 0 for an empty batch or an empty delete).
+    pub count: u64,
+    /// Whether backpressure occurred.
+    pub accepted: Accepted,
+}
+
+impl Written {
+    /// Sequence number of the last record.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let w = log.append_batch_tracked([(5, ()), (6, ()), (7, ())]);
+    /// assert_eq!(w.last_seq() - w.first_seq + 1, 3);
+    /// ```
+    pub fn last_seq(&self) -> u64 {
+        self.first_seq + self.count.max(1) - 1
+    }
+
+    /// Whether `snap` sees this write.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let w = log.append_tracked(1, "x");
+    /// assert!(w.visible_in(&log.snapshot()));
+    /// ```
+    pub fn visible_in<V: Value>(&self, snap: &Snapshot<V>) -> bool {
+        self.count == 0 || self.last_seq() < snap.watermark()
+    }
+}
+
+/// One write, as the memtable takes it.
+pub(crate) enum Op<V> {
+    /// One record.
+    One(i64, V),
+    /// Records inserted one by one (a single record or a small batch), numbered
+    /// in order.
+    Records(Vec<i64>, Vec<V>),
+    /// A batch sorted by timestamp, inserted as one run.
+    Run(Vec<i64>, Vec<V>),
+    /// A range tombstone over `[lo, hi]`.
+    Tomb(i64, i64),
+}
+
+impl<V> Op<V> {
+    /// A batch of records, sorted off to the side when it is large enough to be a
+    /// run (stable: equal timestamps keep their order). Sorting happens before
+    /// any sequence number is reserved; the records then take consecutive numbers
+    /// in sorted order, which is arrival order wherever the order of two records
+    /// matters: at equal timestamps.
+    pub(crate) fn batch(mut ts: Vec<i64>, mut vals: Vec<V>) -> Self {
+        assert_eq!(ts.len(), vals.len(), "append_columns: column lengths differ");
+        if ts.len() < SMALL_BATCH {
+            return Op::Records(ts, vals);
+        }
+        sort_batch(&mut ts, &mut vals);
+        Op::Run(ts, vals)
+    }
+
+    /// Sequence numbers the write takes.
+    fn count(&self) -> usize {
+        match self {
+            Op::Records(ts, _) | Op::Run(ts, _) => ts.len(),
+            Op::One(..) | Op::Tomb(..) => 1,
+        }
+    }
+}
+
+/// Publishes one write: the single path every write takes.
+pub(crate) fn publish<V: Value>(store: &Store<V>, signals: &Signals, op: Op<V>) -> Written {
+    let n = op.count() as u64;
+    if n == 0 {
+        return Written { first_seq: store.seq.visible(), count: 0, accepted: Accepted::Clean };
+    }
+    let guard = store.manifest.pin();
+    let m = store.manifest.load(&guard);
+    let s = store.seq.reserve(n);
+    // One memtable for the whole write: it owns `s`, and the seal protocol
+    // assigns whole reservations (the reservation precedes the seal's).
+    let mt = target(store, m, s, &guard);
+    match op {
+        Op::One(t, v) => mt.insert_one(t, s, v),
+        Op::Records(ts, vals) => {
+            for (i, (t, v)) in ts.into_iter().zip(vals).enumerate() {
+                mt.insert_one(t, s + i as u64, v);
+            }
+        }
+        Op::Run(ts, vals) => mt.insert_run(Run::from_batch(ts, vals, s)),
+        Op::Tomb(lo, hi) => mt.insert_tomb(Tomb { lo, hi, seq: s }),
+    }
+    store.seq.publish(s, n);
+    let accepted = if mt.is_full() { seal::on_full(store, signals, mt) } else { Accepted::Clean };
+    Written { first_seq: s, count: n, accepted }
+}
+
+/// The memtable that owns sequence number `s` (reserved after loading `m`).
+#[inline]
+fn target<'g, V: Value>(
+    store: &Store<V>,
+    m: &'g Manifest<V>,
+    s: u64,
+    guard: &'g Guard<'_>,
+) -> &'g Memtable<V> {
+    if m.active.owns(s) {
+        return &m.active;
+    }
+    // A seal took the number range we are in: find the memtable that owns `s`
+    // in a fresh manifest (the sealer publishes it right after choosing its
+    // sequence number; no memtable owning an unpublished number is flushed).
+    loop {
+        let m = store.manifest.load(guard);
+        if m.active.owns(s) {
+            return &m.active;
+        }
+        if let Some(mr) = m.memruns.iter().rev().find(|mr| mr.owns(s)) {
+            return mr;
+        }
+        spin_loop();
+    }
+}

@@ -1,0 +1,169 @@
+//! The store: what every stage of the pipeline reads and publishes through — the
+//! configuration, the sequencer, the manifest cell and the counters — plus the
+//! storage-level operations built on them (snapshots, segment building, the
+//! structural check). It knows nothing of the stages above it.
+
+use crate::config::Config;
+use crate::cursor::Range;
+use crate::error::{Error, Result};
+use crate::manifest::{Manifest, ManifestCell};
+use crate::memtable::Memtable;
+use crate::segment::{Level, Segment, Window};
+use crate::seq::Sequencer;
+use crate::snapshot::Snapshot;
+use crate::stats::Counters;
+use crate::sync::{spin_loop, Arc, AtomicU64, Ordering};
+use crate::tombstone::TombIndex;
+use crate::Value;
+
+/// The shared storage state of one log.
+pub(crate) struct Store<V> {
+    pub(crate) cfg: Config,
+    pub(crate) seq: Sequencer,
+    pub(crate) manifest: ManifestCell<V>,
+    pub(crate) counters: Counters,
+    next_segment_id: AtomicU64,
+}
+
+impl<V: Value> Store<V> {
+    /// An empty store: one empty active memtable owning sequence numbers from 1.
+    pub(crate) fn new(cfg: Config) -> Self {
+        let active = Arc::new(Memtable::new(&cfg, 1));
+        let manifest = ManifestCell::new(Manifest {
+            active,
+            memruns: Vec::new(),
+            l0: Vec::new(),
+            l1: Vec::new(),
+            l1_max: Vec::new(),
+            tombs: Arc::new(TombIndex::default()),
+        });
+        Store {
+            cfg,
+            seq: Sequencer::new(),
+            manifest,
+            counters: Counters::default(),
+            next_segment_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A consistent snapshot: a manifest and the watermark it is complete for.
+    pub(crate) fn snapshot(&self) -> Snapshot<V> {
+        let guard = self.manifest.pin();
+        loop {
+            let m = self.manifest.load(&guard);
+            let w = self.seq.visible();
+            // If the manifest did not change between the two loads, every write below
+            // `w` is in one of its sources: a write goes to the memtable of the manifest
+            // it loaded, and a newer manifest would have been published (and seen here,
+            // by the acquire chain through `visible`) before that write completed. (The
+            // box cannot be freed and its address reused while `guard` is pinned.)
+            if self.manifest.load_addr(&guard) == (m as *const Arc<Manifest<V>> as usize) {
+                return Snapshot { m: m.clone(), w };
+            }
+            spin_loop();
+        }
+    }
+
+    /// Records per segment page for this value type.
+    pub(crate) fn page_len(&self) -> usize {
+        self.cfg.page_records(std::mem::size_of::<V>())
+    }
+
+    /// Largest L1 segment a compaction writes, in records (a window holding more
+    /// is split into several non-overlapping segments, so that a compaction only
+    /// rewrites the stretch its inputs overlap).
+    pub(crate) fn l1_segment_records(&self) -> usize {
+        self.page_len() * 64
+    }
+
+    /// Drains `iter` into segments of at most about `max_records` records each. A cut
+    /// never separates equal timestamps, so the segments do not overlap.
+    pub(crate) fn collect_segments(
+        &self,
+        mut iter: Range<'_, V>,
+        max_records: usize,
+        applied: u64,
+        level: Level,
+        window: Option<Window>,
+    ) -> Vec<Segment<V>> {
+        let page_len = self.page_len();
+        let (_, upper) = iter.size_hint();
+        let cap = upper.unwrap_or(0).min(max_records);
+        let mut out = Vec::new();
+        let mut carry: Option<(i64, V)> = None;
+        loop {
+            let mut ts: Vec<i64> = Vec::with_capacity(cap);
+            let mut vals: Vec<V> = Vec::with_capacity(cap);
+            if let Some((t, v)) = carry.take() {
+                ts.push(t);
+                vals.push(v);
+            }
+            carry = iter.drain_into(&mut ts, &mut vals, max_records);
+            if !ts.is_empty() {
+                // Give back room the records did not use (deleted or hidden ones).
+                ts.shrink_to_fit();
+                vals.shrink_to_fit();
+                let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
+                out.push(Segment::new(id, ts, vals, page_len, applied, level, window));
+            }
+            if carry.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// Checks the structural invariants of the current state (see
+    /// [`Timelog::validate`](crate::Timelog::validate)).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let snap = self.snapshot();
+        let m = &snap.m;
+        let corrupt = |s: String| Err(Error::Corrupt(s));
+        for s in m.l0.iter().chain(m.l1.iter()) {
+            if let Err(e) = s.validate() {
+                return corrupt(e);
+            }
+        }
+        for s in &m.l0 {
+            if s.level != Level::L0 {
+                return corrupt(format!("segment {} in L0 is not an L0 segment", s.id));
+            }
+        }
+        if m.l1_max.len() != m.l1.len() || m.l1.iter().zip(&m.l1_max).any(|(s, &k)| s.max_ts() != k) {
+            return corrupt("the L1 last-key array is out of step with the L1 segments".to_string());
+        }
+        for (i, s) in m.l1.iter().enumerate() {
+            if s.level != Level::L1 {
+                return corrupt(format!("segment {} in L1 is not an L1 segment", s.id));
+            }
+            let Some(w) = s.window else {
+                return corrupt(format!("L1 segment {} has no window", s.id));
+            };
+            if !w.is_aligned(self.cfg.window_origin) {
+                return corrupt(format!("L1 segment {} window [{}, {}] is not aligned", s.id, w.lo, w.hi));
+            }
+            if i > 0 && m.l1[i - 1].max_ts() >= s.min_ts() {
+                return corrupt(format!("L1 segments {} and {} overlap", m.l1[i - 1].id, s.id));
+            }
+        }
+        for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
+            if let Err(e) = mt.validate() {
+                return corrupt(e);
+            }
+        }
+        for (i, mr) in m.memruns.iter().enumerate() {
+            if mr.seal_seq().is_none() {
+                return corrupt(format!("memrun {i} has no seal sequence"));
+            }
+        }
+        let counted = snap.count(..);
+        let walked = snap.range(..).fold(0usize, |n, _| n + 1);
+        if counted != walked {
+            return corrupt(format!("count() says {counted} but iteration yields {walked}"));
+        }
+        let back = snap.range(..).rev().fold(0usize, |n, _| n + 1);
+        if back != walked {
+            return corrupt(format!("forward iteration yields {walked} records, backward {back}"));
+        }
+        Ok(())
+    }
+}
