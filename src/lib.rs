@@ -45,7 +45,6 @@ mod stats;
 pub(crate) mod sync;
 mod timelog;
 mod tombstone;
-pub mod workload;
 
 pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use cursor::Range;
