@@ -1,4 +1,4 @@
-//! Criterion benches of the engine on the canonical workload (`spec/workload.md`):
+//! Criterion benches of the engine on the canonical workload (`timelog_compare::workload`):
 //! ingest (batches and single appends, each including the final flush, at 0, 5
 //! and 20 % out of order), compaction, reads after flush + compaction (full and
 //! reverse scan, range `[t, t + 1000)`, point, count, first/last/next/prev),
@@ -18,8 +18,8 @@ use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use timelog::workload::{Workload, XorShift64};
 use timelog::{MaintenanceMode, Timelog};
+use timelog_compare::workload::{Workload, XorShift64};
 
 /// Records of the canonical workload used by every bench.
 const N: usize = 1_000_000;

@@ -1,12 +1,12 @@
-//! The main job: ingest the canonical workload (`spec/workload.md`, 5 % out of
+//! The main job: ingest the canonical workload (`timelog_compare::workload`, 5 % out of
 //! order) and exercise every part of the engine, printing what it did and how
 //! fast. `cargo run --release --example demo -- [--records N]`.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use timelog::workload::{Workload, XorShift64};
 use timelog::Timelog;
+use timelog_compare::workload::{Workload, XorShift64};
 
 fn rate(n: usize, secs: f64) -> String {
     format!("{:.1} M rec/s", n as f64 / secs / 1e6)

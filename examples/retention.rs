@@ -245,7 +245,7 @@ fn compare_reads(churned: &Timelog<Vec<u8>>) {
     fresh.compact_now();
     let fsnap = fresh.snapshot();
     let span = (hi - lo).max(1) as u64;
-    let mut rng = timelog::workload::XorShift64::new(0x2545_f491_4f6c_dd1d);
+    let mut rng = timelog_compare::workload::XorShift64::new(0x2545_f491_4f6c_dd1d);
     let mut rnd = move || lo + (rng.next_u64() % span) as i64;
     let starts: Vec<i64> = (0..2_000).map(|_| rnd()).collect();
     let points: Vec<i64> = (0..200_000).map(|_| rnd()).collect();

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use timelog::workload::Workload;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_compare::workload::Workload;
 
 fn main() {
     let mut runs = 20usize;

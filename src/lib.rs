@@ -44,7 +44,6 @@ mod store;
 pub(crate) mod sync;
 mod timelog;
 mod tombstone;
-pub mod workload;
 
 pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use cursor::Range;

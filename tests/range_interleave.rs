@@ -3,8 +3,8 @@
 //! deletes, against a sorted-vector oracle. (Contributed by the review of the
 //! late-pile and sorted-source changes.)
 
-use timelog::workload::XorShift64;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_compare::workload::XorShift64;
 
 /// The workload's generator, with a bounded draw.
 struct Rng(XorShift64);
