@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn dropping_redundant_tombstones_keeps_the_step_function() {
         // Pseudo-random overlapping tombstones; compare with brute force over all of them.
-        let mut rng = crate::workload::XorShift64::new(0x9e37_79b9_7f4a_7c15);
+        let mut rng = timelog_compare::workload::XorShift64::new(0x9e37_79b9_7f4a_7c15);
         let mut next = || rng.next_u64();
         for round in 0..50 {
             let n = 1 + (next() % 40) as usize;
