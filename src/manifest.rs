@@ -91,12 +91,90 @@ impl<V> Clone for Manifest<V> {
 
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 mod imp {
+    use std::cell::Cell;
     use std::marker::PhantomData;
 
     use crossbeam_epoch::{self as epoch, Atomic, Owned};
 
     use super::Manifest;
-    use crate::sync::{Arc, Ordering};
+    use crate::sync::{Arc, Mutex, Ordering};
+
+    thread_local! {
+        /// Whether this thread is dropping graveyard contents (see [`Graveyard::drain`]).
+        static DRAINING: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Marks this thread as draining until dropped (also when a user `Drop` panics).
+    struct Draining;
+
+    impl Draining {
+        /// `None` if this thread is already draining.
+        fn enter() -> Option<Draining> {
+            // Not `then_some(Draining)`: that builds the guard eagerly, and when
+            // the thread is already draining, drops it at once, which clears the
+            // flag of the outer drain (the cause of unbounded nesting, once).
+            if DRAINING.with(|d| d.replace(true)) {
+                None
+            } else {
+                Some(Draining)
+            }
+        }
+    }
+
+    impl Drop for Draining {
+        fn drop(&mut self) {
+            DRAINING.with(|d| d.set(false));
+        }
+    }
+
+    /// Retired manifests, parked by the epoch's deferred functions until a safe
+    /// point drops them.
+    ///
+    /// Dropping a retired manifest can drop the last reference to memtables and
+    /// segments, and so run user `V::drop`s. crossbeam-epoch runs deferred
+    /// functions on whatever thread pins next, at any of its pins — including the
+    /// pins inside a skiplist insert, between a writer's sequence reservation and
+    /// its publication, where a `V::drop` that writes to the same log would wait
+    /// for a number its own thread holds. So the deferred function only moves the
+    /// box here, and the engine drops what is here at points where the thread
+    /// holds no unpublished sequence number and no stage lock ([`ManifestCell::drain`]).
+    /// `None` once the cell is gone: later arrivals are dropped at once.
+    struct Graveyard<V> {
+        dead: Mutex<Option<Vec<Arc<Manifest<V>>>>>,
+    }
+
+    impl<V> Graveyard<V> {
+        fn bury(&self, b: Arc<Manifest<V>>) {
+            let mut dead = self.dead.lock();
+            match dead.as_mut() {
+                Some(v) => v.push(b),
+                None => {
+                    drop(dead);
+                    drop(b);
+                }
+            }
+        }
+
+        /// Drops what is buried, until nothing is left; a no-op on a thread that is
+        /// already draining (a user `Drop` that writes to the log reaches a safe
+        /// point again: nesting there would recurse as deep as there is garbage).
+        fn drain(&self) {
+            let Some(_draining) = Draining::enter() else { return };
+            loop {
+                let batch = match self.dead.lock().as_mut() {
+                    Some(v) if !v.is_empty() => std::mem::take(v),
+                    _ => return,
+                };
+                drop(batch);
+            }
+        }
+
+        /// Drops what is buried and makes later arrivals drop at once.
+        fn close(&self) {
+            let left = self.dead.lock().take();
+            drop(left);
+        }
+    }
 
     /// A pinned epoch: pointers loaded under it stay valid until it is dropped.
     pub(crate) struct Guard<'c>(epoch::Guard, PhantomData<&'c ()>);
@@ -107,11 +185,15 @@ mod imp {
     /// The published manifest pointer.
     pub(crate) struct ManifestCell<V> {
         ptr: Atomic<Arc<Manifest<V>>>,
+        grave: Arc<Graveyard<V>>,
     }
 
-    impl<V> ManifestCell<V> {
+    impl<V: Send + Sync + 'static> ManifestCell<V> {
         pub(crate) fn new(m: Manifest<V>) -> Self {
-            ManifestCell { ptr: Atomic::new(Arc::new(m)) }
+            ManifestCell {
+                ptr: Atomic::new(Arc::new(m)),
+                grave: Arc::new(Graveyard { dead: Mutex::new(Some(Vec::new())) }),
+            }
         }
 
         #[inline]
@@ -151,15 +233,29 @@ mod imp {
                 // so that the next round can advance the epoch past them.
                 std::thread::yield_now();
             }
+            self.drain();
+        }
+
+        /// Runs the deferred functions this thread can run now (parking what
+        /// they retire) and drops what is parked: for idle moments of a worker.
+        pub(crate) fn tidy(&self) {
+            epoch::pin().flush();
+            self.drain();
+        }
+
+        /// Drops the retired manifests parked so far (see [`Graveyard`]): user
+        /// `V::drop`s may run, so the caller must hold no unpublished sequence
+        /// number and no stage lock (a `Drop` may call back into the log).
+        pub(crate) fn drain(&self) {
+            self.grave.drain();
         }
 
         /// Applies `f` to the current manifest and installs the result with a CAS,
         /// retrying on concurrent updates. `f` returns `None` to give up. Returns the
         /// number of failed CAS attempts, or `None` when `f` gave up.
         ///
-        /// Runs deferred destructors (possibly user `V::drop`s, see
-        /// [`ManifestCell::flush_deferred`]): not for callers holding an unpublished
-        /// sequence number, which use [`ManifestCell::update_deferred`].
+        /// Then flushes this thread's deferred functions ([`ManifestCell::flush_deferred`]),
+        /// which park retired manifests in the graveyard and run no user code.
         pub(crate) fn update(&self, f: impl FnMut(&Manifest<V>) -> Option<Manifest<V>>) -> Option<u64> {
             let guard = self.pin();
             let r = self.update_deferred(&guard, f);
@@ -170,12 +266,9 @@ mod imp {
         }
 
         /// [`ManifestCell::update`] under the caller's `guard`, running no deferred
-        /// destructor: the replaced box is retired into this thread's bag, and
-        /// nothing is freed here. For callers that hold an unpublished sequence
-        /// number (`Inner::seal`): freeing garbage can drop user values, and a
-        /// `V::drop` that writes to the same log would wait forever for that number.
-        /// Such a caller must already have been pinned when it reserved the number
-        /// (only a thread's outermost pin may collect garbage, see `pin`), and calls
+        /// function: the replaced box is retired into this thread's bag, and
+        /// nothing is freed here. For the seal, which holds an unpublished sequence
+        /// number while it swaps the manifest; it calls
         /// [`ManifestCell::flush_deferred`] once the number is published.
         pub(crate) fn update_deferred(
             &self,
@@ -196,11 +289,17 @@ mod imp {
                     guard,
                 ) {
                     Ok(_) => {
+                        let grave = self.grave.clone();
                         // SAFETY: `cur` is unreachable from the cell now; threads that
-                        // loaded it are pinned, so destruction waits for them. (`defer`
-                        // only queues: a full local bag moves to the global queue, and
-                        // nothing is run.)
-                        unsafe { guard.defer_destroy(cur) };
+                        // loaded it are pinned, so the function runs (on some thread)
+                        // only after they unpinned, and it runs once: taking the box
+                        // back as owned is then sound. It captures `cur` (a pointer to
+                        // a `Send + Sync` manifest) and an `Arc` of the graveyard,
+                        // which live as long as the function. (`defer` only queues: a
+                        // full local bag moves to the global queue, and nothing is run.)
+                        unsafe {
+                            guard.defer_unchecked(move || grave.bury(*cur.into_owned().into_box()));
+                        }
                         return Some(retries);
                     }
                     Err(_) => retries += 1,
@@ -208,10 +307,10 @@ mod imp {
             }
         }
 
-        /// Hands this thread's retired garbage to the global queue and frees what no
-        /// pinned thread can still see. This runs destructors of retired manifests,
-        /// memtables and segments, hence user `V::drop`s, so the caller must hold no
-        /// unpublished sequence number.
+        /// Hands this thread's retired garbage to the global queue and runs the
+        /// deferred functions no pinned thread holds back any more: retired
+        /// manifests move to the graveyard (nothing of the user's runs here; see
+        /// [`ManifestCell::drain`]).
         ///
         /// The flush matters: otherwise the garbage waits in this thread's local bag
         /// (until 64 items pile up or the thread exits), keeping retired memtables,
@@ -232,6 +331,7 @@ mod imp {
 
     impl<V> Drop for ManifestCell<V> {
         fn drop(&mut self) {
+            self.grave.close();
             // SAFETY: `&mut self`: no other thread can reach the cell any more, so the
             // current box can be freed immediately.
             unsafe {
@@ -239,6 +339,25 @@ mod imp {
                 let p = self.ptr.load(Ordering::Relaxed, guard);
                 drop(p.into_owned());
             }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{Draining, DRAINING};
+
+        /// Regression: a nested `enter` once built a guard and dropped it at once,
+        /// clearing the outer drain's flag, so drops that write to the log nested
+        /// without bound (a stack overflow, or a hang, in `tests/hazards.rs`).
+        #[test]
+        fn a_refused_nested_drain_keeps_the_outer_flag() {
+            let outer = Draining::enter().expect("not draining yet");
+            assert!(Draining::enter().is_none());
+            assert!(DRAINING.with(|d| d.get()), "the refused nested enter cleared the flag");
+            assert!(Draining::enter().is_none());
+            drop(outer);
+            assert!(!DRAINING.with(|d| d.get()));
+            assert!(Draining::enter().is_some());
         }
     }
 }
@@ -377,6 +496,15 @@ mod imp {
         /// when the last guard (the caller's, or an outer one) is dropped.
         pub(crate) fn flush_deferred(&self, _guard: &Guard<'_>) {}
 
+        /// The epoch version's contract. Nothing is parked here: the model's values
+        /// never write back to the log, so boxes are freed as soon as no guard lives.
+        pub(crate) fn drain(&self) {}
+
+        /// The epoch version's contract: frees retired boxes if no guard lives.
+        pub(crate) fn tidy(&self) {
+            Reclaim::try_reclaim(self);
+        }
+
         /// The epoch version's contract: always true here, the model reclaimer frees
         /// nothing on `pin` (only when the last guard is dropped).
         pub(crate) fn pin_is_inert(&self) -> bool {
@@ -399,7 +527,7 @@ mod imp {
 
 pub(crate) use imp::{Guard, ManifestCell};
 
-impl<V: 'static> ManifestCell<V> {
+impl<V: Send + Sync + 'static> ManifestCell<V> {
     /// The current manifest as an owned `Arc`.
     pub(crate) fn current(&self) -> Arc<Manifest<V>> {
         let guard = self.pin();

@@ -33,11 +33,9 @@ fn with_deadline(name: &str, body: impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel();
     let h = std::thread::Builder::new()
         .name(name.to_string())
-        // Drops that write to the log nest: a drop's append can seal and free more
-        // garbage (values of earlier tests' logs too, from the shared collector)
-        // before it returns. The nesting is bounded by the garbage, but it once
-        // overflowed the default 2 MiB thread stack in CI.
-        .stack_size(64 << 20)
+        // The default 2 MiB stack on purpose: drops that write to the log must not
+        // nest (a drop's append that drained the graveyard again would recurse as
+        // deep as there is garbage; it once overflowed this stack).
         .spawn(move || {
             body();
             let _ = tx.send(());
@@ -96,7 +94,6 @@ const BATCH: usize = 16;
 /// seal, frees it and runs the values' drops. Before the fix this hung in the
 /// first rounds.
 #[test]
-#[ignore = "flaky: drops that write back into the log can recurse (stack overflow) or wait on the epoch for over 60 s; open defect, see the closing note"]
 fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
     with_deadline("seal-reentrant-drop", || {
         let log = Arc::new(
@@ -142,7 +139,6 @@ fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
 /// values whose drops write to the log, never wait for each other forever; every
 /// record written by a writer survives.
 #[test]
-#[ignore = "flaky: drops that write back into the log can recurse (stack overflow) or wait on the epoch for over 60 s; open defect, see the closing note"]
 fn reentrant_drops_under_background_maintenance_never_hang() {
     with_deadline("background-reentrant-drop", || {
         let log = Arc::new(

@@ -77,8 +77,13 @@ impl Maintenance {
             if signals.wait_work(period, wanted, take).is_none() {
                 return;
             }
+            // Also on idle wake-ups: garbage retired by the last round is handed
+            // to the graveyard by some later pin, and must not wait there for the
+            // next write to be freed.
+            store.manifest.tidy();
             if matches!(role, Role::Flusher | Role::Both) {
                 while self.flush(store, signals, false) {
+                    store.manifest.drain();
                     if store.manifest.current().l0.len() > store.cfg.max_l0_segments {
                         signals.wake_compactor();
                     }
@@ -87,6 +92,7 @@ impl Maintenance {
             if matches!(role, Role::Compactor | Role::Both) {
                 let mut worked = false;
                 while self.compactor.due(store) && self.compactor.compact_once(store, signals, false) {
+                    store.manifest.drain();
                     worked = true;
                     if signals.stopping() {
                         return;
@@ -102,7 +108,9 @@ impl Maintenance {
     /// One unit of maintenance (manual mode): flush the complete memruns, or else
     /// run one compaction; `true` if there was work.
     pub(crate) fn step<V: Value>(&self, store: &Store<V>, signals: &Signals) -> bool {
-        self.flush(store, signals, false) || self.compactor.compact_once(store, signals, false)
+        let worked = self.flush(store, signals, false) || self.compactor.compact_once(store, signals, false);
+        store.manifest.drain();
+        worked
     }
 
     /// Seals the active memtable and flushes everything, then frees what that retired.
@@ -116,7 +124,9 @@ impl Maintenance {
     /// take every L0 segment and every segment holding deleted records.
     pub(crate) fn compact_now<V: Value>(&self, store: &Store<V>, signals: &Signals) {
         self.flush_all(store, signals);
-        while self.compactor.compact_once(store, signals, true) {}
+        while self.compactor.compact_once(store, signals, true) {
+            store.manifest.drain();
+        }
         self.release_memory(store, true);
     }
 
@@ -150,7 +160,8 @@ impl Maintenance {
     }
 
     /// Frees what maintenance retired (epoch garbage: replaced manifests and the
-    /// segments, memruns and values only they held) and asks the allocator to
+    /// segments, memruns and values only they held; no stage lock is held by the
+    /// callers, so user drops may run) and asks the allocator to
     /// return free pages to the system. Without `force`, at most once per
     /// [`RELEASE_INTERVAL`]: the allocator's walk costs about a millisecond per
     /// hundred megabytes of heap, and holds its locks meanwhile.
@@ -163,6 +174,7 @@ impl Maintenance {
             }
             *last = Some(now);
         }
+        store.manifest.drain();
         store.manifest.reclaim();
         crate::hint::release_free_memory();
     }

@@ -16,38 +16,6 @@ use crate::Value;
 use super::signal::Signals;
 use super::write::Accepted;
 
-#[cfg(not(any(timelog_loom, timelog_shuttle)))]
-thread_local! {
-    /// Whether this thread is inside a seal's flush of deferred destructors.
-    static IN_SEAL_FLUSH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks this thread as running a seal's deferred destructors until dropped
-/// (also when a user `Drop` panics through it).
-struct SealFlush;
-
-impl SealFlush {
-    /// `None` if this thread is already inside one.
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    fn enter() -> Option<SealFlush> {
-        (!IN_SEAL_FLUSH.with(|f| f.replace(true))).then_some(SealFlush)
-    }
-
-    /// Model checkers run their threads on one OS thread, where a thread-local
-    /// would be shared: always flush there (their values never write back).
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    fn enter() -> Option<SealFlush> {
-        Some(SealFlush)
-    }
-}
-
-impl Drop for SealFlush {
-    fn drop(&mut self) {
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        IN_SEAL_FLUSH.with(|f| f.set(false));
-    }
-}
-
 /// Called by a writer that found its memtable full: seals it if no other writer
 /// did, wakes the flusher, and waits for room if maintenance is behind.
 #[cold]
@@ -59,6 +27,9 @@ pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtab
         Counters::bump(&store.counters.ooo_budget_hits, 1);
     }
     seal(store, mt);
+    // Published, and no lock held: retired manifests (and the user values only
+    // they held) may be dropped here.
+    store.manifest.drain();
     signals.wake_flusher();
     if has_room(store, signals, &store.manifest.current()) {
         return Accepted::Clean;
@@ -78,11 +49,10 @@ pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtab
 ///
 /// No user code may run between `begin_seal` and `publish`: writers wait for
 /// `seal_seq` and then for the watermark to pass `s`, so a `V::drop` that writes
-/// to this log would wait for this very thread. Values are dropped only when
-/// retired garbage is freed, so the manifest is swapped with `update_deferred`
-/// (frees nothing) and the garbage flushed after `publish`. The caller holds a
-/// guard, pinned before `begin_seal`, so the nested pin here frees nothing
-/// either. Regression: `tests/hazards.rs`.
+/// to this log would wait for this very thread. Values are dropped only when the
+/// manifest's graveyard is drained, which the seal never does (its callers do,
+/// once no lock is held: [`on_full`], and `flush_all`'s caller). Regression:
+/// `tests/hazards.rs`.
 pub(crate) fn seal<V: Value>(store: &Store<V>, mt: &Memtable<V>) -> usize {
     debug_assert!(store.manifest.pin_is_inert(), "seal: the caller must hold a guard");
     let guard = store.manifest.pin();
@@ -99,14 +69,8 @@ pub(crate) fn seal<V: Value>(store: &Store<V>, mt: &Memtable<V>) -> usize {
         Some(n)
     });
     store.seq.publish(s, 1);
-    // Published: deferred destructors (user `V::drop`s) may run now — unless
-    // this thread is already running them from an outer seal: a `Drop` that
-    // writes to the log can seal again, and each nested flush would run more
-    // drops, recursing as deep as there is garbage (a stack overflow with tiny
-    // memtables). The outer flush, or any later one, frees what is left.
-    if let Some(_running) = SealFlush::enter() {
-        store.manifest.flush_deferred(&guard);
-    }
+    // Published: hand the retired manifest to the epoch (it parks in the graveyard).
+    store.manifest.flush_deferred(&guard);
     drop(guard);
     Counters::bump(&store.counters.seals, 1);
     queued
