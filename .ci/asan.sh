@@ -7,7 +7,7 @@
 # Only the crates are instrumented, not the standard library (instrumenting std
 # needs -Zbuild-std and the rust-src component); see docs/testing.md.
 #
-# The tests run with their own defaults (model: 2,000 cases, edges: 600, stress:
+# The tests run with their own defaults (model: 2,000 cases, arbitrary_bounds: 600, stress:
 # 3 s per test); PROPTEST_CASES and TIMELOG_STRESS_SECS override them as usual.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,6 @@ RUSTFLAGS="-Zsanitizer=address" \
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}" \
 CARGO_TARGET_DIR=target/asan \
     cargo +nightly test -p timelog-engine --target "$target" --release \
-    --lib --test model --test drop_accounting --test stress --test edges --test regressions --test snapshot_isolation
+    --lib --test model --test drop_accounting --test stress --test extreme_timestamps --test empty_log --test delete_all_and_rewrite --test duplicates_order --test late_records --test empty_and_inverted_ranges --test arbitrary_bounds --test config_validation --test maintenance_modes --test backpressure --test append_columns --test regressions --test snapshot_isolation
 set +x
 echo "asan: passed in $(( $(date +%s) - start )) s"

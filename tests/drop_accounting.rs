@@ -22,8 +22,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[allow(dead_code)]
+mod common;
+
+use common::gen::Rng;
+use common::oracle::Oracle;
+use common::{eventually, flush_epoch, tiny};
 use timelog::{MaintenanceMode, Snapshot, Timelog};
 
 const ALIVE: u64 = 0x5AFE_CAFE_F00D_0001;
@@ -130,84 +136,30 @@ fn assert_no_errors(ns: u32) {
 
 /// Lets the epoch advance so that retired manifests can be reclaimed.
 fn advance_epoch() {
-    for _ in 0..256 {
-        crossbeam_epoch::pin().flush();
-    }
+    flush_epoch(256);
 }
 
 /// Advances the epoch (pin + flush on this thread) until `done(live(ns))` holds;
 /// returns the last observed live map. Gives up after a few seconds.
 fn settle(ns: u32, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        for _ in 0..64 {
-            crossbeam_epoch::pin().flush();
-        }
-        let l = live(ns);
-        if done(&l) || Instant::now() > deadline {
-            return l;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let mut l = BTreeMap::new();
+    eventually(Duration::from_secs(5), || {
+        flush_epoch(64);
+        l = live(ns);
+        done(&l)
+    });
+    l
 }
 
-fn tiny(mode: MaintenanceMode) -> Timelog<Tracked> {
-    Timelog::builder()
-        .memtable_max_bytes(256)
-        .target_page_bytes(256)
-        .max_l0_segments(1)
-        .window_size(64)
-        .sealed_wait(Duration::ZERO)
-        .maintenance_wakeup(Duration::from_millis(1))
-        .maintenance(mode)
-        .build()
-        .unwrap()
+/// A log where seals, flushes and compactions happen every few records, with
+/// windows of 64 timestamps.
+fn small_log(mode: MaintenanceMode) -> Timelog<Tracked> {
+    tiny(mode).window_size(64).build().unwrap()
 }
 
-/// Deterministic pseudo-random numbers (xorshift).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A trivially correct model: records with their write sequence and sequenced deletes.
-#[derive(Default, Clone)]
-struct Oracle {
-    recs: Vec<(i64, u64, u64)>,  // (ts, seq, record id)
-    tombs: Vec<(i64, i64, u64)>, // [lo, hi) with seq
-    seq: u64,
-}
-
-impl Oracle {
-    fn write(&mut self, ts: i64, rec: u64) {
-        self.seq += 1;
-        self.recs.push((ts, self.seq, rec));
-    }
-    fn delete(&mut self, lo: i64, hi: i64) {
-        self.seq += 1;
-        self.tombs.push((lo, hi, self.seq));
-    }
-    fn hidden(&self, ts: i64, seq: u64) -> bool {
-        self.tombs.iter().any(|&(a, b, q)| a <= ts && ts < b && q > seq)
-    }
-    /// Visible `(ts, record id)` in read order.
-    fn visible(&self) -> Vec<(i64, u64)> {
-        let mut v: Vec<(i64, u64, u64)> =
-            self.recs.iter().filter(|&&(t, s, _)| !self.hidden(t, s)).copied().collect();
-        v.sort_by_key(|&(t, s, _)| (t, s));
-        v.into_iter().map(|(t, _, r)| (t, r)).collect()
-    }
-    fn deleted_ids(&self) -> Vec<u64> {
-        self.recs.iter().filter(|&&(t, s, _)| self.hidden(t, s)).map(|&(_, _, r)| r).collect()
-    }
+/// Record ids of the records written and hidden now by a delete.
+fn deleted_ids(o: &Oracle<u64>) -> Vec<u64> {
+    o.hidden().into_iter().map(|(_, r)| r).collect()
 }
 
 /// Reads everything through `snap` (forward and backward), checking that every value
@@ -241,7 +193,7 @@ fn write_mix(
     log: &Timelog<Tracked>,
     ns: u32,
     rng: &mut Rng,
-    o: &mut Oracle,
+    o: &mut Oracle<u64>,
     rounds: u64,
 ) -> (Snapshot<Tracked>, Vec<(i64, u64)>) {
     let mut rec = 0u64;
@@ -251,14 +203,14 @@ fn write_mix(
         // In-order single appends (lane path while the lane's last ts allows it).
         for i in 0..20 {
             let _ = log.append(base + i, Tracked::new(ns, rec));
-            o.write(base + i, rec);
+            o.append(base + i, rec);
             rec += 1;
         }
         // Out-of-order single appends (skiplist path).
         for _ in 0..10 {
             let t = base + rng.below(100) as i64 - 50;
             let _ = log.append(t, Tracked::new(ns, rec));
-            o.write(t, rec);
+            o.append(t, rec);
             rec += 1;
         }
         // A small batch (per-record path) and a large shuffled one (batch run).
@@ -267,7 +219,7 @@ fn write_mix(
             for _ in 0..n {
                 let t = base + rng.below(120) as i64;
                 b.push((t, Tracked::new(ns, rec)));
-                o.write(t, rec);
+                o.append(t, rec);
                 rec += 1;
             }
             let _ = log.append_batch(b);
@@ -279,7 +231,7 @@ fn write_mix(
             let lo = base - 30 + rng.below(40) as i64;
             let hi = lo + 1 + rng.below(60) as i64;
             log.delete_range(lo..hi).unwrap();
-            o.delete(lo, hi);
+            o.delete(lo..hi);
         }
         if round % 4 == 3 {
             // One unit of maintenance (manual mode; an error in background mode).
@@ -292,9 +244,9 @@ fn write_mix(
 /// (a) Values of deleted records are freed once flush + compaction dropped them and
 /// no snapshot reaches them any more; visible values stay alive; nothing leaks.
 fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ns as u64);
-    let mut o = Oracle::default();
-    let log = tiny(mode);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ ns as u64);
+    let mut o = Oracle::new();
+    let log = small_log(mode);
     let (before, before_want) = write_mix(&log, ns, &mut rng, &mut o, 12);
     log.flush();
     log.compact_now();
@@ -306,7 +258,7 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
     }
 
     let want = o.visible();
-    let deleted = o.deleted_ids();
+    let deleted = deleted_ids(&o);
     assert!(!deleted.is_empty(), "the scenario must delete something");
     let snap = log.snapshot();
     read_all(&snap, &want);
@@ -357,9 +309,9 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
 /// (b) Dropping the log while a snapshot lives: the snapshot keeps its values alive
 /// and readable; dropping it frees everything.
 fn snapshot_outlives_log(ns: u32, mode: MaintenanceMode) {
-    let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ ns as u64);
-    let mut o = Oracle::default();
-    let log = tiny(mode);
+    let mut rng = Rng::new(0xD1B5_4A32_D192_ED03 ^ ns as u64);
+    let mut o = Oracle::new();
+    let log = small_log(mode);
     let (before, before_want) = write_mix(&log, ns, &mut rng, &mut o, 6);
     log.flush();
     // Leave some data in L0, the active memtable and (manual mode) sealed memruns too.
@@ -488,9 +440,9 @@ fn memtable_paths_and_snapshot_clones_background() {
 #[test]
 fn drop_log_with_every_layer_populated() {
     let ns = 7;
-    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
-    let mut o = Oracle::default();
-    let log = tiny(MaintenanceMode::Manual);
+    let mut rng = Rng::new(0x1234_5678_9ABC_DEF1);
+    let mut o = Oracle::new();
+    let log = small_log(MaintenanceMode::Manual);
     let _ = write_mix(&log, ns, &mut rng, &mut o, 6);
     log.compact_now();
     let _ = write_mix(&log, ns, &mut rng, &mut o, 3);
@@ -509,17 +461,15 @@ fn drop_log_with_every_layer_populated() {
 /// help: pins the epoch on this thread (which advances it and collects garbage
 /// already handed to the global queue) but never flushes this thread's own bag.
 fn settle_without_flush(ns: u32, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
+    let mut l = BTreeMap::new();
+    eventually(Duration::from_secs(3), || {
         for _ in 0..1024 {
             drop(crossbeam_epoch::pin());
         }
-        let l = live(ns);
-        if done(&l) || Instant::now() > deadline {
-            return l;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+        l = live(ns);
+        done(&l)
+    });
+    l
 }
 
 /// Writes `n` records at timestamps `0..n` (record id == ts) in one batch, flushes
@@ -546,11 +496,10 @@ fn worker_retired_data_is_released() {
     // The worker rewrites the half-deleted L0 segment on its own (the dead share
     // is over `segment_dead_fraction`), or on this request, whichever comes first.
     log.compact();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !(log.stats().compactions > 0 && log.stats().l0_segments == 0) {
-        assert!(Instant::now() < deadline, "the worker did not compact");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || log.stats().compactions > 0 && log.stats().l0_segments == 0),
+        "the worker did not compact"
+    );
     assert!(log.maintenance_running());
     let deleted: Vec<u64> = (0..n / 2).collect();
     let l = settle(ns, |l| deleted.iter().all(|r| !l.contains_key(r)));

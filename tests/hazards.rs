@@ -14,6 +14,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+#[allow(dead_code)]
+mod common;
+
+use common::check::{check_range, check_whole};
+use common::oracle::Oracle;
 use timelog::{MaintenanceMode, Timelog};
 
 fn deadline() -> Duration {
@@ -192,21 +197,19 @@ fn reentrant_drops_under_background_maintenance_never_hang() {
 /// batch run and skiplist), must report no error; natively it checks the merge.
 #[test]
 fn one_range_over_every_source_kind() {
-    /// The log and its oracle: every record in insertion order.
+    /// The log and its oracle.
     struct Both {
         log: Timelog<u64>,
-        want: Vec<(i64, u64)>,
+        o: Oracle<u64>,
     }
     impl Both {
         fn put(&mut self, ts: i64, v: u64) {
             self.log.append(ts, v);
-            self.want.push((ts, v));
+            self.o.append(ts, v);
         }
         fn batch(&mut self, batch: Vec<(i64, u64)>) {
             self.log.append_batch(batch.clone());
-            let mut sorted = batch;
-            sorted.sort_by_key(|r| r.0); // stable: equal timestamps keep batch order
-            self.want.extend(sorted);
+            self.o.append_batch(batch);
         }
     }
     with_deadline("every-source-kind", || {
@@ -217,7 +220,7 @@ fn one_range_over_every_source_kind() {
             .maintenance(MaintenanceMode::Manual)
             .build()
             .unwrap();
-        let mut b = Both { log, want: Vec::new() };
+        let mut b = Both { log, o: Oracle::new() };
         // L1 (flushed and compacted), then L0 (flushed).
         for i in 0..40 {
             b.put(i * 10, i as u64);
@@ -248,20 +251,12 @@ fn one_range_over_every_source_kind() {
         let st = b.log.stats();
         assert!(st.l1_segments > 0 && st.l0_segments > 0 && st.sealed_memruns > 0, "{st:?}");
         assert!(st.memtable_ooo_records > 4, "late piles and skiplist: {st:?}");
-        // The merge orders equal timestamps by insertion: the oracle is a stable sort
-        // of the insertion order.
-        let mut want = b.want;
-        want.sort_by_key(|r| r.0);
+        // The merge orders equal timestamps by insertion, as the oracle does.
+        let want = b.o.view();
         let snap = b.log.snapshot();
-        let got: Vec<(i64, u64)> = snap.range(..).map(|(t, v)| (t, *v)).collect();
-        assert_eq!(got, want);
-        let mut back: Vec<(i64, u64)> = snap.range(..).rev().map(|(t, v)| (t, *v)).collect();
-        back.reverse();
-        assert_eq!(back, want);
+        check_whole(&snap, &want).unwrap();
         for (lo, hi) in [(0, 100), (95, 305), (299, 520), (-5, 3), (449, 10_000)] {
-            let w: Vec<_> = want.iter().filter(|r| r.0 >= lo && r.0 < hi).copied().collect();
-            let g: Vec<_> = snap.range(lo..hi).map(|(t, v)| (t, *v)).collect();
-            assert_eq!(g, w, "[{lo}, {hi})");
+            check_range(&snap, &want, lo..hi).unwrap();
         }
     });
 }

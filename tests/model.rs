@@ -5,8 +5,17 @@
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 2,000).
 
-use proptest::prelude::*;
+#[allow(dead_code)]
+mod common;
+
+use std::ops::Bound::{Excluded, Included};
 use std::time::Duration;
+
+use common::bounds::Bounds;
+use common::check::check_snapshot;
+use common::oracle::Oracle;
+use common::proptest_cases;
+use proptest::prelude::*;
 use timelog::{AdaptiveConfig, MaintenanceMode, Snapshot, Timelog};
 
 #[derive(Debug, Clone)]
@@ -65,75 +74,19 @@ fn nearly_sorted_batch() -> impl Strategy<Value = Op> {
         })
 }
 
-/// The oracle: every record ever written with its sequence number, and every delete.
-#[derive(Clone, Default, Debug)]
-struct Oracle {
-    recs: Vec<(i64, u64, u32)>,
-    tombs: Vec<(i64, i64, u64)>, // inclusive
+/// Checks `snap` against the oracle at `seq`: the whole snapshot, and for each
+/// query `(a, b)` the ranges `a..b` and `a..=b` (from the front, the back and both
+/// ends in turn) and the reads at `a` (point, next_ts, prev_ts).
+fn check(
+    snap: &Snapshot<u32>,
+    o: &Oracle<u32>,
     seq: u64,
-}
-
-impl Oracle {
-    fn visible(&self) -> Vec<(i64, u32)> {
-        let mut v: Vec<(i64, u64, u32)> = self
-            .recs
-            .iter()
-            .filter(|&&(t, s, _)| !self.tombs.iter().any(|&(a, b, q)| a <= t && t <= b && q > s))
-            .copied()
-            .collect();
-        v.sort_by_key(|&(t, s, _)| (t, s));
-        v.into_iter().map(|(t, _, x)| (t, x)).collect()
-    }
-}
-
-fn in_range(lo: i64, hi_excl: i64) -> impl Fn(&&(i64, u32)) -> bool {
-    move |&&(t, _)| t >= lo && t < hi_excl
-}
-
-fn check(log_snap: &Snapshot<u32>, o: &Oracle, queries: &[(i64, i64)]) -> Result<(), TestCaseError> {
-    let vis = o.visible();
-    let got: Vec<(i64, u32)> = log_snap.range(..).map(|(t, v)| (t, *v)).collect();
-    prop_assert_eq!(&got, &vis, "full forward scan");
-    let mut back: Vec<(i64, u32)> = log_snap.range(..).rev().map(|(t, v)| (t, *v)).collect();
-    back.reverse();
-    prop_assert_eq!(&back, &vis, "full backward scan");
-    prop_assert_eq!(log_snap.count(..), vis.len(), "count(..)");
-    prop_assert_eq!(log_snap.first_ts(), vis.first().map(|r| r.0));
-    prop_assert_eq!(log_snap.last_ts(), vis.last().map(|r| r.0));
-    for &(a, b) in queries {
-        let want: Vec<(i64, u32)> = vis.iter().filter(in_range(a, b)).copied().collect();
-        let got: Vec<(i64, u32)> = log_snap.range(a..b).map(|(t, v)| (t, *v)).collect();
-        prop_assert_eq!(&got, &want, "range {}..{}", a, b);
-        let mut back: Vec<(i64, u32)> = log_snap.range(a..b).rev().map(|(t, v)| (t, *v)).collect();
-        back.reverse();
-        prop_assert_eq!(&back, &want, "reverse range {}..{}", a, b);
-        prop_assert_eq!(log_snap.count(a..b), want.len(), "count {}..{}", a, b);
-        // Mixed: alternate front and back on the same iterator.
-        let mut it = log_snap.range(a..=b);
-        let want_incl: Vec<(i64, u32)> = vis.iter().filter(|r| r.0 >= a && r.0 <= b).copied().collect();
-        let (mut f, mut bk) = (Vec::new(), Vec::new());
-        while let Some((t, v)) = it.next() {
-            f.push((t, *v));
-            match it.next_back() {
-                Some((t, v)) => bk.push((t, *v)),
-                None => break,
-            }
-        }
-        bk.reverse();
-        f.extend(bk);
-        prop_assert_eq!(&f, &want_incl, "interleaved ends {}..={}", a, b);
-        let pts: Vec<u32> = log_snap.point(a).copied().collect();
-        let want_pts: Vec<u32> = vis.iter().filter(|r| r.0 == a).map(|r| r.1).collect();
-        prop_assert_eq!(pts, want_pts, "point {}", a);
-        prop_assert_eq!(log_snap.next_ts(a), vis.iter().find(|r| r.0 > a).map(|r| r.0), "next_ts {}", a);
-        prop_assert_eq!(
-            log_snap.prev_ts(a),
-            vis.iter().rev().find(|r| r.0 < a).map(|r| r.0),
-            "prev_ts {}",
-            a
-        );
-    }
-    Ok(())
+    queries: &[(i64, i64)],
+) -> Result<(), TestCaseError> {
+    let ranges: Vec<Bounds> =
+        queries.iter().flat_map(|&(a, b)| [(Included(a), Excluded(b)), (Included(a), Included(b))]).collect();
+    let probes: Vec<i64> = queries.iter().map(|q| q.0).collect();
+    check_snapshot(snap, &o.view_at(seq), &ranges, &probes).map_err(TestCaseError::fail)
 }
 
 #[derive(Debug, Clone)]
@@ -187,51 +140,33 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
         })
         .build()
         .unwrap();
-    let mut o = Oracle::default();
-    let mut snaps: Vec<(Snapshot<u32>, Oracle)> = Vec::new();
+    let mut o = Oracle::new();
+    let mut snaps: Vec<(Snapshot<u32>, u64)> = Vec::new();
     let fixed = [(-3i64, 4i64), (i64::MIN, i64::MIN + 2), (i64::MAX - 1, i64::MAX), (0, 1)];
     for op in ops {
         let mut queries: Vec<(i64, i64)> = fixed.to_vec();
         match op {
             Op::Append(t, v) => {
-                o.seq += 1;
-                o.recs.push((t, o.seq, v));
+                o.append(t, v);
                 let _ = log.append(t, v);
             }
             Op::Batch(b) => {
-                for &(t, v) in &b {
-                    o.seq += 1;
-                    o.recs.push((t, o.seq, v));
-                }
+                o.append_batch(b.clone());
                 let _ = log.append_batch(b);
             }
             Op::Delete(a, b) => {
+                // Recorded if a < b; empty (Ok(Clean)) if a == b; inverted if a > b.
                 let r = log.delete_range(a..b);
-                if a < b {
-                    prop_assert!(r.is_ok());
-                    o.seq += 1;
-                    o.tombs.push((a, b - 1, o.seq));
-                } else if a == b {
-                    prop_assert_eq!(r, Ok(timelog::Accepted::Clean), "an empty delete succeeds");
-                } else {
-                    prop_assert_eq!(r, Err(timelog::Error::InvalidRange));
-                }
+                o.delete(a..b).check(&r).map_err(|e| TestCaseError::fail(format!("delete {a}..{b}: {e}")))?;
             }
             Op::DeleteBefore(t) => {
+                // delete_before(i64::MIN) deletes nothing.
                 let r = log.delete_before(t);
-                if t > i64::MIN {
-                    prop_assert!(r.is_ok());
-                    o.seq += 1;
-                    o.tombs.push((i64::MIN, t - 1, o.seq));
-                } else {
-                    prop_assert_eq!(
-                        r,
-                        Ok(timelog::Accepted::Clean),
-                        "delete_before(i64::MIN) deletes nothing"
-                    );
-                }
+                o.delete_before(t)
+                    .check(&r)
+                    .map_err(|e| TestCaseError::fail(format!("delete_before({t}): {e}")))?;
             }
-            Op::Snapshot => snaps.push((log.snapshot(), o.clone())),
+            Op::Snapshot => snaps.push((log.snapshot(), o.seq())),
             Op::Flush => log.flush(),
             Op::Compact => log.compact_now(),
             Op::Step => {
@@ -241,24 +176,20 @@ fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Query(a, b) => queries.push((a, b)),
         }
         let snap = log.snapshot();
-        check(&snap, &o, &queries)?;
-        prop_assert_eq!(log.stats().records, o.visible().len(), "stats().records");
+        check(&snap, &o, o.seq(), &queries)?;
+        prop_assert_eq!(log.stats().records, o.view().len(), "stats().records");
         if let Err(e) = log.validate() {
             return Err(TestCaseError::fail(format!("validate: {e}")));
         }
-        for (s, so) in &snaps {
-            check(s, so, &[])?;
+        for (s, seq) in &snaps {
+            check(s, &o, *seq, &[])?;
         }
     }
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 4000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_cases(2000), max_shrink_iters: 4000, ..ProptestConfig::default() })]
 
     #[test]
     fn engine_matches_oracle(setup in setup(), ops in prop::collection::vec(op(), 1..60)) {

@@ -1,5 +1,9 @@
 //! Named regression tests: each one reproduces a bug found earlier.
 
+#[allow(dead_code)]
+mod common;
+
+use common::gen::Rng;
 use timelog::{MaintenanceMode, Timelog};
 
 /// `compact_now()` used to return with L0 segments left when the background
@@ -117,12 +121,10 @@ fn late_piles_do_not_seal_small_memtables_early() {
         .sealed_max_runs(1 << 20)
         .build()
         .unwrap();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for i in 0..100_000i64 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let ts = if i % 50 == 49 { i - 1 - (x % 2000) as i64 } else { i };
+        let late = rng.below(2000) as i64;
+        let ts = if i % 50 == 49 { i - 1 - late } else { i };
         let _ = log.append(ts, i as u64);
     }
     let st = log.stats();

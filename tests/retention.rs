@@ -4,34 +4,14 @@
 //! tombstones retire once they can hide nothing. Under a rolling retention rule
 //! (append, `delete_before(now - keep)`, forever) every layer stays bounded.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+#[allow(dead_code)]
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::values::{Counted, Live};
+use common::{eventually, flush_epoch, run_maintenance};
 use timelog::{MaintenanceMode, Timelog};
-
-/// A value that counts its live instances.
-#[derive(Debug)]
-struct Counted(Arc<AtomicUsize>);
-
-impl Counted {
-    fn new(c: &Arc<AtomicUsize>) -> Self {
-        c.fetch_add(1, Ordering::SeqCst);
-        Counted(c.clone())
-    }
-}
-
-impl Clone for Counted {
-    fn clone(&self) -> Self {
-        Counted::new(&self.0)
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// A manual-mode log with small pages (L1 segments of 1,024 `u64` records) and
 /// windows of 100,000 timestamps.
@@ -43,10 +23,6 @@ fn manual<V: Clone + Send + Sync + 'static>() -> Timelog<V> {
         .window_size(100_000)
         .build()
         .unwrap()
-}
-
-fn settle<V: Clone + Send + Sync + 'static>(log: &Timelog<V>) {
-    while log.maint_step().unwrap() {}
 }
 
 /// `n` records at `start..start + n`, compacted into L1.
@@ -66,7 +42,7 @@ fn whole_dead_segments_are_dropped_without_a_rewrite() {
     // Delete the first half: whole segments, cut at a segment boundary or not.
     log.delete_before(5_000).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let after = log.stats();
     assert_eq!(after.records, 10_240 - 5_000);
     assert!(after.segments_dropped >= 4, "{} dropped", after.segments_dropped);
@@ -86,7 +62,7 @@ fn a_partly_deleted_segment_is_rewritten_alone() {
     // 40 % of one segment, in its middle (segments hold 1,024 records each here).
     log.delete_range(3_100..3_500).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let after = log.stats();
     assert_eq!(after.records, 10_240 - 400);
     assert_eq!(after.dead_records, 0, "the dead records are gone from memory");
@@ -103,7 +79,7 @@ fn a_small_dead_share_is_left_in_place_and_counted() {
     let before = log.stats();
     log.delete_range(3_100..3_110).unwrap(); // 1 % of a segment
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let after = log.stats();
     assert_eq!(after.compacted_records, before.compacted_records, "no rewrite below the dead share");
     assert_eq!(after.records, 10_230);
@@ -126,7 +102,7 @@ fn dead_fraction_is_configurable() {
     let before = log.stats();
     log.delete_range(3_100..3_110).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let after = log.stats();
     assert!(after.compacted_records > before.compacted_records, "1 % dead is over 0.5 %: rewritten");
     assert_eq!(after.dead_records, 0);
@@ -161,7 +137,7 @@ fn tombstones_retire_when_they_can_hide_nothing() {
         log.delete_range(k * 10..k * 10 + 8).unwrap();
     }
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let st = log.stats();
     assert_eq!(st.records, 4_096 - 400);
     assert_eq!(st.dead_records, 0);
@@ -169,7 +145,7 @@ fn tombstones_retire_when_they_can_hide_nothing() {
     // A tombstone over a range with no record at all retires at the next step.
     log.delete_range(1_000_000..2_000_000).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     assert_eq!(log.stats().tombstones, 0);
     // Records written after a retired delete are visible.
     let _ = log.append(1_500_000, 7);
@@ -178,26 +154,25 @@ fn tombstones_retire_when_they_can_hide_nothing() {
 
 #[test]
 fn deleted_values_are_dropped_once_their_segment_goes() {
-    let live = Arc::new(AtomicUsize::new(0));
+    let live = Live::new();
     let log: Timelog<Counted> = manual();
-    let _ = log.append_batch((0..8_000).map(|t| (t, Counted::new(&live))));
+    let _ = log.append_batch((0..8_000).map(|t| (t, live.value())));
     log.compact_now();
     assert_eq!(settled_count(&log, &live, 8_000), 8_000);
     log.delete_before(6_000).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     let n = settled_count(&log, &live, 2_000);
     assert!(n <= 2_000 + 1_024, "{n} values alive for 2,000 live records");
     log.compact_now();
     assert_eq!(settled_count(&log, &live, 2_000), 2_000);
     drop(log);
     // Retired manifests still queued in the epoch collector are freed by later pins.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while live.load(Ordering::SeqCst) != 0 && Instant::now() < deadline {
-        crossbeam_epoch::pin().flush();
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    assert_eq!(live.load(Ordering::SeqCst), 0);
+    eventually(Duration::from_secs(10), || {
+        flush_epoch(1);
+        live.count() == 0
+    });
+    assert_eq!(live.count(), 0);
 }
 
 /// A snapshot taken before the delete keeps its records readable after their
@@ -208,7 +183,7 @@ fn a_snapshot_keeps_a_dropped_segment_alive() {
     let snap = log.snapshot();
     log.delete_range(..).unwrap();
     log.flush();
-    settle(&log);
+    run_maintenance(&log);
     assert_eq!(log.stats().l1_segments, 0);
     assert_eq!(log.stats().tombstones, 0);
     assert_eq!(snap.count(..), 4_096);
@@ -219,17 +194,17 @@ fn a_snapshot_keeps_a_dropped_segment_alive() {
 /// stay bounded by constants, not by the number of rounds.
 #[test]
 fn rolling_retention_stays_bounded_manual() {
-    let live = Arc::new(AtomicUsize::new(0));
+    let live = Live::new();
     let log: Timelog<Counted> = manual();
     let keep = 20_000i64;
     let mut ts = 0i64;
     let mut worst = (0usize, 0usize, 0usize);
     for round in 0..300 {
-        let batch: Vec<(i64, Counted)> = (0..1_000).map(|i| (ts + i, Counted::new(&live))).collect();
+        let batch: Vec<(i64, Counted)> = (0..1_000).map(|i| (ts + i, live.value())).collect();
         ts += 1_000;
         let _ = log.append_batch(batch);
         log.delete_before(ts - keep).unwrap();
-        settle(&log);
+        run_maintenance(&log);
         let st = log.stats();
         let expect = keep.min(ts) as usize;
         assert_eq!(st.records, expect, "round {round}");
@@ -255,20 +230,15 @@ fn rolling_retention_stays_bounded_manual() {
 /// Live `Counted` instances once retired garbage is freed. Freeing waits for the
 /// epoch to advance, which threads of other tests (same process) may briefly
 /// hold back, so this retries for a while before giving the count.
-fn settled_count<V: Clone + Send + Sync + 'static>(
-    log: &Timelog<V>,
-    live: &AtomicUsize,
-    want: usize,
-) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let n = live.load(Ordering::SeqCst);
-        if n == want || Instant::now() > deadline {
-            return n;
+fn settled_count<V: Clone + Send + Sync + 'static>(log: &Timelog<V>, live: &Live, want: usize) -> usize {
+    eventually(Duration::from_secs(10), || {
+        if live.count() == want {
+            return true;
         }
         log.flush(); // frees what maintenance retired, as far as the epoch allows
-        std::thread::sleep(Duration::from_millis(1));
-    }
+        false
+    });
+    live.count()
 }
 
 /// The same with the default configuration and the background workers.
@@ -310,20 +280,4 @@ fn rolling_retention_stays_bounded_background() {
     // 200,000 live records: the segments follow the live data, not the history.
     assert!(st.l0_segments + st.l1_segments <= 64, "{st:?}");
     log.validate().unwrap();
-}
-
-/// The L0 backlog limit applies while background workers run; in manual mode L0
-/// is the caller's to compact, so a long run of flushes without compaction is not
-/// reported as backpressure.
-#[test]
-fn manual_mode_l0_backlog_is_not_backpressure() {
-    let log: Timelog<u64> =
-        Timelog::builder().maintenance(MaintenanceMode::Manual).memtable_max_bytes(4 << 10).build().unwrap();
-    for k in 0..40i64 {
-        for i in 0..200 {
-            assert!(!log.append(k * 1_000 + i, 0).is_backpressure(), "flush {k}");
-        }
-        log.flush();
-    }
-    assert!(log.stats().l0_segments > 16, "{} L0 segments", log.stats().l0_segments);
 }

@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)]
+mod common;
+
+use common::gen::Rng;
 use timelog::{Snapshot, Timelog};
 
 const WRITERS: usize = 2;
@@ -55,19 +59,6 @@ struct Rec {
 
 fn secs() -> f64 {
     std::env::var("TIMELOG_STRESS_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(3.0)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Whether batch `b` of writer `w` goes to the deletable scratch region.
@@ -230,7 +221,7 @@ fn check_snapshot(snap: &Snapshot<Rec>, k: &Bounds, deletes: bool, rng: &mut Rng
 }
 
 fn writer(log: &Timelog<Rec>, sh: &Shared, w: u32, deletes: bool) -> Vec<(i64, Rec)> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 + w as u64 * 0x1234_5678);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 + w as u64 * 0x1234_5678);
     let mut out: Vec<(i64, Rec)> = Vec::new();
     let mut cur: i64 = 0;
     let mut b: u32 = 0;
@@ -279,7 +270,7 @@ fn writer(log: &Timelog<Rec>, sh: &Shared, w: u32, deletes: bool) -> Vec<(i64, R
 }
 
 fn reader(log: &Timelog<Rec>, sh: &Shared, id: u64, deletes: bool) -> (u64, usize) {
-    let mut rng = Rng(0xABCD_EF01_2345_6789 ^ id);
+    let mut rng = Rng::new(0xABCD_EF01_2345_6789 ^ id);
     let mut checks = 0u64;
     let mut max_len = 0;
     loop {
@@ -368,7 +359,7 @@ fn run(deletes: bool) {
         .collect();
     want.sort();
     let total = want.len();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for what in ["after flush", "after compaction"] {
         let snap = log.snapshot();
         check_snapshot(&snap, &final_bounds, deletes, &mut rng).unwrap_or_else(|e| panic!("{what}: {e}"));
