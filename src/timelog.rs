@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::{Builder, Config, MaintenanceMode};
 use crate::error::{Error, Result};
-use crate::pipeline::{Accepted, Op, Pipeline, Workers, Written};
+use crate::pipeline::{Op, Pipeline, Workers, Written};
 use crate::snapshot::{delete_bounds, Snapshot};
 use crate::stats::Stats;
 use crate::sync::Arc;
@@ -86,30 +86,40 @@ impl<V: Value> Timelog<V> {
     }
 
     // ----- writes ------------------------------------------------------------------
+    //
+    // Every write returns a [`Written`]: its sequence numbers (to tell which
+    // snapshots see it) and whether maintenance is behind. Callers that want
+    // neither ignore it.
 
     /// Appends one record.
-    pub fn append(&self, ts: i64, value: V) -> Accepted {
-        self.append_tracked(ts, value).accepted
-    }
-
-    /// [`Timelog::append`], also reporting the write's sequence number.
-    pub fn append_tracked(&self, ts: i64, value: V) -> Written {
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let w = log.append(7, "seven");
+    /// assert!(!w.is_backpressure());
+    /// assert!(w.visible_in(&log.snapshot()));
+    /// assert_eq!(log.point(7), ["seven"]);
+    /// ```
+    pub fn append(&self, ts: i64, value: V) -> Written {
         self.p.write(Op::One(ts, value))
     }
 
     /// Appends a batch atomically: a snapshot sees all of it or none of it.
-    /// Records with equal timestamps keep the batch's order.
-    pub fn append_batch(&self, records: impl IntoIterator<Item = (i64, V)>) -> Accepted {
-        self.append_batch_tracked(records).accepted
-    }
-
-    /// [`Timelog::append_batch`], also reporting the batch's sequence numbers: the
-    /// batch holds `first_seq .. first_seq + count`, all visible at once. (Which
-    /// record has which number inside that range is not part of the contract:
-    /// records with equal timestamps are numbered in batch order.)
-    pub fn append_batch_tracked(&self, records: impl IntoIterator<Item = (i64, V)>) -> Written {
+    /// Records with equal timestamps keep the batch's order. The batch holds the
+    /// sequence numbers `first_seq .. first_seq + count`; which record has which
+    /// number inside that range is not part of the contract.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let w = log.append_batch([(3, 'x'), (1, 'y'), (3, 'z')]);
+    /// assert_eq!(w.count, 3);
+    /// assert_eq!(log.range_vec(..), vec![(1, 'y'), (3, 'x'), (3, 'z')]);
+    /// ```
+    pub fn append_batch(&self, records: impl IntoIterator<Item = (i64, V)>) -> Written {
         let (ts, vals): (Vec<i64>, Vec<V>) = records.into_iter().unzip();
-        self.append_columns_tracked(ts, vals)
+        self.append_columns(ts, vals)
     }
 
     /// Appends a batch given as two equally long columns (atomically, like
@@ -117,23 +127,22 @@ impl<V: Value> Timelog<V> {
     ///
     /// # Panics
     /// If the columns differ in length.
-    pub fn append_columns(&self, ts: Vec<i64>, vals: Vec<V>) -> Accepted {
-        self.append_columns_tracked(ts, vals).accepted
-    }
-
-    /// [`Timelog::append_columns`], also reporting the batch's sequence numbers.
     ///
-    /// # Panics
-    /// If the columns differ in length.
-    pub fn append_columns_tracked(&self, ts: Vec<i64>, vals: Vec<V>) -> Written {
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_columns(vec![10, 20], vec!["a", "b"]);
+    /// assert_eq!(log.len(), 2);
+    /// ```
+    pub fn append_columns(&self, ts: Vec<i64>, vals: Vec<V>) -> Written {
         self.p.write(Op::batch(ts, vals))
     }
 
     /// Deletes every record in `range` written before this call. Records written
     /// later, at any timestamp, are not affected.
     ///
-    /// An empty range (`5..5`, `..i64::MIN`) deletes nothing and records nothing;
-    /// an inverted one (`5..3`) is [`Error::InvalidRange`].
+    /// An empty range (`5..5`, `..i64::MIN`) deletes nothing and records nothing
+    /// (`count` 0); an inverted one (`5..3`) is [`Error::InvalidRange`].
     ///
     /// ```
     /// use timelog::{Error, Timelog};
@@ -141,16 +150,11 @@ impl<V: Value> Timelog<V> {
     /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
     /// log.delete_range(2..).unwrap();
     /// let _ = log.append(2, 'd'); // written after the delete: kept
-    /// assert!(log.delete_range(2..2).is_ok());
+    /// assert_eq!(log.delete_range(2..2).unwrap().count, 0);
     /// assert_eq!(log.delete_range(3..1), Err(Error::InvalidRange));
     /// assert_eq!(log.range_vec(..), vec![(1, 'a'), (2, 'd')]);
     /// ```
-    pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Accepted> {
-        self.delete_range_tracked(range).map(|w| w.accepted)
-    }
-
-    /// [`Timelog::delete_range`], also reporting the delete's sequence number.
-    pub fn delete_range_tracked(&self, range: impl RangeBounds<i64>) -> Result<Written> {
+    pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Written> {
         Ok(match delete_bounds(&range)? {
             Some((lo, hi)) => self.p.write(Op::Tomb(lo, hi)),
             None => self.p.write(Op::Records(Vec::new(), Vec::new())),
@@ -168,7 +172,7 @@ impl<V: Value> Timelog<V> {
     /// log.delete_before(i64::MIN).unwrap();
     /// assert_eq!(log.range_vec(..), vec![(5, 2)]);
     /// ```
-    pub fn delete_before(&self, ts: i64) -> Result<Accepted> {
+    pub fn delete_before(&self, ts: i64) -> Result<Written> {
         self.delete_range(..ts)
     }
 

@@ -27,7 +27,7 @@ fn backpressure_is_reported_and_cleared() {
     assert!(log.stats().backpressure_events > 0);
     log.flush();
     assert_eq!(log.stats().sealed_memruns, 0);
-    assert_eq!(log.append(5000, 1), Accepted::Clean);
+    assert_eq!(log.append(5000, 1).accepted, Accepted::Clean);
 
     // Background mode with the worker stopped: no wait, backpressure right away.
     let log: Timelog<u32> = tiny(MaintenanceMode::Background)
@@ -39,7 +39,7 @@ fn backpressure_is_reported_and_cleared() {
     let t0 = Instant::now();
     let mut saw = false;
     for i in 0..1000 {
-        if log.append(i, 0) == Accepted::Backpressure {
+        if log.append(i, 0).accepted == Accepted::Backpressure {
             saw = true;
             break;
         }

@@ -47,8 +47,8 @@ fn empty_log_reads_nothing() {
             log.validate().unwrap();
         };
         check("fresh");
-        assert_eq!(log.append_batch(Vec::<(i64, u32)>::new()), Accepted::Clean);
-        assert_eq!(log.append_columns(Vec::new(), Vec::new()), Accepted::Clean);
+        assert_eq!(log.append_batch(Vec::<(i64, u32)>::new()).accepted, Accepted::Clean);
+        assert_eq!(log.append_columns(Vec::new(), Vec::new()).accepted, Accepted::Clean);
         check("empty batches");
         log.flush();
         check("after flush");

@@ -260,7 +260,7 @@ impl<'a> Arbitrary<'a> for Target {
 /// One operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// `append_tracked(ts, _)`.
+    /// `append(ts, _)`.
     Append(i64),
     /// `append_batch_tracked` of fewer than 16 records (one record at a time inside).
     SmallBatch(Vec<i64>),
@@ -268,7 +268,7 @@ pub enum Op {
     LargeBatch(Vec<i64>),
     /// `append_columns_tracked` of a batch of any size.
     Columns(Vec<i64>),
-    /// `delete_range_tracked(span)`.
+    /// `delete_range(span)`.
     Delete(Span),
     /// `delete_before(ts)`.
     DeleteBefore(i64),
@@ -770,15 +770,15 @@ impl World {
         let ids: Vec<u64> = ts.iter().map(|&t| self.o.write(t)).collect();
         let w = if columns {
             let vals = ids.iter().map(|&id| Val::new(id)).collect();
-            self.log.append_columns_tracked(ts.to_vec(), vals)
+            self.log.append_columns(ts.to_vec(), vals)
         } else {
-            self.log.append_batch_tracked(ts.iter().zip(&ids).map(|(&t, &id)| (t, Val::new(id))))
+            self.log.append_batch(ts.iter().zip(&ids).map(|(&t, &id)| (t, Val::new(id))))
         };
         self.tracked(w, ts.len() as u64);
     }
 
     fn delete(&mut self, span: Span) {
-        let r = self.log.delete_range_tracked(span.bounds());
+        let r = self.log.delete_range(span.bounds());
         match span.inclusive() {
             Some((lo, hi)) => {
                 let w = r.unwrap_or_else(|e| panic!("delete_range({span:?}): {e}"));
@@ -809,7 +809,7 @@ impl World {
         match op {
             Op::Append(ts) => {
                 let id = self.o.write(*ts);
-                let w = self.log.append_tracked(*ts, Val::new(id));
+                let w = self.log.append(*ts, Val::new(id));
                 self.tracked(w, 1);
             }
             Op::SmallBatch(ts) | Op::LargeBatch(ts) => self.batch(ts, false),

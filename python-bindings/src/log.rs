@@ -268,7 +268,7 @@ impl PyTimelog {
         // A log that is only deleted from (its writer elsewhere or gone) still releases
         // the payloads the background worker dropped.
         slab::drain(py, open.drain_limit);
-        let acc = open.log.delete_range(t1..t2).map_err(engine_err)?;
+        let acc = open.log.delete_range(t1..t2).map_err(engine_err)?.accepted;
         self.accepted(py, open, acc)
     }
 
@@ -633,7 +633,7 @@ impl PyTimelog {
         open.check_floor(t)?;
         slab::drain(py, drain_quota(open.drain_limit, 1));
         let v = slab::alloc(open.owner, &open.any_gc, obj)?;
-        let acc = open.log.append(t, v);
+        let acc = open.log.append(t, v).accepted;
         self.accepted(py, open, acc)
     }
 
@@ -650,7 +650,7 @@ impl PyTimelog {
         open.check_floor(t)?;
         slab::drain(py, drain_quota(open.drain_limit, 1));
         let v = slab::alloc(open.owner, &open.any_gc, obj)?;
-        let acc = open.log.append(t, v);
+        let acc = open.log.append(t, v).accepted;
         self.accepted(py, open, acc)
     }
 
@@ -1174,9 +1174,9 @@ impl PyTimelog {
         let vals = slab::alloc_many(open.owner, &open.any_gc, objs)?;
         let log = &open.log;
         let acc = if ts.len() >= 65_536 {
-            py.detach(|| log.append_columns(ts, vals))
+            py.detach(|| log.append_columns(ts, vals).accepted)
         } else {
-            log.append_columns(ts, vals)
+            log.append_columns(ts, vals).accepted
         };
         self.accepted(py, open, acc)
     }

@@ -82,7 +82,7 @@ fn scenario(writes: u64, reads: usize) {
                 let mut mine = Vec::new();
                 match i % 4 {
                     0 | 1 => {
-                        let r: Written = log.append_tracked(ts, v);
+                        let r: Written = log.append(ts, v);
                         mine.push(Op::Record { ts, seq: r.first_seq, v });
                     }
                     2 => {
@@ -96,14 +96,14 @@ fn scenario(writes: u64, reads: usize) {
                         } else {
                             vec![(ts, v), (ts + 2, v + 500)]
                         };
-                        let r = log.append_batch_tracked(batch.iter().copied());
+                        let r = log.append_batch(batch.iter().copied());
                         for (k, &(t, x)) in batch.iter().enumerate() {
                             mine.push(Op::Record { ts: t, seq: r.first_seq + k as u64, v: x });
                         }
                     }
                     _ => {
                         let (lo, hi) = (ts, ts + 2);
-                        let r = log.delete_range_tracked(lo..hi).unwrap();
+                        let r = log.delete_range(lo..hi).unwrap();
                         mine.push(Op::Delete { lo, hi, seq: r.first_seq });
                     }
                 }

@@ -41,7 +41,7 @@ impl Accepted {
     }
 }
 
-/// A write with its sequence numbers, from the `*_tracked` write methods.
+/// What a write reports: its sequence numbers and whether maintenance is behind.
 ///
 /// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
 /// sequence numbers; a batch's numbers are consecutive and it is seen whole.
@@ -50,7 +50,7 @@ impl Accepted {
 /// use timelog::Timelog;
 /// let log = Timelog::new();
 /// let before = log.snapshot();
-/// let w = log.append_batch_tracked([(1, 'a'), (2, 'b')]);
+/// let w = log.append_batch([(1, 'a'), (2, 'b')]);
 /// assert!(!w.visible_in(&before));
 /// assert!(w.visible_in(&log.snapshot()));
 /// assert_eq!(w.last_seq(), w.first_seq + 1);
@@ -72,7 +72,7 @@ impl Written {
     /// ```
     /// use timelog::Timelog;
     /// let log = Timelog::new();
-    /// let w = log.append_batch_tracked([(5, ()), (6, ()), (7, ())]);
+    /// let w = log.append_batch([(5, ()), (6, ()), (7, ())]);
     /// assert_eq!(w.last_seq() - w.first_seq + 1, 3);
     /// ```
     pub fn last_seq(&self) -> u64 {
@@ -84,11 +84,22 @@ impl Written {
     /// ```
     /// use timelog::Timelog;
     /// let log = Timelog::new();
-    /// let w = log.append_tracked(1, "x");
+    /// let w = log.append(1, "x");
     /// assert!(w.visible_in(&log.snapshot()));
     /// ```
     pub fn visible_in<V: Value>(&self, snap: &Snapshot<V>) -> bool {
         self.count == 0 || self.last_seq() < snap.watermark()
+    }
+
+    /// Whether the write met backpressure ([`Accepted::Backpressure`]).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// assert!(!log.append(1, ()).is_backpressure());
+    /// ```
+    pub fn is_backpressure(&self) -> bool {
+        self.accepted.is_backpressure()
     }
 }
 

@@ -12,7 +12,7 @@
 
 use std::ops::RangeBounds;
 
-use timelog::{Accepted, Error};
+use timelog::{Accepted, Error, Written};
 
 use super::bounds;
 
@@ -30,11 +30,12 @@ pub enum Delete {
 }
 
 impl Delete {
-    /// Whether the engine's answer `got` to the same delete is the expected one.
-    pub fn check(self, got: &timelog::Result<Accepted>) -> Result<(), String> {
+    /// Whether the engine's answer `got` to the same delete is the expected one
+    /// (an empty delete takes no sequence number).
+    pub fn check(self, got: &timelog::Result<Written>) -> Result<(), String> {
         let ok = match self {
-            Delete::Recorded => got.is_ok(),
-            Delete::Empty => *got == Ok(Accepted::Clean),
+            Delete::Recorded => got.as_ref().is_ok_and(|w| w.count == 1),
+            Delete::Empty => got.as_ref().is_ok_and(|w| w.count == 0 && w.accepted == Accepted::Clean),
             Delete::Inverted => *got == Err(Error::InvalidRange),
         };
         if ok {
@@ -45,7 +46,7 @@ impl Delete {
     }
 
     /// [`Delete::check`], panicking on a wrong answer.
-    pub fn assert(self, got: &timelog::Result<Accepted>) {
+    pub fn assert(self, got: &timelog::Result<Written>) {
         if let Err(e) = self.check(got) {
             panic!("{e}");
         }
