@@ -22,6 +22,12 @@ pub enum TimeUnit {
 
 impl TimeUnit {
     /// How many ticks of this unit make one hour.
+    ///
+    /// ```
+    /// use timelog::TimeUnit;
+    /// assert_eq!(TimeUnit::Seconds.ticks_per_hour(), 3_600);
+    /// assert_eq!(TimeUnit::Millis.ticks_per_hour(), 3_600_000);
+    /// ```
     pub fn ticks_per_hour(self) -> i64 {
         match self {
             TimeUnit::Seconds => 3_600,
@@ -31,7 +37,14 @@ impl TimeUnit {
         }
     }
 
-    /// The short name used by the C library and the Python package (`"s"`, `"ms"`, `"us"`, `"ns"`).
+    /// The short name used by the C library and the Python package (`"s"`, `"ms"`, `"us"`, `"ns"`);
+    /// `parse` reads it back.
+    ///
+    /// ```
+    /// use timelog::TimeUnit;
+    /// assert_eq!(TimeUnit::Micros.as_str(), "us");
+    /// assert_eq!("us".parse::<TimeUnit>(), Ok(TimeUnit::Micros));
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             TimeUnit::Seconds => "s",
@@ -138,6 +151,17 @@ macro_rules! config_fields {
         impl Config {
             $(
                 $(#[$doc])*
+                #[doc = concat!(
+                    "\n```\nlet cfg = timelog::Config::default();\nlet ",
+                    stringify!($name),
+                    " = cfg.",
+                    stringify!($name),
+                    "();\nassert_eq!(cfg.to_builder::<u8>().config().unwrap().",
+                    stringify!($name),
+                    "(), ",
+                    stringify!($name),
+                    ");\n```"
+                )]
                 pub fn $name(&self) -> $ty {
                     self.$name
                 }
@@ -216,6 +240,13 @@ impl Config {
     }
 
     /// A builder holding every knob of this configuration, to change some of them.
+    ///
+    /// ```
+    /// use timelog::{Config, Timelog};
+    /// let cfg = Timelog::<u8>::builder().window_size(10).config().unwrap();
+    /// let more = cfg.to_builder::<u8>().max_l0_segments(2).config().unwrap();
+    /// assert_eq!((more.window_size(), more.max_l0_segments()), (10, 2));
+    /// ```
     pub fn to_builder<V>(&self) -> Builder<V> {
         Builder {
             k: Knobs {
@@ -304,11 +335,36 @@ fn invalid<T>(field: &'static str, reason: impl Into<String>) -> Result<T> {
     Err(Error::InvalidConfig { field, reason: reason.into() })
 }
 
+/// Defines a builder setter, with a doctest that sets `$sample` and reads it back
+/// from the validated [`Config`]. `opt` knobs are stored as `Some` (their default
+/// depends on other knobs), `plain` ones as they are.
 macro_rules! setter {
-    ($(#[$m:meta])* $name:ident: $ty:ty) => {
+    (@doc $name:ident, $sample:expr) => {
+        concat!(
+            "\n```\nuse timelog::Timelog;\nlet cfg = Timelog::<u8>::builder().",
+            stringify!($name),
+            "(",
+            stringify!($sample),
+            ").config().unwrap();\nassert_eq!(cfg.",
+            stringify!($name),
+            "(), ",
+            stringify!($sample),
+            ");\n```"
+        )
+    };
+    ($(#[$m:meta])* opt $name:ident: $ty:ty = $sample:expr) => {
         $(#[$m])*
+        #[doc = setter!(@doc $name, $sample)]
         pub fn $name(mut self, value: $ty) -> Self {
             self.k.$name = Some(value);
+            self
+        }
+    };
+    ($(#[$m:meta])* plain $name:ident: $ty:ty = $sample:expr) => {
+        $(#[$m])*
+        #[doc = setter!(@doc $name, $sample)]
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.k.$name = value;
             self
         }
     };
@@ -316,87 +372,91 @@ macro_rules! setter {
 
 impl<V> Builder<V> {
     /// A builder with every knob at its default.
+    ///
+    /// ```
+    /// use timelog::{Builder, Config};
+    /// assert_eq!(Builder::<u8>::new().config().unwrap(), Config::default());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Timestamp unit (default milliseconds). Sets the default window size to one hour.
-    pub fn time_unit(mut self, unit: TimeUnit) -> Self {
-        self.k.time_unit = unit;
-        self
-    }
+    setter!(
+        /// Timestamp unit (default milliseconds). Sets the default window size to one hour.
+        plain time_unit: TimeUnit = timelog::TimeUnit::Micros
+    );
     setter!(
         /// Bytes per segment page (default 64 KiB, at least 256).
-        target_page_bytes: usize
+        opt target_page_bytes: usize = 4096
     );
     setter!(
         /// Memtable budget in bytes (default 1 MiB, at least 1).
-        memtable_max_bytes: usize
+        opt memtable_max_bytes: usize = 1 << 16
     );
     setter!(
         /// Out-of-order budget in bytes (default a tenth of the memtable budget).
-        ooo_budget_bytes: usize
+        opt ooo_budget_bytes: usize = 1 << 12
     );
     setter!(
         /// Sealed memtables that may wait for flush before backpressure (default 4, at least 1).
-        sealed_max_runs: usize
+        opt sealed_max_runs: usize = 2
     );
     setter!(
         /// How long a writer waits for the sealed queue to drain (default 100 ms; zero: no wait).
-        sealed_wait: Duration
+        opt sealed_wait: Duration = std::time::Duration::ZERO
     );
     setter!(
         /// Background worker wake-up period (default 100 ms, must be non-zero).
-        maintenance_wakeup: Duration
+        opt maintenance_wakeup: Duration = std::time::Duration::from_millis(10)
     );
-    /// Sealed memtables flushed per maintenance step (default 0: all).
-    pub fn drain_batch_limit(mut self, limit: usize) -> Self {
-        self.k.drain_batch_limit = limit;
-        self
-    }
+    setter!(
+        /// Sealed memtables flushed per maintenance step (default 0: all).
+        plain drain_batch_limit: usize = 1
+    );
     setter!(
         /// L0 segments allowed before compaction (default 8, at least 1).
-        max_l0_segments: usize
+        opt max_l0_segments: usize = 4
     );
     setter!(
         /// L1 window size in timestamp units (default one hour in the unit, positive).
-        window_size: i64
+        opt window_size: i64 = 60_000
     );
-    /// Origin the L1 windows are aligned to (default 0).
-    pub fn window_origin(mut self, origin: i64) -> Self {
-        self.k.window_origin = origin;
-        self
-    }
-    /// Fraction of deleted records that triggers compaction (default 0.0: disabled; 0.0..=1.0).
-    pub fn delete_debt_threshold(mut self, fraction: f64) -> Self {
-        self.k.delete_debt_threshold = fraction;
-        self
-    }
-    /// Fraction of a segment's records that, once deleted, gets the segment
-    /// rewritten without them (default 0.25; within `0.0 < f <= 1.0`, where 1.0
-    /// leaves partly deleted segments alone). Segments whose records are all
-    /// deleted are dropped whole in any case.
-    pub fn segment_dead_fraction(mut self, fraction: f64) -> Self {
-        self.k.segment_dead_fraction = Some(fraction);
-        self
-    }
-    /// Compaction caps (default: none).
-    pub fn compaction(mut self, caps: CompactionConfig) -> Self {
-        self.k.compaction = caps;
-        self
-    }
-    /// Adaptive window sizing (default: disabled).
-    pub fn adaptive(mut self, adaptive: AdaptiveConfig) -> Self {
-        self.k.adaptive = Some(adaptive);
-        self
-    }
-    /// Maintenance mode (default: a background worker).
-    pub fn maintenance(mut self, mode: MaintenanceMode) -> Self {
-        self.k.maintenance = mode;
-        self
-    }
+    setter!(
+        /// Origin the L1 windows are aligned to (default 0).
+        plain window_origin: i64 = -5
+    );
+    setter!(
+        /// Fraction of deleted records that triggers compaction (default 0.0: disabled; 0.0..=1.0).
+        plain delete_debt_threshold: f64 = 0.5
+    );
+    setter!(
+        /// Fraction of a segment's records that, once deleted, gets the segment
+        /// rewritten without them (default 0.25; within `0.0 < f <= 1.0`, where 1.0
+        /// leaves partly deleted segments alone). Segments whose records are all
+        /// deleted are dropped whole in any case.
+        opt segment_dead_fraction: f64 = 1.0
+    );
+    setter!(
+        /// Compaction caps (default: none).
+        plain compaction: CompactionConfig = timelog::CompactionConfig { max_inputs: 2, ..Default::default() }
+    );
+    setter!(
+        /// Adaptive window sizing (default: disabled).
+        opt adaptive: AdaptiveConfig = timelog::AdaptiveConfig { target_records: 10_000, ..Default::default() }
+    );
+    setter!(
+        /// Maintenance mode (default: a background worker).
+        plain maintenance: MaintenanceMode = timelog::MaintenanceMode::Manual
+    );
 
-    /// Validates every field and returns the configuration.
+    /// Validates every field and returns the configuration, or
+    /// [`Error::InvalidConfig`] naming the first field that is out of range.
+    ///
+    /// ```
+    /// use timelog::{Error, Timelog};
+    /// let err = Timelog::<u8>::builder().max_l0_segments(0).config().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig { field: "max_l0_segments", .. }));
+    /// ```
     pub fn config(&self) -> Result<Config> {
         let k = &self.k;
         let memtable_max_bytes = k.memtable_max_bytes.unwrap_or(1 << 20);
@@ -490,6 +550,13 @@ impl<V> Builder<V> {
     }
 
     /// Validates the configuration and creates the log.
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let log: Timelog<&str> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
+    /// let _ = log.append(1, "one");
+    /// assert_eq!(log.len(), 1);
+    /// ```
     pub fn build(self) -> Result<crate::Timelog<V>>
     where
         V: crate::Value,

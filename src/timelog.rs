@@ -66,11 +66,24 @@ impl<V: Value> Timelog<V> {
     }
 
     /// A log with the default configuration (background maintenance).
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let log: Timelog<String> = Timelog::new();
+    /// assert_eq!(log.config().maintenance(), MaintenanceMode::Background);
+    /// ```
     pub fn new() -> Self {
         Self::with_config(Config::default())
     }
 
     /// A log with a configuration validated by [`Builder::config`].
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let cfg = Timelog::<u8>::builder().maintenance(MaintenanceMode::Manual).config().unwrap();
+    /// let log = Timelog::<u8>::with_config(cfg.clone());
+    /// assert_eq!(log.config(), &cfg);
+    /// ```
     pub fn with_config(cfg: Config) -> Self {
         let background = cfg.maintenance == MaintenanceMode::Background;
         let log = Timelog { p: Arc::new(Pipeline::new(cfg)), workers: Workers::new() };
@@ -81,6 +94,12 @@ impl<V: Value> Timelog<V> {
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log: Timelog<u8> = Timelog::builder().max_l0_segments(3).build().unwrap();
+    /// assert_eq!(log.config().max_l0_segments(), 3);
+    /// ```
     pub fn config(&self) -> &Config {
         &self.p.store.cfg
     }
@@ -179,51 +198,131 @@ impl<V: Value> Timelog<V> {
     // ----- reads -------------------------------------------------------------------
 
     /// A consistent, immutable view of the log. O(1).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append(1, 'a');
+    /// let snap = log.snapshot();
+    /// let _ = log.append(2, 'b');
+    /// assert_eq!(snap.len(), 1); // taken before the second write
+    /// ```
     pub fn snapshot(&self) -> Snapshot<V> {
         self.p.snapshot()
     }
 
     /// Number of visible records in `r` (on a fresh snapshot).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (2, ()), (2, ()), (9, ())]);
+    /// assert_eq!(log.count(2..9), 2);
+    /// assert_eq!(log.count(..=9), 4);
+    /// ```
     pub fn count(&self, r: impl RangeBounds<i64>) -> usize {
         self.snapshot().count(r)
     }
 
     /// Number of visible records.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (1, 'b')]);
+    /// assert_eq!(log.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.count(..)
     }
 
     /// Whether no record is visible.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// assert!(log.is_empty());
+    /// let _ = log.append(0, ());
+    /// log.delete_range(..).unwrap();
+    /// assert!(log.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.snapshot().is_empty()
     }
 
     /// Clones of the records in `r` (on a fresh snapshot).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(5, "e"), (1, "a"), (3, "c")]);
+    /// assert_eq!(log.range_vec(2..), vec![(3, "c"), (5, "e")]);
+    /// ```
     pub fn range_vec(&self, r: impl RangeBounds<i64>) -> Vec<(i64, V)> {
         self.snapshot().range(r).map(|(t, v)| (t, v.clone())).collect()
     }
 
     /// Clones of the values at exactly `ts`, in insertion order.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append(4, "first");
+    /// let _ = log.append(4, "second");
+    /// assert_eq!(log.point(4), ["first", "second"]);
+    /// assert!(log.point(5).is_empty());
+    /// ```
     pub fn point(&self, ts: i64) -> Vec<V> {
         self.snapshot().point(ts).cloned().collect()
     }
 
     /// Smallest visible timestamp.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// assert_eq!(log.first_ts(), None);
+    /// let _ = log.append_batch([(8, ()), (-3, ())]);
+    /// assert_eq!(log.first_ts(), Some(-3));
+    /// ```
     pub fn first_ts(&self) -> Option<i64> {
         self.snapshot().first_ts()
     }
 
     /// Largest visible timestamp.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(8, ()), (i64::MAX, ())]);
+    /// assert_eq!(log.last_ts(), Some(i64::MAX));
+    /// ```
     pub fn last_ts(&self) -> Option<i64> {
         self.snapshot().last_ts()
     }
 
     /// Smallest visible timestamp strictly above `ts`.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (5, ()), (9, ())]);
+    /// assert_eq!(log.next_ts(1), Some(5));
+    /// assert_eq!(log.next_ts(9), None);
+    /// ```
     pub fn next_ts(&self, ts: i64) -> Option<i64> {
         self.snapshot().next_ts(ts)
     }
 
     /// Largest visible timestamp strictly below `ts`.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (5, ()), (9, ())]);
+    /// assert_eq!(log.prev_ts(9), Some(5));
+    /// assert_eq!(log.prev_ts(1), None);
+    /// ```
     pub fn prev_ts(&self, ts: i64) -> Option<i64> {
         self.snapshot().prev_ts(ts)
     }
@@ -232,17 +331,47 @@ impl<V: Value> Timelog<V> {
 
     /// Seals the active memtable and flushes every memtable into L0 segments
     /// before returning (whatever the maintenance mode).
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let log: Timelog<u8> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
+    /// let _ = log.append(1, 1);
+    /// log.flush();
+    /// assert_eq!(log.stats().l0_segments, 1);
+    /// assert_eq!(log.stats().memtable_records, 0);
+    /// ```
     pub fn flush(&self) {
         self.p.flush_all();
     }
 
     /// Asks for a compaction of every L0 segment: done by the worker soon in
     /// background mode, by the next [`Timelog::maint_step`] in manual mode.
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let log: Timelog<u8> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
+    /// let _ = log.append(1, 1);
+    /// log.flush();
+    /// log.compact();
+    /// while log.maint_step().unwrap() {}
+    /// assert_eq!((log.stats().l0_segments, log.stats().l1_segments), (0, 1));
+    /// ```
     pub fn compact(&self) {
         self.p.request_compaction();
     }
 
-    /// Runs a flush and full compaction now, on this thread, and returns when done.
+    /// Runs a flush and full compaction now, on this thread, and returns when
+    /// done: every record ends up in L1, and deleted records are gone.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch((0..100).map(|t| (t, t)));
+    /// log.delete_range(..50).unwrap();
+    /// log.compact_now();
+    /// let st = log.stats();
+    /// assert_eq!((st.l0_segments, st.records, st.dead_records), (0, 50, 0));
+    /// ```
     pub fn compact_now(&self) {
         self.p.compact_now();
     }
@@ -250,6 +379,19 @@ impl<V: Value> Timelog<V> {
     /// Manual mode: performs one unit of maintenance (flush the sealed memtables,
     /// or one compaction) and reports whether there was any.
     /// In background mode it returns [`Error::WrongMode`].
+    ///
+    /// ```
+    /// use timelog::{Error, MaintenanceMode, Timelog};
+    /// let log: Timelog<u64> = Timelog::builder()
+    ///     .maintenance(MaintenanceMode::Manual)
+    ///     .memtable_max_bytes(1024)
+    ///     .build()
+    ///     .unwrap();
+    /// let _ = log.append_batch((0..1000).map(|t| (t, t as u64)));
+    /// while log.maint_step().unwrap() {} // flushes what was sealed
+    /// assert!(log.stats().l0_segments + log.stats().l1_segments > 0);
+    /// assert_eq!(Timelog::<u64>::new().maint_step(), Err(Error::WrongMode));
+    /// ```
     pub fn maint_step(&self) -> Result<bool> {
         if self.p.store.cfg.maintenance != MaintenanceMode::Manual {
             return Err(Error::WrongMode);
@@ -257,7 +399,16 @@ impl<V: Value> Timelog<V> {
         Ok(self.p.step())
     }
 
-    /// Starts the background worker (background mode only; no-op if running).
+    /// Starts the background workers (background mode only; no-op if running).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::<u8>::new();
+    /// log.stop_maintenance().unwrap();
+    /// assert!(!log.maintenance_running());
+    /// log.start_maintenance().unwrap();
+    /// assert!(log.maintenance_running());
+    /// ```
     pub fn start_maintenance(&self) -> Result<()> {
         if self.p.store.cfg.maintenance != MaintenanceMode::Background {
             return Err(Error::WrongMode);
@@ -266,9 +417,19 @@ impl<V: Value> Timelog<V> {
         Ok(())
     }
 
-    /// Stops the background worker and waits for it (background mode only; no-op if
-    /// stopped). Writes keep working; memtables pile up until it is restarted or
-    /// `flush` is called.
+    /// Stops the background workers and waits for them (background mode only;
+    /// no-op if stopped). Writes keep working; memtables pile up until they are
+    /// restarted or `flush` is called.
+    ///
+    /// ```
+    /// use timelog::{Error, MaintenanceMode, Timelog};
+    /// let log = Timelog::<u8>::new();
+    /// log.stop_maintenance().unwrap();
+    /// let _ = log.append(1, 1); // still accepted
+    /// assert_eq!(log.len(), 1);
+    /// let manual: Timelog<u8> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
+    /// assert_eq!(manual.stop_maintenance(), Err(Error::WrongMode));
+    /// ```
     pub fn stop_maintenance(&self) -> Result<()> {
         if self.p.store.cfg.maintenance != MaintenanceMode::Background {
             return Err(Error::WrongMode);
@@ -278,22 +439,54 @@ impl<V: Value> Timelog<V> {
     }
 
     /// Sealed memtables waiting for flush (cheap: one manifest load).
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// let log: Timelog<u64> = Timelog::builder()
+    ///     .maintenance(MaintenanceMode::Manual)
+    ///     .memtable_max_bytes(256)
+    ///     .build()
+    ///     .unwrap();
+    /// for t in 0..200 {
+    ///     let _ = log.append(t, 0);
+    /// }
+    /// assert!(log.sealed_queue_len() > 0);
+    /// log.flush();
+    /// assert_eq!(log.sealed_queue_len(), 0);
+    /// ```
     pub fn sealed_queue_len(&self) -> usize {
         let store = &self.p.store;
         let guard = store.manifest.pin();
         store.manifest.load(&guard).memruns.len()
     }
 
-    /// Waits until the sealed queue is within `sealed_max_runs` or `timeout` passes;
-    /// returns whether there is room. Meant for callers that build the log with a
-    /// zero `sealed_wait` (writes never block) and wait on their own terms, for
-    /// example without holding an interpreter lock. Returns at once in manual mode
-    /// or when the workers are stopped, since nothing would make room.
+    /// Waits until maintenance has room — the sealed queue within
+    /// `sealed_max_runs` and, while the workers run, L0 within twice
+    /// `max_l0_segments` — or `timeout` passes; returns whether there is room.
+    /// Meant for callers that build the log with a zero `sealed_wait` (writes never
+    /// block) and wait on their own terms, for example without holding an
+    /// interpreter lock. Returns at once in manual mode or when the workers are
+    /// stopped, since nothing would make room.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use timelog::Timelog;
+    /// let log: Timelog<u8> = Timelog::builder().sealed_wait(Duration::ZERO).build().unwrap();
+    /// let _ = log.append(1, 1);
+    /// assert!(log.wait_for_room(Duration::from_secs(1)));
+    /// ```
     pub fn wait_for_room(&self, timeout: Duration) -> bool {
         self.p.wait_for_room(timeout)
     }
 
     /// Whether the background workers are running.
+    ///
+    /// ```
+    /// use timelog::{MaintenanceMode, Timelog};
+    /// assert!(Timelog::<u8>::new().maintenance_running());
+    /// let manual: Timelog<u8> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
+    /// assert!(!manual.maintenance_running());
+    /// ```
     pub fn maintenance_running(&self) -> bool {
         self.p.workers_running()
     }
@@ -311,13 +504,29 @@ impl<V: Value> Timelog<V> {
     }
 
     /// Layer counts, exact visible record count, bounds and counters.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(3, 'x'), (7, 'y')]);
+    /// let st = log.stats();
+    /// assert_eq!((st.records, st.min_ts, st.max_ts), (2, Some(3), Some(7)));
+    /// ```
     pub fn stats(&self) -> Stats {
         self.p.stats()
     }
 
     /// Checks the structural invariants: sorted pages, fences, L1 segments inside
     /// their aligned windows and not overlapping, memtable runs sorted, counts
-    /// consistent.
+    /// consistent. [`Error::Corrupt`] says which one failed.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch((0..1000).map(|t| (t % 17, t)));
+    /// log.compact_now();
+    /// assert_eq!(log.validate(), Ok(()));
+    /// ```
     pub fn validate(&self) -> Result<()> {
         self.p.store.validate()
     }
