@@ -260,11 +260,16 @@ mod tests {
             assert!(idx.levels.len() <= 10, "levels stay logarithmic");
         }
         assert!(idx.len() <= all.len());
+        same_cover_as_brute_force(&idx, &all, -5..320, "");
+    }
+
+    /// The index's step function agrees with brute force over `all` at every `ts`.
+    fn same_cover_as_brute_force(idx: &TombIndex, all: &[Tomb], span: std::ops::Range<i64>, what: &str) {
         let mut got = Vec::new();
         idx.overlapping(i64::MIN, i64::MAX, &mut got);
         let pieces = step_function(&mut got, i64::MIN, i64::MAX);
-        for ts in -5..320 {
-            assert_eq!(cover(&pieces, ts), brute(&all, ts), "ts {ts}");
+        for ts in span {
+            assert_eq!(cover(&pieces, ts), brute(all, ts), "{what} ts {ts}");
         }
     }
 
@@ -298,12 +303,7 @@ mod tests {
                 .collect();
             let idx = TombIndex::new(all.clone());
             assert!(idx.len() <= all.len());
-            let mut got = Vec::new();
-            idx.overlapping(i64::MIN, i64::MAX, &mut got);
-            let pieces = step_function(&mut got, i64::MIN, i64::MAX);
-            for ts in -110..170 {
-                assert_eq!(cover(&pieces, ts), brute(&all, ts), "round {round} ts {ts}");
-            }
+            same_cover_as_brute_force(&idx, &all, -110..170, &format!("round {round}"));
             // Every kept tombstone is the newest cover somewhere.
             for t in idx.tombs() {
                 assert!((t.lo..=t.hi).any(|ts| brute(&all, ts) == t.seq), "{t:?} is redundant but kept");
