@@ -8,8 +8,9 @@
 //! replaced box is retired and freed once no thread pinned before the swap can
 //! still be looking at it.
 //!
-//! Normally the pointer is a `crossbeam_epoch::Atomic` and retirement is
-//! `defer_destroy`. Under a model checker (`timelog_loom` / `timelog_shuttle`),
+//! Normally the pointer is a `crossbeam_epoch::Atomic`, and retirement defers
+//! a function that parks the replaced manifest in the cell's graveyard, which the
+//! engine drains where user `V::drop`s may run (see `Graveyard`). Under a model checker (`timelog_loom` / `timelog_shuttle`),
 //! where crossbeam-epoch is invisible, the same interface is served by a small
 //! model-visible scheme: a count of pinned guards, and retired boxes freed by
 //! whoever sees that count at zero (see `model`). It is slower but checks the
@@ -206,8 +207,8 @@ mod imp {
         pub(crate) fn load<'g>(&self, guard: &'g Guard<'_>) -> &'g Arc<Manifest<V>> {
             let p = self.ptr.load(Ordering::Acquire, &guard.0);
             // SAFETY: the pointer is never null (set at construction, only ever
-            // replaced by a non-null one), and a replaced box is destroyed through
-            // `defer_destroy`, i.e. not before every guard pinned now is dropped.
+            // replaced by a non-null one), and a replaced box is taken apart only by
+            // a deferred function, i.e. not before every guard pinned now is dropped.
             unsafe { p.deref() }
         }
 
