@@ -9,6 +9,9 @@
 //! batches of [`BATCH`]. Check figure: at 5,000,000 records and a 5 % rate,
 //! 250,117 records are moved back.
 //!
+//! [`Workload::shuffled`] is the fully out-of-order variant of the
+//! `shuffled_ingest` figure.
+//!
 //! ```
 //! use timelog_compare::workload::Workload;
 //! let w = Workload::new(10_000, 0.05);
@@ -80,6 +83,32 @@ impl Workload {
             values.push(i as u64 + 1);
         }
         Workload { ts, values, moved_back }
+    }
+
+    /// `n` fully shuffled records: record `i` has value `i + 1` and a timestamp
+    /// drawn uniformly from `[0, n)` (independent draws, so some timestamps
+    /// repeat), generator state 54321. `moved_back` counts the records below
+    /// the largest timestamp before them.
+    ///
+    /// ```
+    /// use timelog_compare::workload::Workload;
+    /// let w = Workload::shuffled(10_000);
+    /// assert!(w.ts.iter().all(|&t| (0..10_000).contains(&t)));
+    /// assert!(w.moved_back > 9_000);
+    /// ```
+    pub fn shuffled(n: usize) -> Self {
+        let mut rng = XorShift64::new(54321);
+        let ts: Vec<i64> = (0..n).map(|_| (rng.next_u64() % n as u64) as i64).collect();
+        let mut max = i64::MIN;
+        let moved_back = ts
+            .iter()
+            .filter(|&&t| {
+                let late = t < max;
+                max = max.max(t);
+                late
+            })
+            .count();
+        Workload { ts, values: (1..=n as u64).collect(), moved_back }
     }
 
     /// The records as `(ts, value)` batches of [`BATCH`] records.

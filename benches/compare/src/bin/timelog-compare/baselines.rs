@@ -66,6 +66,19 @@ pub fn floor_ingest(w: &Workload) -> Vec<(i64, u64)> {
     main
 }
 
+/// The collect-and-sort floor: every record pushed to a `Vec` in arrival order,
+/// then one stable sort by timestamp (records with equal timestamps keep their
+/// arrival order). The floor of the fully shuffled ingest, where setting the
+/// late records aside buys nothing.
+pub fn sort_floor(w: &Workload) -> Vec<(i64, u64)> {
+    let mut v: Vec<(i64, u64)> = Vec::new();
+    for (ts, vals) in w.batches() {
+        v.extend(ts.iter().copied().zip(vals.iter().copied()));
+    }
+    v.sort_by_key(|r| r.0);
+    v
+}
+
 /// A `BTreeMap` with every record, inserted one at a time in arrival order.
 pub fn btree_build(w: &Workload) -> BTreeMap<Key, u64> {
     let mut m = BTreeMap::new();

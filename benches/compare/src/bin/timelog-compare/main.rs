@@ -11,10 +11,12 @@
 //! ```
 //!
 //! Modules: [`baselines`] (the structures under test), [`scenarios`] (what is
-//! timed), [`memory`] (the memory probes), [`measure`] (timing, the counting
-//! allocator, RSS), [`report`] (medians, table, targets, JSON).
+//! timed), [`cpu`] (the CPU-time figures), [`memory`] (the memory probes),
+//! [`measure`] (timing, CPU clocks, the counting allocator, RSS), [`report`]
+//! (medians, per-repeat ratios, table, targets, JSON).
 
 mod baselines;
+mod cpu;
 mod measure;
 mod memory;
 mod report;
@@ -25,7 +27,7 @@ use std::time::Instant;
 use timelog_compare::workload::{Workload, BATCH};
 
 use crate::measure::{load_average, timed};
-use crate::scenarios::{Checks, Queries, EXTRA};
+use crate::scenarios::{Checks, Inputs};
 
 /// Command-line options.
 struct Opts {
@@ -121,13 +123,12 @@ fn main() {
     }
     // Other work on the machine skews every figure: say how busy it was.
     let load0 = load_average();
-    let q = Queries::new(&w);
-    let extra = Workload::new(EXTRA.min(o.records), o.ooo);
+    let inputs = Inputs::new(w, o.ooo);
     let mut s = report::Samples::default();
     let mut check = Checks::default();
     for r in 0..o.repeats {
         let t = Instant::now();
-        scenarios::run_all(&w, &extra, &q, &mut s, &mut check);
+        scenarios::run_all(&inputs, &mut s, &mut check);
         eprintln!("  repeat {}/{} done in {:.1} s", r + 1, o.repeats, t.elapsed().as_secs_f64());
     }
     if !o.skip_memory {

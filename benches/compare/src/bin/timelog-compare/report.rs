@@ -1,33 +1,231 @@
-//! Samples, medians and what is made of them: the table of medians with ratios
-//! to the `Vec` floor, the extras, the targets, and the JSON file.
+//! Samples, medians and what is made of them: the table of medians with each
+//! row's ratio to its in-run baseline, the extras, the targets, and the JSON
+//! file.
+//!
+//! Every timed figure has one sample per repeat (the memory figures one per
+//! probe run), so the `i`-th samples of two figures come from the same repeat:
+//! a row's ratio is the median of the per-repeat ratios, not the ratio of the
+//! medians.
 
 use std::collections::BTreeMap;
 
 /// The implementations compared, in table order.
 pub const IMPLS: [&str; 4] = ["engine", "vec_floor", "btree", "skiplist"];
 
-/// One scenario of the JSON output.
+/// What a row's ratio is taken against, repeat by repeat.
+enum Base {
+    /// No in-run baseline.
+    None,
+    /// The `Vec` floor of the same row (every structure / the floor).
+    Floor,
+    /// The row's own `baseline` samples (engine / baseline), described.
+    Own(&'static str),
+    /// The row is a ratio of rates: the figure `num` over the figure `den` of
+    /// the same structure (each column the ratio of the medians), described.
+    Rates(&'static str, &'static str, &'static str),
+}
+
+/// What a target is checked on.
+enum On {
+    /// The row's ratio (median of the per-repeat ratios).
+    Ratio,
+    /// The engine's median.
+    Engine,
+    /// The engine's median over the engine's median of another row.
+    EngineOver(&'static str),
+}
+
+/// A target of the issues, on the engine.
+struct Target {
+    label: &'static str,
+    on: On,
+    /// In the row's unit (a plain number for ratios).
+    value: f64,
+    /// What the printed figure and target are divided by, and their suffix.
+    scale: f64,
+    suffix: &'static str,
+}
+
+/// A target on the row's ratio ("x").
+const fn on_ratio(label: &'static str, value: f64) -> Target {
+    Target { label, on: On::Ratio, value, scale: 1.0, suffix: "x" }
+}
+
+/// One row of the table and of the JSON output.
 pub struct Scenario {
     key: &'static str,
     unit: &'static str,
     higher_is_better: bool,
+    base: Base,
+    targets: &'static [Target],
 }
 
 /// The JSON scenario keys, in order.
-const SCENARIOS: [Scenario; 10] = [
-    Scenario { key: "batch_ingest", unit: "records/s", higher_is_better: true },
-    Scenario { key: "single_append", unit: "records/s", higher_is_better: true },
-    Scenario { key: "full_scan", unit: "records/s", higher_is_better: true },
-    Scenario { key: "range", unit: "ns/query", higher_is_better: false },
-    Scenario { key: "point", unit: "ns/lookup", higher_is_better: false },
-    Scenario { key: "delete_range", unit: "ns/call", higher_is_better: false },
-    Scenario { key: "two_writers", unit: "ratio to one writer", higher_is_better: true },
-    Scenario { key: "writer_under_readers", unit: "ratio to the solo writer", higher_is_better: true },
-    Scenario { key: "memory", unit: "bytes/record", higher_is_better: false },
-    Scenario { key: "memory_peak", unit: "bytes/record", higher_is_better: false },
+const SCENARIOS: [Scenario; 16] = [
+    Scenario {
+        key: "batch_ingest",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("batch ingest incl. flush vs floor", 0.75)],
+    },
+    Scenario {
+        key: "single_append",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("single append incl. flush vs floor ingest", 0.55)],
+    },
+    Scenario {
+        key: "full_scan",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("full scan after compaction vs floor", 0.4)],
+    },
+    Scenario {
+        key: "range",
+        unit: "ns/query",
+        higher_is_better: false,
+        base: Base::Floor,
+        targets: &[on_ratio("range of 1000, time vs floor", 1.25)],
+    },
+    Scenario {
+        key: "point",
+        unit: "ns/lookup",
+        higher_is_better: false,
+        base: Base::Floor,
+        targets: &[on_ratio("point lookup, time vs floor", 0.35)],
+    },
+    Scenario {
+        key: "delete_range",
+        unit: "ns/call",
+        higher_is_better: false,
+        base: Base::None,
+        targets: &[Target {
+            label: "delete_range call",
+            on: On::Engine,
+            value: 300.0,
+            scale: 1.0,
+            suffix: " ns",
+        }],
+    },
+    Scenario {
+        key: "two_writers",
+        unit: "ratio to one writer",
+        higher_is_better: true,
+        base: Base::Rates("two_writers_rate", "batch_ingest", "one writer"),
+        targets: &[on_ratio("2 writers vs 1 writer", 1.6)],
+    },
+    Scenario {
+        key: "writer_under_readers",
+        unit: "ratio to the solo writer",
+        higher_is_better: true,
+        base: Base::Rates("writer_contended", "writer_solo", "the solo writer"),
+        targets: &[on_ratio("writer under 2 readers vs solo", 0.7)],
+    },
+    Scenario {
+        key: "memory",
+        unit: "bytes/record",
+        higher_is_better: false,
+        base: Base::Floor,
+        targets: &[Target {
+            label: "memory after ingest + flush (V=u64)",
+            on: On::Engine,
+            value: 18.0,
+            scale: 1.0,
+            suffix: " B/rec",
+        }],
+    },
+    Scenario {
+        key: "memory_peak",
+        unit: "bytes/record",
+        higher_is_better: false,
+        base: Base::Floor,
+        targets: &[
+            Target {
+                label: "peak during compaction vs after ingest",
+                on: On::EngineOver("memory"),
+                value: 1.5,
+                scale: 1.0,
+                suffix: "x",
+            },
+            Target {
+                label: "peak during compaction, absolute (1.5 x 18)",
+                on: On::Engine,
+                value: 27.0,
+                scale: 1.0,
+                suffix: " B/rec",
+            },
+        ],
+    },
+    Scenario {
+        key: "shuffled_ingest",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("shuffled ingest incl. flush vs sort floor", 0.5)],
+    },
+    Scenario {
+        key: "ooo20_ingest",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("20 % out of order ingest vs floor", 0.75)],
+    },
+    Scenario {
+        key: "interleaved_scan",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[Target {
+            label: "scan of 16 interleaved L0 segments",
+            on: On::Engine,
+            value: 1e8,
+            scale: 1e6,
+            suffix: " M/s",
+        }],
+    },
+    Scenario {
+        key: "two_writers_cpu",
+        unit: "ns CPU/record",
+        higher_is_better: false,
+        base: Base::Own("engine, one writer"),
+        targets: &[on_ratio("2 writers vs 1 writer, process CPU/record", 1.1)],
+    },
+    Scenario {
+        key: "write_amplification",
+        unit: "records written per record ingested",
+        higher_is_better: false,
+        base: Base::None,
+        targets: &[Target {
+            label: "write amplification (with compact_now)",
+            on: On::Engine,
+            value: 1.5,
+            scale: 1.0,
+            suffix: "x",
+        }],
+    },
+    Scenario {
+        key: "maintenance_cpu_share",
+        unit: "ns CPU/record",
+        higher_is_better: false,
+        base: Base::Own("engine write path (the writer thread)"),
+        targets: &[on_ratio("maintenance CPU vs write-path CPU", 0.5)],
+    },
 ];
 
-/// Raw samples keyed by (scenario or extra, implementation).
+/// The median of `v` (`None` if empty).
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+}
+
+/// Raw samples keyed by (scenario or extra, implementation), one per repeat.
 #[derive(Default)]
 pub struct Samples(BTreeMap<(String, &'static str), Vec<f64>>);
 
@@ -37,35 +235,62 @@ impl Samples {
         self.0.entry((what.to_string(), imp)).or_default().push(x);
     }
 
+    /// The samples of `what` for `imp`.
+    fn get(&self, what: &str, imp: &'static str) -> &[f64] {
+        self.0.get(&(what.to_string(), imp)).map_or(&[], |v| v)
+    }
+
     /// The median of the samples of `what` for `imp`, if any.
     pub fn median(&self, what: &str, imp: &'static str) -> Option<f64> {
-        let mut v = self.0.get(&(what.to_string(), imp))?.clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(|a, b| a.total_cmp(b));
-        let m = v.len() / 2;
-        Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+        median(self.get(what, imp).to_vec())
+    }
+
+    /// The median of the per-repeat ratios `num / den` (the `i`-th samples of
+    /// each are from the same repeat).
+    fn ratio(&self, num: (&str, &'static str), den: (&str, &'static str)) -> Option<f64> {
+        let (a, b) = (self.get(num.0, num.1), self.get(den.0, den.1));
+        median(a.iter().zip(b).filter(|(_, &d)| d > 0.0).map(|(&n, &d)| n / d).collect())
     }
 }
 
-/// The median table: scenario -> implementation -> value (`None`: does not apply).
-pub type Table = Vec<(&'static Scenario, [Option<f64>; 4])>;
+/// One row of the table.
+pub struct Row {
+    sc: &'static Scenario,
+    /// Medians per implementation (`None`: does not apply).
+    vals: [Option<f64>; 4],
+    /// Per implementation, the median of its per-repeat ratios to the row's
+    /// baseline (the floor's own entry is `None`).
+    ratios: [Option<f64>; 4],
+    /// The median of the baseline, in the row's unit (`None` where the row
+    /// has none or it is in another unit).
+    baseline: Option<f64>,
+}
 
-/// The medians of every JSON scenario (the two ratio scenarios from their rates).
+/// The rows of the table and of the JSON output.
+pub type Table = Vec<Row>;
+
+/// The medians and ratios of every JSON scenario.
 pub fn build_table(s: &Samples) -> Table {
-    let ratio = |num: &str, den: &str, imp: &'static str| -> Option<f64> {
-        Some(s.median(num, imp)? / s.median(den, imp)?)
-    };
     SCENARIOS
         .iter()
         .map(|sc| {
-            let row = IMPLS.map(|imp| match sc.key {
-                "two_writers" => ratio("two_writers_rate", "batch_ingest", imp),
-                "writer_under_readers" => ratio("writer_contended", "writer_solo", imp),
-                key => s.median(key, imp),
+            let key = sc.key;
+            let vals = IMPLS.map(|imp| match sc.base {
+                Base::Rates(num, den, _) => Some(s.median(num, imp)? / s.median(den, imp)?),
+                _ => s.median(key, imp),
             });
-            (sc, row)
+            let ratios = IMPLS.map(|imp| match sc.base {
+                Base::Floor if imp != "vec_floor" => s.ratio((key, imp), (key, "vec_floor")),
+                Base::Own(_) if imp == "engine" => s.ratio((key, imp), (key, "baseline")),
+                Base::Rates(num, den, _) if imp == "engine" => s.ratio((num, imp), (den, imp)),
+                _ => None,
+            });
+            let baseline = match sc.base {
+                Base::Floor => s.median(key, "vec_floor"),
+                Base::Own(_) => s.median(key, "baseline"),
+                _ => None,
+            };
+            Row { sc, vals, ratios, baseline }
         })
         .collect()
 }
@@ -75,40 +300,44 @@ fn fmt_value(x: Option<f64>, unit: &str) -> String {
     match x {
         None => "–".to_string(),
         Some(x) if unit == "records/s" => format!("{:.1} M/s", x / 1e6),
-        Some(x) if unit.starts_with("ratio") => format!("{x:.2}x"),
         Some(x) if unit.starts_with("ns") && x >= 10_000.0 => format!("{:.1} µs", x / 1e3),
         Some(x) if unit.starts_with("ns") => format!("{x:.0} ns"),
-        Some(x) => format!("{x:.1} B/rec"),
+        Some(x) if unit.starts_with("bytes") => format!("{x:.1} B/rec"),
+        Some(x) => format!("{x:.2}x"),
     }
 }
 
-/// Prints the table of medians, with each structure's ratio to the `Vec` floor.
+/// A ratio as the table shows it.
+fn fmt_ratio(x: Option<f64>) -> String {
+    x.map_or("–".to_string(), |x| format!("{x:.2}x"))
+}
+
+/// Prints the table of medians, with each row's ratios to its baseline.
 pub fn print_table(t: &Table) {
     println!(
         "\n{:<22} {:>12} {:>12} {:>12} {:>12}   {:>9} {:>9} {:>9}",
-        "scenario (medians)", "engine", "vec_floor", "btree", "skiplist", "eng/flr", "btr/flr", "skp/flr"
+        "scenario (medians)", "engine", "vec_floor", "btree", "skiplist", "eng/base", "btr/flr", "skp/flr"
     );
     println!("{}", "-".repeat(22 + 4 * 13 + 3 + 3 * 10));
-    for (sc, row) in t {
-        let vals: Vec<String> = row.iter().map(|&x| fmt_value(x, sc.unit)).collect();
-        let floor = row[1];
-        let rat: Vec<String> = [0, 2, 3]
-            .iter()
-            .map(|&i| match (row[i], floor) {
-                (Some(x), Some(f)) if f > 0.0 => format!("{:.2}x", x / f),
-                _ => "–".to_string(),
-            })
-            .collect();
+    for r in t {
+        let v: Vec<String> = r.vals.iter().map(|&x| fmt_value(x, r.sc.unit)).collect();
+        let q: Vec<String> = [0, 2, 3].iter().map(|&i| fmt_ratio(r.ratios[i])).collect();
         println!(
             "{:<22} {:>12} {:>12} {:>12} {:>12}   {:>9} {:>9} {:>9}",
-            sc.key, vals[0], vals[1], vals[2], vals[3], rat[0], rat[1], rat[2]
+            r.sc.key, v[0], v[1], v[2], v[3], q[0], q[1], q[2]
         );
     }
-    println!("(ratios: value / Vec floor; for records/s higher is better, for ns and bytes lower is better)");
+    println!(
+        "(ratios: medians of the per-repeat ratios, value / baseline run back to back in the same repeat;\n \
+         the baseline is the Vec floor except: two_writers / writer_under_readers, the same structure with\n \
+         one writer / alone; two_writers_cpu, the engine with one writer; maintenance_cpu_share, the\n \
+         engine's write path. For records/s higher is better, for ns and bytes lower is better)"
+    );
 }
 
 /// Prints the figures that are not in the JSON: the engine's extra reads, the
-/// rates behind the ratio scenarios, and the other memory figures.
+/// rates behind the ratio scenarios, the other memory figures and the CPU
+/// breakdown.
 pub fn print_extras(s: &Samples) {
     let m = |what: &str, imp: &'static str| s.median(what, imp);
     let line = |label: &str, x: Option<f64>, unit: &str| {
@@ -133,6 +362,23 @@ pub fn print_extras(s: &Samples) {
         line(&format!("{imp} writer under 2 readers"), m("writer_contended", imp), "records/s");
         line(&format!("{imp} 2 readers' scan rate (sum)"), m("reader_rate", imp), "records/s");
     }
+    if let Some(x) = m("interleaved_l0_segments", "engine") {
+        println!("  {:<44} {x:.0}", "engine L0 segments behind interleaved_scan");
+    }
+    line("engine CPU/record, 1 writer (process)", m("two_writers_cpu", "baseline"), "ns");
+    line("engine CPU/record, 2 writers (process)", m("two_writers_cpu", "engine"), "ns");
+    line("  of which the 2 writer threads", m("two_writers_cpu_writers", "engine"), "ns");
+    line("1 writer: write path (writer thread)", m("maintenance_cpu_share", "baseline"), "ns");
+    line("1 writer: maintenance, all of it", m("maintenance_cpu_share", "engine"), "ns");
+    for ((what, _), v) in &s.0 {
+        if let Some(label) = what.strip_prefix("maint_cpu ") {
+            line(&format!("  {label}"), median(v.clone()), "ns");
+        }
+    }
+    line("1 writer: unattributed (main thread)", m("cpu_unattributed", "engine"), "ns");
+    if let Some(x) = m("write_amplification_settled", "engine") {
+        println!("  {:<44} {x:.2}x", "write amplification without compact_now()");
+    }
     if let (Some(a), Some(p)) = (m("memory", "engine_manual"), m("memory_peak", "engine_manual")) {
         println!(
             "  {:<44} {a:.1} B/rec after ingest + flush, peak {p:.1} B/rec",
@@ -146,36 +392,37 @@ pub fn print_extras(s: &Samples) {
     }
 }
 
-/// Targets of the issue "Performance: benches on the canonical workload".
+/// The figure a target is checked on.
+fn target_figure(t: &Table, r: &Row, target: &Target) -> Option<f64> {
+    match target.on {
+        On::Ratio => r.ratios[0],
+        On::Engine => r.vals[0],
+        On::EngineOver(key) => Some(r.vals[0]? / t.iter().find(|o| o.sc.key == key)?.vals[0]?),
+    }
+}
+
+/// Targets of the issues "Performance: benches on the canonical workload" and
+/// the throughput issue.
 pub fn print_targets(t: &Table) {
-    let get = |key: &str, i: usize| t.iter().find(|(sc, _)| sc.key == key).and_then(|(_, row)| row[i]);
-    let vs_floor = |key: &str| Some(get(key, 0)? / get(key, 1)?);
-    let single_vs_ingest = get("single_append", 0).zip(get("batch_ingest", 1)).map(|(a, b)| a / b);
-    let peak_ratio = get("memory_peak", 0).zip(get("memory", 0)).map(|(a, b)| a / b);
-    let rows: [(&str, Option<f64>, bool, f64, &str); 11] = [
-        ("batch ingest incl. flush vs floor", vs_floor("batch_ingest"), true, 0.75, "x"),
-        ("single append incl. flush vs floor ingest", single_vs_ingest, true, 0.55, "x"),
-        ("full scan after compaction vs floor", vs_floor("full_scan"), true, 0.4, "x"),
-        ("range of 1000, time vs floor", vs_floor("range"), false, 1.25, "x"),
-        ("point lookup, time vs floor", vs_floor("point"), false, 0.35, "x"),
-        ("delete_range call", get("delete_range", 0), false, 300.0, " ns"),
-        ("memory after ingest + flush (V=u64)", get("memory", 0), false, 18.0, " B/rec"),
-        ("peak during compaction vs after ingest", peak_ratio, false, 1.5, "x"),
-        ("peak during compaction, absolute (1.5 x 18)", get("memory_peak", 0), false, 27.0, " B/rec"),
-        ("2 writers vs 1 writer", get("two_writers", 0), true, 1.6, "x"),
-        ("writer under 2 readers vs solo", get("writer_under_readers", 0), true, 0.7, "x"),
-    ];
-    println!("\ntargets (engine):");
-    for (label, x, higher, target, unit) in rows {
-        let (verdict, shown) = match x {
-            None => ("n/a", "–".to_string()),
-            Some(x) => {
-                let ok = if higher { x >= target } else { x <= target };
-                (if ok { "met" } else { "NOT MET" }, format!("{x:.2}{unit}"))
-            }
-        };
-        let op = if higher { ">=" } else { "<=" };
-        println!("  {label:<44} {shown:>12}  target {op} {target}{unit}  {verdict}");
+    println!("\ntargets (engine; ratios are medians of per-repeat ratios):");
+    for r in t {
+        for target in r.sc.targets {
+            let higher = r.sc.higher_is_better;
+            let (verdict, shown) = match target_figure(t, r, target) {
+                None => ("n/a", "–".to_string()),
+                Some(x) => {
+                    let ok = if higher { x >= target.value } else { x <= target.value };
+                    (if ok { "met" } else { "NOT MET" }, format!("{:.2}{}", x / target.scale, target.suffix))
+                }
+            };
+            let op = if higher { ">=" } else { "<=" };
+            println!(
+                "  {:<44} {shown:>12}  target {op} {}{}  {verdict}",
+                target.label,
+                target.value / target.scale,
+                target.suffix
+            );
+        }
     }
 }
 
@@ -185,16 +432,33 @@ pub fn write_json(path: &str, t: &Table) -> std::io::Result<()> {
         Some(x) if x.is_finite() => format!("{x}"),
         _ => "null".to_string(),
     };
+    let text = |x: Option<&str>| x.map_or("null".to_string(), |x| format!("\"{x}\""));
     let mut out = String::from("{\n");
-    for (k, (sc, row)) in t.iter().enumerate() {
+    for (k, r) in t.iter().enumerate() {
+        let sc = r.sc;
         out.push_str(&format!(
             "  \"{}\": {{\"unit\": \"{}\", \"higher_is_better\": {}",
             sc.key, sc.unit, sc.higher_is_better
         ));
-        for (imp, x) in IMPLS.iter().zip(row) {
-            out.push_str(&format!(", \"{imp}\": {}", num(*x)));
+        for (imp, x) in IMPLS.iter().zip(r.vals) {
+            out.push_str(&format!(", \"{imp}\": {}", num(x)));
         }
-        out.push('}');
+        let ratio_to = match sc.base {
+            Base::None => None,
+            Base::Floor => Some("vec_floor"),
+            Base::Own(to) | Base::Rates(_, _, to) => Some(to),
+        };
+        // The JSON carries the target on the ratio or the engine's value.
+        let target = sc.targets.iter().find(|t| !matches!(t.on, On::EngineOver(_)));
+        let target_on = target.map(|t| if matches!(t.on, On::Ratio) { "ratio" } else { "engine" });
+        out.push_str(&format!(
+            ", \"ratio\": {}, \"ratio_to\": {}, \"baseline\": {}, \"target\": {}, \"target_on\": {}}}",
+            num(r.ratios[0]),
+            text(ratio_to),
+            num(r.baseline),
+            num(target.map(|t| t.value)),
+            text(target_on)
+        ));
         out.push_str(if k + 1 < t.len() { ",\n" } else { "\n" });
     }
     out.push_str("}\n");
