@@ -98,11 +98,39 @@ mod imp {
     use crossbeam_epoch::{self as epoch, Atomic, Owned};
 
     use super::Manifest;
-    use crate::sync::{Arc, Mutex, Ordering};
+    use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
 
     thread_local! {
         /// Whether this thread is dropping graveyard contents (see [`Graveyard::drain`]).
         static DRAINING: Cell<bool> = const { Cell::new(false) };
+        /// Nesting depth of [`Quiet`] regions on this thread.
+        static QUIET: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Marks a region where no user code may run on this thread: from a sequence
+    /// reservation to its publication, and while a stage lock is held (a user
+    /// `Drop` could wait for that number, or call back into the stage). Retired
+    /// manifests freed by the epoch inside such a region are parked instead.
+    pub(crate) struct Quiet(PhantomData<*const ()>);
+
+    impl Quiet {
+        pub(crate) fn enter() -> Quiet {
+            QUIET.with(|q| q.set(q.get() + 1));
+            Quiet(PhantomData)
+        }
+
+        /// Whether user code may not run here: inside a [`Quiet`] region, or on a
+        /// thread of the build pool (it runs flush and compaction work for a
+        /// thread that holds a stage lock).
+        fn now() -> bool {
+            QUIET.with(|q| q.get() > 0) || crate::sync::in_build_pool()
+        }
+    }
+
+    impl Drop for Quiet {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(q.get() - 1));
+        }
     }
 
     /// Marks this thread as draining until dropped (also when a user `Drop` panics).
@@ -136,19 +164,35 @@ mod imp {
     /// functions on whatever thread pins next, at any of its pins — including the
     /// pins inside a skiplist insert, between a writer's sequence reservation and
     /// its publication, where a `V::drop` that writes to the same log would wait
-    /// for a number its own thread holds. So the deferred function only moves the
-    /// box here, and the engine drops what is here at points where the thread
-    /// holds no unpublished sequence number and no stage lock ([`ManifestCell::drain`]).
+    /// for a number its own thread holds. So a deferred function that runs in a
+    /// [`Quiet`] region only moves the box here, and the engine drops what is here
+    /// where the thread holds no unpublished sequence number and no stage lock
+    /// ([`ManifestCell::drain`]); anywhere else it drops the box at once.
     /// `None` once the cell is gone: later arrivals are dropped at once.
     struct Graveyard<V> {
         dead: Mutex<Option<Vec<Arc<Manifest<V>>>>>,
+        /// Whether `dead` may hold something (a cheap check for the write path).
+        parked: AtomicBool,
     }
 
     impl<V> Graveyard<V> {
-        fn bury(&self, b: Arc<Manifest<V>>) {
+        /// Drops `b` now, or parks it if user code may not run here, or if this
+        /// thread is already dropping retired manifests (a user `Drop` that writes
+        /// to the log pins, and its pin may retire more: nesting would recurse as
+        /// deep as there is garbage).
+        fn retire(&self, b: Arc<Manifest<V>>) {
+            if !Quiet::now() {
+                if let Some(_draining) = Draining::enter() {
+                    drop(b);
+                    return;
+                }
+            }
             let mut dead = self.dead.lock();
             match dead.as_mut() {
-                Some(v) => v.push(b),
+                Some(v) => {
+                    v.push(b);
+                    self.parked.store(true, Ordering::Release);
+                }
                 None => {
                     drop(dead);
                     drop(b);
@@ -160,11 +204,17 @@ mod imp {
         /// already draining (a user `Drop` that writes to the log reaches a safe
         /// point again: nesting there would recurse as deep as there is garbage).
         fn drain(&self) {
+            if !self.parked.load(Ordering::Acquire) {
+                return;
+            }
             let Some(_draining) = Draining::enter() else { return };
             loop {
                 let batch = match self.dead.lock().as_mut() {
                     Some(v) if !v.is_empty() => std::mem::take(v),
-                    _ => return,
+                    _ => {
+                        self.parked.store(false, Ordering::Release);
+                        return;
+                    }
                 };
                 drop(batch);
             }
@@ -193,7 +243,10 @@ mod imp {
         pub(crate) fn new(m: Manifest<V>) -> Self {
             ManifestCell {
                 ptr: Atomic::new(Arc::new(m)),
-                grave: Arc::new(Graveyard { dead: Mutex::new(Some(Vec::new())) }),
+                grave: Arc::new(Graveyard {
+                    dead: Mutex::new(Some(Vec::new())),
+                    parked: AtomicBool::new(false),
+                }),
             }
         }
 
@@ -244,9 +297,10 @@ mod imp {
             self.drain();
         }
 
-        /// Drops the retired manifests parked so far (see [`Graveyard`]): user
-        /// `V::drop`s may run, so the caller must hold no unpublished sequence
-        /// number and no stage lock (a `Drop` may call back into the log).
+        /// Drops the retired manifests parked so far (see [`Graveyard`]; one
+        /// atomic load when there are none): user `V::drop`s may run, so the
+        /// caller must hold no unpublished sequence number and no stage lock (a
+        /// `Drop` may call back into the log).
         pub(crate) fn drain(&self) {
             self.grave.drain();
         }
@@ -299,7 +353,7 @@ mod imp {
                         // which live as long as the function. (`defer` only queues: a
                         // full local bag moves to the global queue, and nothing is run.)
                         unsafe {
-                            guard.defer_unchecked(move || grave.bury(*cur.into_owned().into_box()));
+                            guard.defer_unchecked(move || grave.retire(*cur.into_owned().into_box()));
                         }
                         return Some(retries);
                     }
@@ -365,6 +419,17 @@ mod imp {
 
 #[cfg(any(timelog_loom, timelog_shuttle))]
 mod imp {
+    /// The epoch version's region marker; nothing to mark here (the model
+    /// reclaimer frees boxes when the last guard goes, and model values never
+    /// write back).
+    pub(crate) struct Quiet;
+
+    impl Quiet {
+        pub(crate) fn enter() -> Quiet {
+            Quiet
+        }
+    }
+
     use super::Manifest;
     use crate::sync::{Arc, AtomicPtr, AtomicUsize, Mutex, Ordering};
 
@@ -526,7 +591,7 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{Guard, ManifestCell};
+pub(crate) use imp::{Guard, ManifestCell, Quiet};
 
 impl<V: Send + Sync + 'static> ManifestCell<V> {
     /// The current manifest as an owned `Arc`.

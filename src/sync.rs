@@ -188,6 +188,18 @@ pub(crate) fn thread_token() -> u64 {
     }
 }
 
+/// Whether this thread belongs to the pool that runs [`par_map`] builds.
+pub(crate) fn in_build_pool() -> bool {
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    {
+        rayon::current_thread_index().is_some()
+    }
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    {
+        false
+    }
+}
+
 /// Maps `f` over `items`, in parallel on rayon (sequentially under a model checker).
 pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]

@@ -10,6 +10,7 @@
 //! write nor the read path.
 
 use crate::cursor::{ts_bounds, Range};
+use crate::manifest::Quiet;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment};
 use crate::stats::Counters;
@@ -48,6 +49,7 @@ impl Flusher {
         mut each: impl FnMut(Flushed),
     ) {
         let _f = self.lock.lock();
+        let _quiet = Quiet::enter();
         {
             let guard = store.manifest.pin();
             let m = store.manifest.load(&guard);
@@ -72,6 +74,7 @@ impl Flusher {
     /// writers of the oldest one); `None` if there were none.
     pub(crate) fn flush<V: Value>(&self, store: &Store<V>, signals: &Signals, wait: bool) -> Option<Flushed> {
         let _f = self.lock.lock();
+        let _quiet = Quiet::enter();
         flush_locked(store, signals, wait)
     }
 }

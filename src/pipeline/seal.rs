@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::config::MaintenanceMode;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Quiet};
 use crate::memtable::Memtable;
 use crate::stats::Counters;
 use crate::store::Store;
@@ -27,9 +27,6 @@ pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtab
         Counters::bump(&store.counters.ooo_budget_hits, 1);
     }
     seal(store, mt);
-    // Published, and no lock held: retired manifests (and the user values only
-    // they held) may be dropped here.
-    store.manifest.drain();
     signals.wake_flusher();
     if has_room(store, signals, &store.manifest.current()) {
         return Accepted::Clean;
@@ -51,10 +48,12 @@ pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtab
 /// `seal_seq` and then for the watermark to pass `s`, so a `V::drop` that writes
 /// to this log would wait for this very thread. Values are dropped only when the
 /// manifest's graveyard is drained, which the seal never does (its callers do,
-/// once no lock is held: [`on_full`], and `flush_all`'s caller). Regression:
+/// once no lock is held and nothing is pinned: the write path after `on_full`,
+/// and `flush_all`'s caller). Regression:
 /// `tests/hazards.rs`.
 pub(crate) fn seal<V: Value>(store: &Store<V>, mt: &Memtable<V>) -> usize {
     debug_assert!(store.manifest.pin_is_inert(), "seal: the caller must hold a guard");
+    let _quiet = Quiet::enter();
     let guard = store.manifest.pin();
     let s = store.seq.reserve(1);
     let next = Arc::new(Memtable::new(&store.cfg, s + 1));

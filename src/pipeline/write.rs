@@ -3,7 +3,7 @@
 //! manifest, reserves sequence numbers, inserts into the memtable owning them,
 //! publishes the numbers and hands a full memtable to the seal stage.
 
-use crate::manifest::{Guard, Manifest};
+use crate::manifest::{Guard, Manifest, Quiet};
 use crate::memtable::{sort_batch, Memtable, Run, SMALL_BATCH};
 use crate::snapshot::Snapshot;
 use crate::store::Store;
@@ -148,6 +148,8 @@ pub(crate) fn publish<V: Value>(store: &Store<V>, signals: &Signals, op: Op<V>) 
     }
     let guard = store.manifest.pin();
     let m = store.manifest.load(&guard);
+    // No user code from the reservation to the publication (see `Quiet`).
+    let quiet = Quiet::enter();
     let s = store.seq.reserve(n);
     // One memtable for the whole write: it owns `s`, and the seal protocol
     // assigns whole reservations (the reservation precedes the seal's).
@@ -163,7 +165,12 @@ pub(crate) fn publish<V: Value>(store: &Store<V>, signals: &Signals, op: Op<V>) 
         Op::Tomb(lo, hi) => mt.insert_tomb(Tomb { lo, hi, seq: s }),
     }
     store.seq.publish(s, n);
+    drop(quiet);
     let accepted = if mt.is_full() { seal::on_full(store, signals, mt) } else { Accepted::Clean };
+    drop(guard);
+    // Published and unpinned: drop what the epoch parked while this write (or
+    // another) was quiet.
+    store.manifest.drain();
     Written { first_seq: s, count: n, accepted }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::cursor::Range;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Quiet};
 use crate::segment::{Level, Segment};
 use crate::snapshot::Snapshot;
 use crate::stats::{Counters, WindowReport};
@@ -133,6 +133,7 @@ impl Compactor {
     /// (one window's worth of work, not the whole log).
     pub(crate) fn compact_once<V: Value>(&self, store: &Store<V>, signals: &Signals, force: bool) -> bool {
         let _c = self.lock.lock();
+        let _quiet = Quiet::enter();
         // Take the requests before the snapshot: a request made after this point is
         // seen by the next round.
         let requested = force || self.requested.swap(false, Ordering::AcqRel);
