@@ -25,6 +25,11 @@
 //! overlapping). A [`Snapshot`] pins one immutable manifest of these layers plus
 //! a sequence watermark; deletes are sequenced range tombstones. See
 //! `docs/architecture.md` for the design and its invariants.
+//!
+//! Reads return the iterator types of the [`iter`] module: [`iter::Range`]
+//! ([`Snapshot::range`], double-ended, borrowing the snapshot), [`iter::Point`]
+//! ([`Snapshot::point`]) and [`iter::Cursor`] ([`Snapshot::into_cursor`], which owns
+//! what it reads).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -33,6 +38,7 @@ mod config;
 mod cursor;
 mod error;
 mod hint;
+pub mod iter;
 mod manifest;
 mod memtable;
 mod pipeline;
@@ -46,11 +52,10 @@ mod timelog;
 mod tombstone;
 
 pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceMode, TimeUnit};
-pub use cursor::Range;
 pub use error::{Error, Result};
 pub use pipeline::{Accepted, Written};
 pub use segment::Level;
-pub use snapshot::{Cursor, PageRef, Snapshot};
+pub use snapshot::{PageRef, Snapshot};
 pub use stats::Stats;
 pub use timelog::Timelog;
 

@@ -2,9 +2,10 @@
 
 use std::ops::{Bound, RangeBounds};
 
-use crate::cursor::{Range, Src, MEM_RANK};
+use crate::cursor::{Cursor, Range, Slot, Src, MEM_RANK};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::segment::Segment;
 use crate::sync::Arc;
 use crate::tombstone::{record_visible, step_function, Piece, Tomb};
 
@@ -68,42 +69,54 @@ impl<'a, V> Gather<'a, V> {
     }
 }
 
-/// Iterator of [`Snapshot::point`]: a slice of one segment, or collected values.
-enum PointIter<'a, V> {
+/// Iterator over the values stored at one timestamp, in insertion order, made by
+/// [`Snapshot::point`]: a slice of one segment, or the values gathered from several
+/// layers.
+pub struct Point<'a, V>(PointInner<'a, V>);
+
+enum PointInner<'a, V> {
     Slice(std::slice::Iter<'a, V>),
     Vec(std::vec::IntoIter<&'a V>),
 }
 
-impl<'a, V> Iterator for PointIter<'a, V> {
+impl<'a, V> Iterator for Point<'a, V> {
     type Item = &'a V;
 
     #[inline]
     fn next(&mut self) -> Option<&'a V> {
-        match self {
-            PointIter::Slice(it) => it.next(),
-            PointIter::Vec(it) => it.next(),
+        match &mut self.0 {
+            PointInner::Slice(it) => it.next(),
+            PointInner::Vec(it) => it.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            PointIter::Slice(it) => it.size_hint(),
-            PointIter::Vec(it) => it.size_hint(),
+        match &self.0 {
+            PointInner::Slice(it) => it.size_hint(),
+            PointInner::Vec(it) => it.size_hint(),
         }
     }
 }
 
-impl<V> DoubleEndedIterator for PointIter<'_, V> {
+impl<V> DoubleEndedIterator for Point<'_, V> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        match self {
-            PointIter::Slice(it) => it.next_back(),
-            PointIter::Vec(it) => it.next_back(),
+        match &mut self.0 {
+            PointInner::Slice(it) => it.next_back(),
+            PointInner::Vec(it) => it.next_back(),
         }
     }
 }
 
-impl<V> ExactSizeIterator for PointIter<'_, V> {}
+impl<V> ExactSizeIterator for Point<'_, V> {}
+
+impl<V> std::iter::FusedIterator for Point<'_, V> {}
+
+impl<V> std::fmt::Debug for Point<'_, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Point").field("len", &self.len()).finish()
+    }
+}
 
 /// A consistent, immutable view of a [`Timelog`](crate::Timelog).
 ///
@@ -187,8 +200,9 @@ impl<V: crate::Value> Snapshot<V> {
         step_function(&mut tombs, lo, hi)
     }
 
-    pub(crate) fn sources(&self, lo: i64, hi: i64, pieces: &[Piece]) -> Vec<Src<'_, V>> {
-        let mut srcs = Vec::new();
+    /// Calls `f(segment, rank)` for every segment overlapping `[lo, hi]`: L1 (rank 0),
+    /// then L0 oldest first (rank `1 + age`).
+    fn each_segment<'s>(&'s self, lo: i64, hi: i64, mut f: impl FnMut(&'s Arc<Segment<V>>, u32)) {
         // L1: sorted and disjoint, so only the overlapping stretch is visited.
         let l1 = &self.m.l1;
         let first = self.m.l1_from(lo);
@@ -196,23 +210,29 @@ impl<V: crate::Value> Snapshot<V> {
             if s.min_ts() > hi {
                 break;
             }
-            s.sources(lo, hi, pieces, 0, &mut srcs);
+            f(s, 0);
         }
         for (i, s) in self.m.l0.iter().enumerate() {
             if s.max_ts() >= lo && s.min_ts() <= hi {
-                s.sources(lo, hi, pieces, 1 + i as u32, &mut srcs);
+                f(s, 1 + i as u32);
             }
         }
+        debug_assert!(self.m.l0.len() < MEM_RANK as usize - 1);
+    }
+
+    pub(crate) fn sources(&self, lo: i64, hi: i64, pieces: &[Piece]) -> Vec<Src<'_, V>> {
+        let mut srcs = Vec::new();
+        self.each_segment(lo, hi, |s, rank| s.sources(lo, hi, pieces, rank, &mut srcs));
         for mt in &self.m.memruns {
             mt.sources(lo, hi, &mut srcs);
         }
         self.m.active.sources(lo, hi, &mut srcs);
-        debug_assert!(self.m.l0.len() < MEM_RANK as usize - 1);
         srcs
     }
 
     /// Records with timestamps in `r`, ascending (equal timestamps in insertion
-    /// order). The iterator is double-ended: `.rev()` walks the range backwards.
+    /// order), as an [`iter::Range`](crate::iter::Range). It is double-ended: `.rev()`
+    /// walks the range backwards, and both ends can be taken from in any order.
     ///
     /// ```
     /// use timelog::Timelog;
@@ -235,7 +255,8 @@ impl<V: crate::Value> Snapshot<V> {
         Range::new(srcs, pieces, self.w)
     }
 
-    /// Values stored at exactly `ts`, in insertion order.
+    /// Values stored at exactly `ts`, in insertion order, as an
+    /// [`iter::Point`](crate::iter::Point) (double-ended, exact size).
     ///
     /// A dedicated path: no merge is needed at a single timestamp (L1, then L0
     /// segments oldest first, then memtable records by sequence number is insertion
@@ -251,14 +272,14 @@ impl<V: crate::Value> Snapshot<V> {
     /// assert_eq!(snap.point(7).rev().len(), 2);
     /// assert_eq!(snap.point(8).next(), None);
     /// ```
-    pub fn point(&self, ts: i64) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + '_ {
+    pub fn point(&self, ts: i64) -> Point<'_, V> {
         let mut g = Gather { first: &[], more: Vec::new() };
         self.point_gather(ts, &mut g);
-        if g.more.is_empty() {
-            PointIter::Slice(g.first.iter())
+        Point(if g.more.is_empty() {
+            PointInner::Slice(g.first.iter())
         } else {
-            PointIter::Vec(g.more.into_iter())
-        }
+            PointInner::Vec(g.more.into_iter())
+        })
     }
 
     /// Appends the values stored at exactly `ts` to `out`, in insertion order.
@@ -318,6 +339,9 @@ impl<V: crate::Value> Snapshot<V> {
         let mut srcs = Vec::new();
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
             mt.sources(lo, hi, &mut srcs);
+        }
+        if srcs.is_empty() {
+            return n;
         }
         n + Range::new(srcs, pieces, self.w).remaining()
     }
@@ -416,39 +440,41 @@ fn seg_edge<V>(
     out
 }
 
-/// A range cursor that owns its [`Snapshot`]: for holders that cannot keep a
-/// borrow alive, such as language bindings. Same order and filtering as
-/// [`Snapshot::range`]; values are lent out per call.
-///
-/// ```
-/// use timelog::Timelog;
-/// let log = Timelog::new();
-/// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
-/// let mut cur = log.snapshot().into_cursor(..);
-/// assert_eq!(cur.remaining(), 3);
-/// assert_eq!(cur.next_ref(), Some((1, &'a')));
-/// assert_eq!(cur.next_back_ref(), Some((3, &'c')));
-/// assert_eq!(cur.remaining(), 1);
-/// ```
-pub struct Cursor<V: crate::Value> {
-    // Declared first: dropped before the snapshot whose data it borrows.
-    range: Range<'static, V>,
-    snap: Snapshot<V>,
-}
-
 impl<V: crate::Value> Snapshot<V> {
-    /// Turns the snapshot into an owning cursor over `r`.
+    /// Turns the snapshot into an owning [`iter::Cursor`](crate::iter::Cursor) over
+    /// `r`: same records and order as [`Snapshot::range`], but the cursor owns what
+    /// it reads (the segments by `Arc`; the visible memtable records of the range are
+    /// merged and copied now, cloning their values: O(memtable records in `r`)), so it
+    /// can be kept where a borrow cannot (language bindings), even after the log is
+    /// dropped.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(2..);
+    /// assert_eq!(cur.remaining(), 2);
+    /// assert_eq!(cur.next_ref(), Some((2, &'b')));
+    /// assert_eq!(cur.next_back_ref(), Some((3, &'c')));
+    /// assert_eq!(cur.next(), None);
+    /// ```
     pub fn into_cursor(self, r: impl RangeBounds<i64>) -> Cursor<V> {
-        let range = self.range(r);
-        // SAFETY: `range` borrows only from data behind `self.m` (the manifest lives
-        // in an `Arc` allocation, and the segments and memtables it lists are
-        // themselves behind `Arc`s), never from the `Snapshot` value itself. Moving
-        // `self` into the cursor does not move that data, and the cursor keeps the
-        // `Arc` alive for as long as `range` exists (`range` is dropped first, by field
-        // order). References handed out are re-bound to `&self` of the cursor.
-        let range: Range<'static, V> =
-            unsafe { std::mem::transmute::<Range<'_, V>, Range<'static, V>>(range) };
-        Cursor { range, snap: self }
+        let mut srcs = Vec::new();
+        if let Some((lo, hi)) = inclusive(&r) {
+            let pieces = self.pieces(lo, hi);
+            self.each_segment(lo, hi, |seg, rank| {
+                seg.visible_ranges(lo, hi, &pieces, |a, b| {
+                    srcs.push(Slot::owned_seg(seg.clone(), rank, a, b))
+                })
+            });
+            // The visible memtable records, merged and copied (memtables are small).
+            let mut mem = Vec::new();
+            for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
+                mt.sources(lo, hi, &mut mem);
+            }
+            srcs.extend(Range::new(mem, pieces, self.w).into_owned());
+        }
+        Cursor::new(srcs, self)
     }
 
     /// The physical pages of flushed segments that overlap `r`, clipped to it:
@@ -474,36 +500,6 @@ impl<V: crate::Value> Snapshot<V> {
             }
         }
         out
-    }
-}
-
-impl<V: crate::Value> Cursor<V> {
-    /// The next record from the front.
-    #[inline]
-    pub fn next_ref(&mut self) -> Option<(i64, &V)> {
-        self.range.next()
-    }
-
-    /// The next record from the back.
-    #[inline]
-    pub fn next_back_ref(&mut self) -> Option<(i64, &V)> {
-        self.range.next_back()
-    }
-
-    /// Exact number of records not yet returned.
-    pub fn remaining(&self) -> usize {
-        self.range.remaining()
-    }
-
-    /// The snapshot this cursor reads.
-    pub fn snapshot(&self) -> &Snapshot<V> {
-        &self.snap
-    }
-}
-
-impl<V: crate::Value> std::fmt::Debug for Cursor<V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cursor").field("snapshot", &self.snap).finish_non_exhaustive()
     }
 }
 

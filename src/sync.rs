@@ -189,6 +189,7 @@ pub(crate) fn thread_token() -> u64 {
 }
 
 /// Whether this thread belongs to the pool that runs [`par_map`] builds.
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
 pub(crate) fn in_build_pool() -> bool {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     {

@@ -13,7 +13,10 @@ use crate::buffer::OwnedBuffer;
 use crate::log::Open;
 use crate::slab;
 
+/// Rows between two chances for other threads to run.
 const CHUNK: usize = 65_536;
+/// Rows taken from the cursor at a time (divides `CHUNK`).
+const BATCH: usize = 1024;
 
 enum Col {
     F64(Vec<f64>),
@@ -87,43 +90,52 @@ pub fn numpy_raw<'py>(
     let mut slow_rows: Vec<usize> = Vec::new();
     let mut slow_objs: Vec<*mut ffi::PyObject> = Vec::new();
     let none = py.None();
+    // A batch at a time: the cursor hands out timestamps (straight into `ts`) and
+    // payload pointers (into `ptrs`), then the batch is converted in a plain loop.
+    let mut ptrs: Vec<*mut ffi::PyObject> = Vec::with_capacity(BATCH);
     loop {
-        let mut k = 0;
-        while k < CHUNK {
-            let Some((t, v)) = cur.next_ref() else { break };
-            let mut p = slab::raw(v);
-            if p.is_null() {
-                p = none.as_ptr();
-            }
-            let row = ts.len();
+        ptrs.clear();
+        let got = cur.fill_front(BATCH, |t, v| {
             ts.push(t);
-            match &mut col {
-                Col::F64(c) => match fast_f64(p) {
-                    Some(x) => c.push(x),
-                    None => {
-                        c.push(f64::NAN);
-                        slow_rows.push(row);
-                        slow_objs.push(p);
+            let p = slab::raw(v);
+            ptrs.push(if p.is_null() { none.as_ptr() } else { p });
+        });
+        let rows = ts.len() - got..;
+        match &mut col {
+            Col::F64(c) => {
+                for (row, &p) in rows.zip(&ptrs) {
+                    match fast_f64(p) {
+                        Some(x) => c.push(x),
+                        None => {
+                            c.push(f64::NAN);
+                            slow_rows.push(row);
+                            slow_objs.push(p);
+                        }
                     }
-                },
-                Col::I64(c) => match fast_i64(p) {
-                    Some(x) => c.push(x),
-                    None => {
-                        c.push(0);
-                        slow_rows.push(row);
-                        slow_objs.push(p);
-                    }
-                },
-                Col::Obj(c) => c.push(p),
+                }
             }
-            k += 1;
+            Col::I64(c) => {
+                for (row, &p) in rows.zip(&ptrs) {
+                    match fast_i64(p) {
+                        Some(x) => c.push(x),
+                        None => {
+                            c.push(0);
+                            slow_rows.push(row);
+                            slow_objs.push(p);
+                        }
+                    }
+                }
+            }
+            Col::Obj(c) => c.extend_from_slice(&ptrs),
         }
-        if k < CHUNK {
+        if got < BATCH {
             break;
         }
-        // Let other threads run between chunks (the cursor keeps its snapshot, and
-        // the borrowed payload pointers stay valid: their handles live in it).
-        py.detach(|| ());
+        if ts.len().is_multiple_of(CHUNK) {
+            // Let other threads run between chunks (the cursor keeps its snapshot,
+            // and the borrowed payload pointers stay valid: their handles live in it).
+            py.detach(|| ());
+        }
     }
     let borrowed_list = |ptrs: &[*mut ffi::PyObject]| -> PyResult<Bound<'py, PyList>> {
         PyList::new(

@@ -269,7 +269,7 @@ pub fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
             String::from_utf8_lossy(fmt)
         )));
     }
-    if (b.buf as usize) % 8 != 0 {
+    if !(b.buf as usize).is_multiple_of(8) {
         return Err(PyValueError::new_err("bulk_append() timestamps buffer is not 8-byte aligned"));
     }
     let n = n.max(0) as usize;

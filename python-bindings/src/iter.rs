@@ -5,7 +5,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyTuple};
 use pyo3::{ffi, PyTraverseError, PyVisit};
 
-use timelog::{Cursor, Snapshot};
+use timelog::iter::Cursor;
+use timelog::Snapshot;
 
 use crate::cell::StateCell;
 use crate::coerce::TS_MAX;
@@ -90,14 +91,16 @@ impl IterState {
             self.head = 0;
             self.len = 0;
             if let Some(cur) = self.cur.as_mut() {
-                while self.len < AHEAD {
-                    let row = if self.rev { cur.next_back_ref() } else { cur.next_ref() };
-                    let Some((ts, v)) = row else { break };
+                let ahead = &mut self.ahead;
+                let mut k = 0;
+                let mut take = |ts: i64, v: &PyVal| {
                     let i = slab::index(v);
                     slab::prefetch_slot(i);
-                    self.ahead[self.len] = (ts, i);
-                    self.len += 1;
-                }
+                    ahead[k] = (ts, i);
+                    k += 1;
+                };
+                self.len =
+                    if self.rev { cur.fill_back(AHEAD, &mut take) } else { cur.fill_front(AHEAD, &mut take) };
             }
             if self.len == 0 {
                 return self.back.pop().map(|(ts, i)| (ts, slab::raw_at(i)));
