@@ -682,6 +682,15 @@ impl<'a, V> Range<'a, V> {
     }
 
     /// Exact number of records left, without consuming them.
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (2, ()), (3, ())]);
+    /// let snap = log.snapshot();
+    /// let mut r = snap.range(..);
+    /// let _ = r.next_back();
+    /// assert_eq!(r.remaining(), 2);
+    /// ```
     pub fn remaining(&self) -> usize {
         self.m.remaining()
     }
@@ -907,12 +916,26 @@ impl<V> Cursor<V> {
 
     /// The next record from the front, its value lent.
     #[inline]
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// assert_eq!(cur.next_ref(), Some((1, &'a')));
+    /// ```
     pub fn next_ref(&mut self) -> Option<(i64, &V)> {
         self.take::<Front>()
     }
 
     /// The next record from the back, its value lent.
     #[inline]
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// assert_eq!(cur.next_back_ref(), Some((3, &'c')));
+    /// ```
     pub fn next_back_ref(&mut self) -> Option<(i64, &V)> {
         self.take::<Back>()
     }
@@ -921,6 +944,15 @@ impl<V> Cursor<V> {
     /// returns how many (fewer than `max` only at the end). Stretches of one source
     /// are walked as slices: the cheapest way to read many records.
     #[inline]
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// let mut got = Vec::new();
+    /// assert_eq!(cur.fill_front(2, |t, v| got.push((t, *v))), 2);
+    /// assert_eq!(got, [(1, 'a'), (2, 'b')]);
+    /// ```
     pub fn fill_front(&mut self, max: usize, f: impl FnMut(i64, &V)) -> usize {
         self.fill::<Front>(max, f)
     }
@@ -928,16 +960,40 @@ impl<V> Cursor<V> {
     /// [`fill_front`](Cursor::fill_front) from the back: descending timestamps,
     /// equal timestamps in reverse insertion order.
     #[inline]
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// let mut got = Vec::new();
+    /// assert_eq!(cur.fill_back(10, |t, _| got.push(t)), 3);
+    /// assert_eq!(got, [3, 2, 1]);
+    /// ```
     pub fn fill_back(&mut self, max: usize, f: impl FnMut(i64, &V)) -> usize {
         self.fill::<Back>(max, f)
     }
 
     /// Exact number of records not yet returned.
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// let _ = cur.next();
+    /// assert_eq!(cur.remaining(), 2);
+    /// ```
     pub fn remaining(&self) -> usize {
         self.m.remaining()
     }
 
     /// The snapshot this cursor reads.
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b'), (3, 'c')]);
+    /// let mut cur = log.snapshot().into_cursor(..);
+    /// assert_eq!(cur.snapshot().len(), 3);
+    /// ```
     pub fn snapshot(&self) -> &Snapshot<V> {
         &self.snap
     }

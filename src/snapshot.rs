@@ -5,6 +5,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::cursor::{Cursor, Range, Slot, Src, MEM_RANK};
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
+use crate::memtable::Edge;
 use crate::segment::Segment;
 use crate::sync::Arc;
 use crate::tombstone::{record_visible, step_function, Piece, Tomb};
@@ -154,6 +155,14 @@ impl<V> std::fmt::Debug for Snapshot<V> {
 
 impl<V: crate::Value> Snapshot<V> {
     /// The sequence watermark: every write numbered below it is visible here.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let before = log.snapshot().watermark();
+    /// let w = log.append(1, ());
+    /// assert!(w.first_seq >= before && log.snapshot().watermark() > w.first_seq);
+    /// ```
     pub fn watermark(&self) -> u64 {
         self.w
     }
@@ -283,6 +292,16 @@ impl<V: crate::Value> Snapshot<V> {
     }
 
     /// Appends the values stored at exactly `ts` to `out`, in insertion order.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(2, 'a'), (2, 'b'), (3, 'c')]);
+    /// let snap = log.snapshot();
+    /// let mut out = Vec::new();
+    /// snap.point_into(2, &mut out);
+    /// assert_eq!(out, [&'a', &'b']);
+    /// ```
     pub fn point_into<'a>(&'a self, ts: i64, out: &mut Vec<&'a V>) {
         let mut g = Gather { first: &[], more: Vec::new() };
         self.point_gather(ts, &mut g);
@@ -325,6 +344,14 @@ impl<V: crate::Value> Snapshot<V> {
 
     /// Number of visible records in `r`. Segments are counted with binary searches;
     /// only memtable records are visited one by one.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch((0..10).map(|t| (t, t)));
+    /// log.delete_range(2..4).unwrap();
+    /// assert_eq!(log.snapshot().count(0..5), 3);
+    /// ```
     pub fn count(&self, r: impl RangeBounds<i64>) -> usize {
         let Some((lo, hi)) = inclusive(&r) else {
             return 0;
@@ -347,31 +374,75 @@ impl<V: crate::Value> Snapshot<V> {
     }
 
     /// Whether no record is visible.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::<u8>::new();
+    /// assert!(log.snapshot().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.first_ts().is_none()
     }
 
     /// Number of visible records.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (1, ())]);
+    /// assert_eq!(log.snapshot().len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.count(..)
     }
 
     /// Smallest visible timestamp.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(4, ()), (i64::MIN, ())]);
+    /// assert_eq!(log.snapshot().first_ts(), Some(i64::MIN));
+    /// ```
     pub fn first_ts(&self) -> Option<i64> {
         self.edge(i64::MIN, i64::MAX, true)
     }
 
     /// Largest visible timestamp.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(4, ()), (9, ())]);
+    /// log.delete_range(9..).unwrap();
+    /// assert_eq!(log.snapshot().last_ts(), Some(4));
+    /// ```
     pub fn last_ts(&self) -> Option<i64> {
         self.edge(i64::MIN, i64::MAX, false)
     }
 
     /// Smallest visible timestamp strictly above `ts`.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (7, ())]);
+    /// assert_eq!(log.snapshot().next_ts(1), Some(7));
+    /// assert_eq!(log.snapshot().next_ts(i64::MAX), None);
+    /// ```
     pub fn next_ts(&self, ts: i64) -> Option<i64> {
         self.edge(ts.checked_add(1)?, i64::MAX, true)
     }
 
     /// Largest visible timestamp strictly below `ts`.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, ()), (7, ())]);
+    /// assert_eq!(log.snapshot().prev_ts(7), Some(1));
+    /// assert_eq!(log.snapshot().prev_ts(i64::MIN), None);
+    /// ```
     pub fn prev_ts(&self, ts: i64) -> Option<i64> {
         self.edge(i64::MIN, ts.checked_sub(1)?, false)
     }
@@ -414,7 +485,8 @@ impl<V: crate::Value> Snapshot<V> {
             }
         }
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
-            if let Some(t) = mt.edge(lo, hi, front, &|ts, seq| record_visible(&pieces, self.w, ts, seq)) {
+            let visible = |ts, seq| record_visible(&pieces, self.w, ts, seq);
+            if let Some(t) = mt.edge(&Edge { lo, hi, front, visible: &visible }) {
                 offer(t);
             }
         }
@@ -481,6 +553,19 @@ impl<V: crate::Value> Snapshot<V> {
     /// L1 segments in timestamp order, then L0 segments oldest first, page by page.
     /// Records deleted but not yet compacted away are still included, and records
     /// still in memtables are not (this is a storage view, not a query).
+    ///
+    /// ```
+    /// use timelog::{Level, Timelog};
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch((0..100).map(|t| (t, t)));
+    /// log.compact_now();
+    /// let pages = log.snapshot().segment_pages(10..20);
+    /// let n: usize = pages.iter().map(|p| p.len()).sum();
+    /// assert_eq!(n, 10);
+    /// assert!(pages.iter().all(|p| p.level() == Level::L1 && !p.is_empty()));
+    /// assert_eq!(pages[0].timestamps()[0], 10);
+    /// assert_eq!(pages[0].values()[0], 10);
+    /// ```
     pub fn segment_pages(&self, r: impl RangeBounds<i64>) -> Vec<PageRef<V>> {
         let mut out = Vec::new();
         let Some((lo, hi)) = inclusive(&r) else {
@@ -519,26 +604,71 @@ impl<V> Clone for PageRef<V> {
 
 impl<V> PageRef<V> {
     /// The page's timestamps (sorted).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert_eq!(page.timestamps(), [1, 2]);
+    /// ```
     pub fn timestamps(&self) -> &[i64] {
         &self.seg.ts()[self.start..self.end]
     }
 
     /// The page's values, position by position with [`PageRef::timestamps`].
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert_eq!(page.values(), ['a', 'b']);
+    /// ```
     pub fn values(&self) -> &[V] {
         &self.seg.vals()[self.start..self.end]
     }
 
     /// Number of records in the page.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert_eq!(page.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.end - self.start
     }
 
     /// Always `false`: empty pages are never returned.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert!(!page.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }
 
     /// The level of the segment the page belongs to.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert_eq!(page.level(), timelog::Level::L0);
+    /// ```
     pub fn level(&self) -> crate::Level {
         self.seg.level
     }

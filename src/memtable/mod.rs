@@ -70,6 +70,16 @@ struct Lane<V> {
     state: UnsafeCell<LaneState<V>>,
 }
 
+/// A search for the first (`front`) or last record in `[lo, hi]` that
+/// `visible(ts, seq)` accepts.
+#[derive(Clone, Copy)]
+pub(crate) struct Edge<'a> {
+    pub(crate) lo: i64,
+    pub(crate) hi: i64,
+    pub(crate) front: bool,
+    pub(crate) visible: &'a dyn Fn(i64, u64) -> bool,
+}
+
 /// The mutable write buffer (and, once sealed, an immutable memrun).
 pub(crate) struct Memtable<V> {
     /// First sequence number that may live here.
@@ -412,13 +422,8 @@ impl<V: Send + Sync + 'static> Memtable<V> {
     /// The smallest (`front`) or largest timestamp in `[lo, hi]` of a record that
     /// `visible(ts, seq)` accepts, walking each run and the out-of-order index from
     /// the boundary and stopping at the first accepted record.
-    pub(crate) fn edge(
-        &self,
-        lo: i64,
-        hi: i64,
-        front: bool,
-        visible: &dyn Fn(i64, u64) -> bool,
-    ) -> Option<i64> {
+    pub(crate) fn edge(&self, q: &Edge<'_>) -> Option<i64> {
+        let Edge { lo, hi, front, visible } = *q;
         let mut best: Option<i64> = None;
         let better = |t: i64, best: Option<i64>| best.is_none_or(|b| if front { t < b } else { t > b });
         for run in self.runs() {
@@ -435,7 +440,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 best = Some(ts[j]);
             }
         }
-        if let Some(t) = self.skip.edge(lo, hi, front, visible) {
+        if let Some(t) = self.skip.edge(q) {
             if better(t, best) {
                 best = Some(t);
             }

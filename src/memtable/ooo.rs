@@ -81,13 +81,8 @@ mod imp {
 
         /// The first (`front`) or last record in `[lo, hi]` accepted by `visible`,
         /// walking lazily from that end.
-        pub(crate) fn edge(
-            &self,
-            lo: i64,
-            hi: i64,
-            front: bool,
-            visible: &dyn Fn(i64, u64) -> bool,
-        ) -> Option<i64> {
+        pub(crate) fn edge(&self, q: &super::super::Edge<'_>) -> Option<i64> {
+            let super::super::Edge { lo, hi, front, visible } = *q;
             if self.list.is_empty() {
                 return None;
             }
@@ -144,13 +139,8 @@ mod imp {
             )
         }
 
-        pub(crate) fn edge(
-            &self,
-            lo: i64,
-            hi: i64,
-            front: bool,
-            visible: &dyn Fn(i64, u64) -> bool,
-        ) -> Option<i64> {
+        pub(crate) fn edge(&self, q: &super::super::Edge<'_>) -> Option<i64> {
+            let super::super::Edge { lo, hi, front, visible } = *q;
             let (ts, seq, _) = self.collect(lo, hi);
             let mut idx = 0..ts.len();
             let mut step = || if front { idx.next() } else { idx.next_back() };
