@@ -134,40 +134,33 @@ pub struct Span {
 }
 
 impl Span {
-    /// Inclusive `[lo, hi]` in `i128`, or `None` if the range is empty
-    /// (computed independently of the engine's own conversion).
-    fn inclusive(&self) -> Option<(i128, i128)> {
-        let lo = match self.lo {
+    /// Half-open `[start, end)` in `i128` (computed independently of the
+    /// engine's own conversion); `start > end` for an inverted range.
+    fn half_open(&self) -> (i128, i128) {
+        let start = match self.lo {
             Bound::Included(a) => a as i128,
             Bound::Excluded(a) => a as i128 + 1,
             Bound::Unbounded => i64::MIN as i128,
         };
-        let hi = match self.hi {
-            Bound::Included(b) => b as i128,
-            Bound::Excluded(b) => b as i128 - 1,
-            Bound::Unbounded => i64::MAX as i128,
+        let end = match self.hi {
+            Bound::Included(b) => b as i128 + 1,
+            Bound::Excluded(b) => b as i128,
+            Bound::Unbounded => i64::MAX as i128 + 1,
         };
-        (lo <= hi).then_some((lo, hi))
+        (start, end)
     }
 
-    /// Whether the range is inverted: its start lies after its end, one past
-    /// an empty range's (`5..3`, but not `5..5` or `5..=4`).
+    /// Inclusive `[lo, hi]` in `i128`, or `None` if the range is empty.
+    fn inclusive(&self) -> Option<(i128, i128)> {
+        let (start, end) = self.half_open();
+        (start < end).then_some((start, end - 1))
+    }
+
+    /// Whether the range is inverted: its start lies after its end (`5..3`, but
+    /// not `5..5` or `5..=4`).
     fn inverted(&self) -> bool {
-        self.inclusive().is_none() && {
-            let (lo, hi) = (
-                match self.lo {
-                    Bound::Included(a) => a as i128,
-                    Bound::Excluded(a) => a as i128 + 1,
-                    Bound::Unbounded => i64::MIN as i128,
-                },
-                match self.hi {
-                    Bound::Included(b) => b as i128 + 1,
-                    Bound::Excluded(b) => b as i128,
-                    Bound::Unbounded => i64::MAX as i128 + 1,
-                },
-            );
-            lo > hi
-        }
+        let (start, end) = self.half_open();
+        start > end
     }
 
     fn contains(&self, ts: i64) -> bool {
