@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use timelog::{iter, MaintenanceMode, Snapshot, Timelog};
 
+use common::oracle::Oracle;
+
 #[allow(dead_code)]
 mod common;
 
@@ -21,11 +23,11 @@ fn rng(seed: u64) -> common::gen::Rng {
     common::gen::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
 }
 
-/// The model: every record written, in write order, as `(ts, value, alive)`; values
-/// are unique, so a match shows the order of equal timestamps too.
+/// The model: the shared oracle, fed unique values, so that a match shows the order
+/// of equal timestamps too.
 #[derive(Default)]
 struct Model {
-    recs: Vec<(i64, u64, bool)>,
+    o: Oracle<u64>,
     next: u64,
 }
 
@@ -34,16 +36,12 @@ impl Model {
         self.next += 1;
         self.next
     }
-    fn delete(&mut self, r: &RangeInclusive<i64>) {
-        for x in self.recs.iter_mut().filter(|x| r.contains(&x.0)) {
-            x.2 = false;
-        }
+    /// The newest timestamp written, and the largest.
+    fn last_ts(&self) -> Option<i64> {
+        self.o.written().last().map(|x| x.0)
     }
-    /// The visible records, ascending by timestamp, equal timestamps in write order.
-    fn visible(&self) -> Vec<(i64, u64)> {
-        let mut v: Vec<(i64, u64)> = self.recs.iter().filter(|x| x.2).map(|x| (x.0, x.1)).collect();
-        v.sort_by_key(|&(t, _)| t); // stable
-        v
+    fn max_ts(&self) -> Option<i64> {
+        self.o.written().map(|x| x.0).max()
     }
 }
 
@@ -58,7 +56,7 @@ fn write_mix<V: timelog::Value>(
     steps: u64,
     mk: &(dyn Fn(u64) -> V + Sync),
 ) {
-    let mut cur = m.recs.last().map_or(0, |x| x.0);
+    let mut cur = m.last_ts().unwrap_or(0);
     for _ in 0..steps {
         match r.below(12) {
             0..=3 => {
@@ -71,7 +69,7 @@ fn write_mix<V: timelog::Value>(
                     };
                     let v = m.value();
                     let _ = log.append(ts, mk(v));
-                    m.recs.push((ts, v, true));
+                    m.o.append(ts, v);
                 }
             }
             4..=5 => {
@@ -82,7 +80,7 @@ fn write_mix<V: timelog::Value>(
                     let ts = if r.below(6) == 0 { t - r.below(10) as i64 } else { t };
                     let v = m.value();
                     b.push((ts, mk(v)));
-                    m.recs.push((ts, v, true));
+                    m.o.append(ts, v);
                 }
                 let _ = log.append_batch(b);
             }
@@ -96,7 +94,7 @@ fn write_mix<V: timelog::Value>(
                         let ts = cur - 6 * r.below(20) as i64 + k;
                         let v = m.value();
                         recs.push((ts, v));
-                        m.recs.push((ts, v, true));
+                        m.o.append(ts, v);
                     }
                     per.push(recs);
                 }
@@ -113,8 +111,7 @@ fn write_mix<V: timelog::Value>(
             7 => {
                 let a = cur - r.below(60) as i64;
                 let z = a + r.below(12) as i64;
-                log.delete_range(a..=z).unwrap();
-                m.delete(&(a..=z));
+                m.o.delete(a..=z).assert(&log.delete_range(a..=z));
             }
             8..=9 => log.flush(),
             10 => log.compact_now(),
@@ -141,11 +138,11 @@ fn active_tail<V: timelog::Value>(
     r: &mut common::gen::Rng,
     mk: &(dyn Fn(u64) -> V + Sync),
 ) {
-    let top = m.recs.iter().map(|x| x.0).max().unwrap_or(0);
+    let top = m.max_ts().unwrap_or(0);
     let mut one = |ts: i64| {
         let v = m.value();
         let _ = log.append(ts, mk(v));
-        m.recs.push((ts, v, true));
+        m.o.append(ts, v);
     };
     for k in 0..r.below(8) as i64 {
         one(top + k);
@@ -158,13 +155,12 @@ fn active_tail<V: timelog::Value>(
     for k in 0..r.below(10) as i64 {
         let v = m.value();
         b.push((base + 2 * k, mk(v)));
-        m.recs.push((base + 2 * k, v, true));
+        m.o.append(base + 2 * k, v);
     }
     let _ = log.append_batch(b);
     if r.below(2) == 0 {
         let a = top - r.below(20) as i64;
-        log.delete_range(a..=a + 3).unwrap();
-        m.delete(&(a..=a + 3));
+        m.o.delete(a..=a + 3).assert(&log.delete_range(a..=a + 3));
     }
 }
 
@@ -188,7 +184,7 @@ fn layout(seed: u64) -> (Timelog<u64>, Snapshot<u64>, Vec<(i64, u64)>) {
     let n = 3 + r.below(10);
     write_mix(&log, &mut m, &mut r, n, &mk);
     active_tail(&log, &mut m, &mut r, &mk);
-    let want = m.visible();
+    let want = m.o.visible();
     let snap = log.snapshot();
     write_mix(&log, &mut m, &mut r, 4, &mk);
     let t = want.last().map_or(0, |x| x.0);
@@ -412,7 +408,7 @@ fn a_cursor_keeps_its_data_alive_after_the_log_and_the_snapshot_and_releases_it(
         log.flush();
         write_mix(&log, &mut m, &mut r, 8, &mk);
         active_tail(&log, &mut m, &mut r, &mk);
-        let want = m.visible();
+        let want = m.o.visible();
         let snap = log.snapshot();
         let lo = want.first().map_or(0, |x| x.0) + r.below(10) as i64;
         let rg = lo..=i64::MAX;

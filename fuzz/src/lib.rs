@@ -602,22 +602,28 @@ fn check_range(snap: &Snapshot<Val>, vis: &[(i64, u64)], span: &Span, pattern: u
     assert_eq!(back, want, "reverse range {span:?}");
     // Both ends of one iterator, in the order the pattern's bits say.
     let mut it = snap.range(span.bounds());
+    let got =
+        both_ends(pattern, |back| if back { it.next_back() } else { it.next() }.map(|(t, v)| (t, v.id())));
+    assert!(it.next().is_none() && it.next_back().is_none(), "range {span:?}: not fused");
+    assert_eq!(got, want, "interleaved range {span:?} pattern {pattern:#04x}");
+}
+
+/// Takes records from both ends of one iterator until `pull` gives none: from the
+/// back where bit 0 of `pattern` rotated by the step number is set. Returns them in
+/// ascending order.
+fn both_ends(pattern: u8, mut pull: impl FnMut(bool) -> Option<(i64, u64)>) -> Vec<(i64, u64)> {
     let (mut front, mut rear) = (Vec::new(), Vec::new());
-    let mut i = 0u32;
-    loop {
+    for i in 0u32.. {
         let from_back = pattern.rotate_left(i % 8) & 1 == 1;
-        i += 1;
-        let next = if from_back { it.next_back() } else { it.next() };
-        match next {
-            Some((t, v)) if from_back => rear.push((t, v.id())),
-            Some((t, v)) => front.push((t, v.id())),
+        match pull(from_back) {
+            Some(r) if from_back => rear.push(r),
+            Some(r) => front.push(r),
             None => break,
         }
     }
-    assert!(it.next().is_none() && it.next_back().is_none(), "range {span:?}: not fused");
     rear.reverse();
     front.extend(rear);
-    assert_eq!(front, want, "interleaved range {span:?} pattern {pattern:#04x}");
+    front
 }
 
 fn check_point(snap: &Snapshot<Val>, vis: &[(i64, u64)], ts: i64) {
@@ -646,22 +652,14 @@ fn check_cursor(snap: Snapshot<Val>, vis: &[(i64, u64)], span: &Span, pattern: u
     let want = filter(vis, span);
     let mut cur = snap.into_cursor(span.bounds());
     assert_eq!(cur.remaining(), want.len(), "cursor {span:?}: remaining at start");
-    let (mut front, mut rear) = (Vec::new(), Vec::new());
-    let mut i = 0u32;
-    loop {
-        let from_back = pattern.rotate_right(i % 8) & 1 == 1;
-        i += 1;
-        let next = if from_back { cur.next_back_ref() } else { cur.next_ref() };
-        match next {
-            Some((t, v)) if from_back => rear.push((t, v.id())),
-            Some((t, v)) => front.push((t, v.id())),
-            None => break,
-        }
-        assert_eq!(cur.remaining(), want.len() - front.len() - rear.len(), "cursor {span:?}: remaining");
-    }
-    rear.reverse();
-    front.extend(rear);
-    assert_eq!(front, want, "cursor {span:?} pattern {pattern:#04x}");
+    let mut taken = 0;
+    let got = both_ends(pattern, |back| {
+        let r = if back { cur.next_back_ref() } else { cur.next_ref() }.map(|(t, v)| (t, v.id()));
+        taken += usize::from(r.is_some());
+        assert_eq!(cur.remaining(), want.len() - taken, "cursor {span:?}: remaining");
+        r
+    });
+    assert_eq!(got, want, "cursor {span:?} pattern {pattern:#04x}");
     let _ = cur.snapshot().watermark();
 }
 

@@ -174,7 +174,7 @@ impl Maintenance {
             }
             *last = Some(now);
         }
-        store.manifest.drain();
+        // `reclaim` ends by dropping what it parked (and what was parked before).
         store.manifest.reclaim();
         crate::hint::release_free_memory();
     }
