@@ -8,14 +8,27 @@
 //! segments with the memruns' tombstones folded into the manifest's index.
 //! Flushes are serialised by the [`Flusher`]'s lock, which is on neither the
 //! write nor the read path.
+//!
+//! **Straight to L1.** A memrun's records above every timestamp already flushed
+//! (and above every older memrun's) overlap nothing, so they skip L0 and its
+//! compaction: they are written as L1 segments, one or more per window, and only
+//! the rest — late records below that mark, and a *tail* just below the memrun's
+//! newest timestamp, where the next memrun's late records are expected to land —
+//! goes to the memrun's L0 segment. The tail is twice how far late records
+//! recently reached behind the newest flushed timestamp. Equal timestamps keep
+//! their order: every L1 record written this way is newer than every older
+//! record at its timestamp (there is none) and older than every later one, which
+//! lands in L0 or a later memrun. Compaction then merges only small L0 segments,
+//! and with the L1 segments they overlap, which are the small ones built from
+//! earlier tails.
 
 use crate::cursor::{ts_bounds, Range};
 use crate::manifest::Quiet;
 use crate::memtable::Memtable;
-use crate::segment::{Level, Segment};
+use crate::segment::{Level, Segment, Window};
 use crate::stats::Counters;
 use crate::store::Store;
-use crate::sync::{par_map, wait_until, Arc, Mutex};
+use crate::sync::{par_map, wait_until, Arc, AtomicU64, Mutex, Ordering};
 use crate::tombstone::{Piece, Tomb};
 use crate::Value;
 
@@ -30,22 +43,41 @@ pub(crate) struct Flushed {
     pub(crate) new_tombs: bool,
 }
 
+/// Most L1 windows one memrun may be written into directly; a memrun spanning
+/// more (tiny windows) goes to L0 whole, for compaction to partition.
+const MAX_DIRECT_WINDOWS: i128 = 64;
+
 /// The flush stage: its lock serialises flushes.
 pub(crate) struct Flusher {
     lock: Mutex<()>,
+    /// How far behind the newest flushed timestamp late records recently
+    /// reached (decaying by an eighth per flushed memrun): sizes the L0 tail.
+    reach: AtomicU64,
+}
+
+/// One memrun's segments: for L0, and straight for L1.
+type Built<V> = (Vec<Segment<V>>, Vec<Segment<V>>);
+
+/// Where one memrun's records go: `[a, b]` straight to L1, the rest to L0.
+#[derive(Clone, Copy)]
+struct Direct {
+    a: i64,
+    b: i64,
 }
 
 impl Flusher {
     pub(crate) fn new() -> Self {
-        Flusher { lock: Mutex::new(()) }
+        Flusher { lock: Mutex::new(()), reach: AtomicU64::new(0) }
     }
 
     /// Seals the active memtable (if it holds anything) and flushes every memrun,
-    /// waiting for in-flight writers; `each` sees every flush's report.
+    /// waiting for in-flight writers; `each` sees every flush's report. `window`
+    /// is the L1 window size in force.
     pub(crate) fn flush_all<V: Value>(
         &self,
         store: &Store<V>,
         signals: &Signals,
+        window: i64,
         mut each: impl FnMut(Flushed),
     ) {
         let _f = self.lock.lock();
@@ -64,86 +96,185 @@ impl Flusher {
                 }
             }
         }
-        while let Some(done) = flush_locked(store, signals, true) {
+        while let Some(done) = self.flush_locked(store, signals, true, window) {
             each(done);
         }
         signals.notify_room();
     }
 
     /// Flushes the memruns that are complete (with `wait`, waits for in-flight
-    /// writers of the oldest one); `None` if there were none.
-    pub(crate) fn flush<V: Value>(&self, store: &Store<V>, signals: &Signals, wait: bool) -> Option<Flushed> {
+    /// writers of the oldest one); `None` if there were none. `window` is the L1
+    /// window size in force.
+    pub(crate) fn flush<V: Value>(
+        &self,
+        store: &Store<V>,
+        signals: &Signals,
+        wait: bool,
+        window: i64,
+    ) -> Option<Flushed> {
         let _f = self.lock.lock();
+<<<<<<< ours
         let _quiet = Quiet::enter();
         flush_locked(store, signals, wait)
+=======
+        self.flush_locked(store, signals, wait, window)
+>>>>>>> theirs
     }
-}
 
-/// Flushes sealed memruns (a prefix of the queue) into L0 segments. With `wait`,
-/// waits for in-flight writers of the oldest memrun; otherwise only flushes the
-/// ones already complete.
-fn flush_locked<V: Value>(store: &Store<V>, signals: &Signals, wait: bool) -> Option<Flushed> {
-    let mut snap = store.snapshot();
-    let first_seal = snap.m.memruns.first()?.seal_seq().expect("memruns are sealed");
-    if first_seal >= snap.w {
-        if !wait {
+    /// Decides, memrun by memrun (oldest first), which records go straight to L1
+    /// (see the module docs); `mark` is the newest flushed timestamp so far.
+    fn direct<V: Value>(
+        &self,
+        memruns: &[Arc<Memtable<V>>],
+        mut mark: Option<i64>,
+        window: i64,
+    ) -> Vec<Option<Direct>> {
+        let any = |_: i64, _: u64| true;
+        memruns
+            .iter()
+            .map(|mr| {
+                let lo = mr.edge(i64::MIN, i64::MAX, true, &any)?;
+                let hi = mr.edge(i64::MIN, i64::MAX, false, &any)?;
+                let mut reach = self.reach.load(Ordering::Relaxed);
+                reach -= reach / 8;
+                if let Some(m) = mark.filter(|&m| lo <= m) {
+                    reach = reach.max((m as i128 - lo as i128 + 1).min(u64::MAX as i128 / 4) as u64);
+                }
+                self.reach.store(reach, Ordering::Relaxed);
+                let a = match mark {
+                    None => lo,
+                    Some(m) if m < hi => lo.max(m + 1),
+                    Some(_) => {
+                        return None;
+                    }
+                };
+                mark = Some(mark.map_or(hi, |m| m.max(hi)));
+                let b = (hi as i128 - 2 * reach as i128).max(i64::MIN as i128) as i64;
+                let windows = (b as i128 - a as i128) / window as i128 + 2;
+                (a <= b && windows <= MAX_DIRECT_WINDOWS).then_some(Direct { a, b })
+            })
+            .collect()
+    }
+
+    /// Flushes sealed memruns (a prefix of the queue) into L0 and L1 segments.
+    /// With `wait`, waits for in-flight writers of the oldest memrun; otherwise
+    /// only flushes the ones already complete.
+    fn flush_locked<V: Value>(
+        &self,
+        store: &Store<V>,
+        signals: &Signals,
+        wait: bool,
+        window: i64,
+    ) -> Option<Flushed> {
+        let mut snap = store.snapshot();
+        let first_seal = snap.m.memruns.first()?.seal_seq().expect("memruns are sealed");
+        if first_seal >= snap.w {
+            if !wait {
+                return None;
+            }
+            wait_until(|| store.seq.visible() > first_seal);
+            snap = store.snapshot();
+        }
+        let limit = match store.cfg.drain_batch_limit {
+            0 => usize::MAX,
+            n => n,
+        };
+        let memruns: Vec<Arc<Memtable<V>>> = snap
+            .m
+            .memruns
+            .iter()
+            .take_while(|mr| mr.seal_seq().is_some_and(|s| s < snap.w))
+            .take(limit)
+            .cloned()
+            .collect();
+        if memruns.is_empty() {
             return None;
         }
-        wait_until(|| store.seq.visible() > first_seal);
-        snap = store.snapshot();
-    }
-    let limit = match store.cfg.drain_batch_limit {
-        0 => usize::MAX,
-        n => n,
-    };
-    let memruns: Vec<Arc<Memtable<V>>> = snap
-        .m
-        .memruns
-        .iter()
-        .take_while(|mr| mr.seal_seq().is_some_and(|s| s < snap.w))
-        .take(limit)
-        .cloned()
-        .collect();
-    if memruns.is_empty() {
-        return None;
-    }
-    let built: Vec<Vec<Segment<V>>> = par_map(&memruns, |mr| {
-        let mut srcs = Vec::new();
-        mr.sources(i64::MIN, i64::MAX, &mut srcs);
-        let Some((lo, hi)) = ts_bounds(&srcs) else { return Vec::new() };
-        let pieces = snap.pieces(lo, hi);
-        if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
-            // Deleted whole: nothing to copy.
-            return Vec::new();
+        let mark = snap.m.l0.iter().map(|s| s.max_ts()).chain(snap.m.l1_max.last().copied()).max();
+        let jobs: Vec<(Arc<Memtable<V>>, Option<Direct>)> =
+            memruns.iter().cloned().zip(self.direct(&memruns, mark, window)).collect();
+        let origin = store.cfg.window_origin;
+        let built: Vec<Built<V>> = par_map(&jobs, |(mr, direct)| {
+            let mut srcs = Vec::new();
+            mr.sources(i64::MIN, i64::MAX, &mut srcs);
+            let Some((lo, hi)) = ts_bounds(&srcs) else { return (Vec::new(), Vec::new()) };
+            let pieces = snap.pieces(lo, hi);
+            if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
+                // Deleted whole: nothing to copy.
+                return (Vec::new(), Vec::new());
+            }
+            let Some(Direct { a, b }) = *direct else {
+                // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
+                let it = Range::new(srcs, pieces, snap.w);
+                return (store.collect_segments(it, usize::MAX, snap.w, Level::L0, None), Vec::new());
+            };
+            drop(srcs);
+            // L0: what lies below `a` and above `b`, as one segment.
+            let mut low_and_tail = Vec::new();
+            if lo < a {
+                mr.sources(lo, a - 1, &mut low_and_tail);
+            }
+            if b < hi {
+                mr.sources(b + 1, hi, &mut low_and_tail);
+            }
+            let it = Range::new(low_and_tail, pieces.clone(), snap.w);
+            let l0 = store.collect_segments(it, usize::MAX, snap.w, Level::L0, None);
+            // L1: `[a, b]`, window by window.
+            let mut l1 = Vec::new();
+            let mut from = a;
+            loop {
+                let w = Window::of(from, window, origin);
+                let to = w.hi.min(b);
+                let mut part = Vec::new();
+                mr.sources(from, to, &mut part);
+                let it = Range::new(part, pieces.clone(), snap.w);
+                l1.extend(store.collect_segments(it, store.l1_segment_records(), snap.w, Level::L1, Some(w)));
+                if to >= b {
+                    break;
+                }
+                from = to + 1;
+            }
+            (l0, l1)
+        });
+        let mut l0: Vec<Arc<Segment<V>>> = Vec::new();
+        let mut l1: Vec<Arc<Segment<V>>> = Vec::new();
+        for (a, b) in built {
+            l0.extend(a.into_iter().map(Arc::new));
+            l1.extend(b.into_iter().map(Arc::new));
         }
-        let it = Range::new(srcs, pieces, snap.w);
-        // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
-        store.collect_segments(it, usize::MAX, snap.w, Level::L0, None)
-    });
-    let segs: Vec<Arc<Segment<V>>> = built.into_iter().flatten().map(Arc::new).collect();
-    let mut new_tombs: Vec<Tomb> = Vec::new();
-    for mr in &memruns {
-        mr.tombs_below(u64::MAX, &mut new_tombs);
-    }
-    store.manifest.update(|m| {
-        let mut n = m.clone();
-        // The flushed memruns are the oldest ones, in order.
-        debug_assert!(memruns.iter().zip(&n.memruns).all(|(a, b)| Arc::ptr_eq(a, b)));
-        n.memruns.drain(..memruns.len());
-        n.l0.extend(segs.iter().cloned());
-        if !new_tombs.is_empty() {
-            n.tombs = Arc::new(n.tombs.with_added(new_tombs.clone()));
+        let mut new_tombs: Vec<Tomb> = Vec::new();
+        for mr in &memruns {
+            mr.tombs_below(u64::MAX, &mut new_tombs);
         }
-        Some(n)
-    });
-    Counters::bump(&store.counters.flushes, memruns.len() as u64);
-    Counters::bump(&store.counters.flushed_records, segs.iter().map(|s| s.len() as u64).sum());
-    drop(snap);
-    signals.notify_room();
-    Some(Flushed {
-        densities: segs.iter().map(|s| (s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1)).collect(),
-        new_tombs: !new_tombs.is_empty(),
-    })
+        store.manifest.update(|m| {
+            let mut n = m.clone();
+            // The flushed memruns are the oldest ones, in order.
+            debug_assert!(memruns.iter().zip(&n.memruns).all(|(a, b)| Arc::ptr_eq(a, b)));
+            n.memruns.drain(..memruns.len());
+            n.l0.extend(l0.iter().cloned());
+            if !l1.is_empty() {
+                // Above every L1 segment: compactions that ran meanwhile only
+                // rewrote segments older than this flush, all below `mark`.
+                debug_assert!(n.l1_max.last().is_none_or(|&x| l1.iter().all(|s| s.min_ts() > x)));
+                let mut all = n.l1.clone();
+                all.extend(l1.iter().cloned());
+                n.set_l1(all);
+            }
+            if !new_tombs.is_empty() {
+                n.tombs = Arc::new(n.tombs.with_added(new_tombs.clone()));
+            }
+            Some(n)
+        });
+        let segs = || l0.iter().chain(l1.iter());
+        Counters::bump(&store.counters.flushes, memruns.len() as u64);
+        Counters::bump(&store.counters.flushed_records, segs().map(|s| s.len() as u64).sum());
+        drop(snap);
+        signals.notify_room();
+        Some(Flushed {
+            densities: segs().map(|s| (s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1)).collect(),
+            new_tombs: !new_tombs.is_empty(),
+        })
+    }
 }
 
 /// Whether `pieces` (sorted, disjoint) cover every timestamp of `[lo, hi]` with

@@ -115,7 +115,8 @@ impl Maintenance {
 
     /// Seals the active memtable and flushes everything, then frees what that retired.
     pub(crate) fn flush_all<V: Value>(&self, store: &Store<V>, signals: &Signals) {
-        self.flusher.flush_all(store, signals, |done| self.after_flush(signals, &done));
+        let window = self.compactor.window();
+        self.flusher.flush_all(store, signals, window, |done| self.after_flush(signals, &done));
         // Settled: return what the flushes (and compactions so far) retired.
         self.release_memory(store, true);
     }
@@ -144,7 +145,7 @@ impl Maintenance {
 
     /// Flushes the complete memruns; `true` if there were any.
     fn flush<V: Value>(&self, store: &Store<V>, signals: &Signals, wait: bool) -> bool {
-        match self.flusher.flush(store, signals, wait) {
+        match self.flusher.flush(store, signals, wait, self.compactor.window()) {
             Some(done) => {
                 self.after_flush(signals, &done);
                 true

@@ -90,6 +90,11 @@ impl Compactor {
         done.new_tombs
     }
 
+    /// The L1 window size in force.
+    pub(crate) fn window(&self) -> i64 {
+        self.window.lock().window
+    }
+
     /// What `stats()` shows of the window controller.
     pub(crate) fn window_report(&self) -> WindowReport {
         self.window.lock().report()
