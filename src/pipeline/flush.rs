@@ -113,12 +113,8 @@ impl Flusher {
         window: i64,
     ) -> Option<Flushed> {
         let _f = self.lock.lock();
-<<<<<<< ours
         let _quiet = Quiet::enter();
-        flush_locked(store, signals, wait)
-=======
         self.flush_locked(store, signals, wait, window)
->>>>>>> theirs
     }
 
     /// Decides, memrun by memrun (oldest first), which records go straight to L1
