@@ -24,7 +24,7 @@
 
 use crate::cursor::{ts_bounds, Range};
 use crate::manifest::Quiet;
-use crate::memtable::Memtable;
+use crate::memtable::{Edge, Memtable};
 use crate::segment::{Level, Segment, Window};
 use crate::stats::Counters;
 use crate::store::Store;
@@ -129,8 +129,9 @@ impl Flusher {
         memruns
             .iter()
             .map(|mr| {
-                let lo = mr.edge(i64::MIN, i64::MAX, true, &any)?;
-                let hi = mr.edge(i64::MIN, i64::MAX, false, &any)?;
+                let all = |front| Edge { lo: i64::MIN, hi: i64::MAX, front, visible: &any };
+                let lo = mr.edge(&all(true))?;
+                let hi = mr.edge(&all(false))?;
                 let mut reach = self.reach.load(Ordering::Relaxed);
                 reach -= reach / 8;
                 if let Some(m) = mark.filter(|&m| lo <= m) {
@@ -205,16 +206,20 @@ impl Flusher {
                 return (store.collect_segments(it, usize::MAX, snap.w, Level::L0, None), Vec::new());
             };
             drop(srcs);
-            // L0: what lies below `a` and above `b`, as one segment.
-            let mut low_and_tail = Vec::new();
-            if lo < a {
-                mr.sources(lo, a - 1, &mut low_and_tail);
+            // L0: what lies below `a`, and the tail above `b`, as two segments (one
+            // would span the L1 part too, and compaction would rewrite it). They
+            // hold no equal timestamps, so their order in L0 does not matter.
+            let mut l0 = Vec::new();
+            for (from, to) in [(Some(lo), a.checked_sub(1)), (b.checked_add(1), Some(hi))] {
+                let (Some(from), Some(to)) = (from, to) else { continue };
+                if from > to {
+                    continue;
+                }
+                let mut part = Vec::new();
+                mr.sources(from, to, &mut part);
+                let it = Range::new(part, pieces.clone(), snap.w);
+                l0.extend(store.collect_segments(it, usize::MAX, snap.w, Level::L0, None));
             }
-            if b < hi {
-                mr.sources(b + 1, hi, &mut low_and_tail);
-            }
-            let it = Range::new(low_and_tail, pieces.clone(), snap.w);
-            let l0 = store.collect_segments(it, usize::MAX, snap.w, Level::L0, None);
             // L1: `[a, b]`, window by window.
             let mut l1 = Vec::new();
             let mut from = a;
