@@ -9,18 +9,20 @@
 //! Flushes are serialised by the [`Flusher`]'s lock, which is on neither the
 //! write nor the read path.
 //!
-//! **Straight to L1.** A memrun's records above every timestamp already flushed
-//! (and above every older memrun's) overlap nothing, so they skip L0 and its
-//! compaction: they are written as L1 segments, one or more per window, and only
-//! the rest — late records below that mark, and a *tail* just below the memrun's
-//! newest timestamp, where the next memrun's late records are expected to land —
-//! goes to the memrun's L0 segment. The tail is twice how far late records
-//! recently reached behind the newest flushed timestamp. Equal timestamps keep
-//! their order: every L1 record written this way is newer than every older
-//! record at its timestamp (there is none) and older than every later one, which
-//! lands in L0 or a later memrun. Compaction then merges only small L0 segments,
-//! and with the L1 segments they overlap, which are the small ones built from
-//! earlier tails.
+//! **Straight to L1** (the background worker's flushes; `flush()` and manual
+//! steps write L0 only, as their documentation promises). A memrun's records
+//! above every timestamp already flushed (and above every older memrun's)
+//! overlap nothing, so they skip L0 and its compaction: they are written as L1
+//! segments, one or more per window. The rest goes to L0 as two segments: the
+//! late records below that mark, and a *tail* just below the memrun's newest
+//! timestamp, where the next memrun's late records are expected to land (one
+//! segment holding both would span the L1 part, and compaction would rewrite
+//! it). The tail is twice how far late records recently reached behind the
+//! newest flushed timestamp. Equal timestamps keep their order: every L1 record
+//! written this way is newer than every older record at its timestamp (there is
+//! none) and older than every later one, which lands in L0 or a later memrun.
+//! Compaction then merges only small L0 segments, and with the L1 segments they
+//! overlap, which are the small ones built from earlier tails.
 
 use crate::cursor::{ts_bounds, Range};
 use crate::manifest::Quiet;
@@ -70,14 +72,12 @@ impl Flusher {
         Flusher { lock: Mutex::new(()), reach: AtomicU64::new(0) }
     }
 
-    /// Seals the active memtable (if it holds anything) and flushes every memrun,
-    /// waiting for in-flight writers; `each` sees every flush's report. `window`
-    /// is the L1 window size in force.
+    /// Seals the active memtable (if it holds anything) and flushes every memrun
+    /// into L0, waiting for in-flight writers; `each` sees every flush's report.
     pub(crate) fn flush_all<V: Value>(
         &self,
         store: &Store<V>,
         signals: &Signals,
-        window: i64,
         mut each: impl FnMut(Flushed),
     ) {
         let _f = self.lock.lock();
@@ -96,25 +96,26 @@ impl Flusher {
                 }
             }
         }
-        while let Some(done) = self.flush_locked(store, signals, true, window) {
+        while let Some(done) = self.flush_locked(store, signals, true, None) {
             each(done);
         }
         signals.notify_room();
     }
 
     /// Flushes the memruns that are complete (with `wait`, waits for in-flight
-    /// writers of the oldest one); `None` if there were none. `window` is the L1
-    /// window size in force.
+    /// writers of the oldest one); `None` if there were none. With `direct`, the
+    /// L1 window size in force, records that overlap nothing go straight to L1;
+    /// without, everything goes to L0.
     pub(crate) fn flush<V: Value>(
         &self,
         store: &Store<V>,
         signals: &Signals,
         wait: bool,
-        window: i64,
+        direct: Option<i64>,
     ) -> Option<Flushed> {
         let _f = self.lock.lock();
         let _quiet = Quiet::enter();
-        self.flush_locked(store, signals, wait, window)
+        self.flush_locked(store, signals, wait, direct)
     }
 
     /// Decides, memrun by memrun (oldest first), which records go straight to L1
@@ -153,7 +154,8 @@ impl Flusher {
             .collect()
     }
 
-    /// Flushes sealed memruns (a prefix of the queue) into L0 and L1 segments.
+    /// Flushes sealed memruns (a prefix of the queue) into L0 segments, and with
+    /// `to_l1` (the window size in force) what overlaps nothing into L1 segments.
     /// With `wait`, waits for in-flight writers of the oldest memrun; otherwise
     /// only flushes the ones already complete.
     fn flush_locked<V: Value>(
@@ -161,7 +163,7 @@ impl Flusher {
         store: &Store<V>,
         signals: &Signals,
         wait: bool,
-        window: i64,
+        to_l1: Option<i64>,
     ) -> Option<Flushed> {
         let mut snap = store.snapshot();
         let first_seal = snap.m.memruns.first()?.seal_seq().expect("memruns are sealed");
@@ -188,9 +190,11 @@ impl Flusher {
             return None;
         }
         let mark = snap.m.l0.iter().map(|s| s.max_ts()).chain(snap.m.l1_max.last().copied()).max();
-        let jobs: Vec<(Arc<Memtable<V>>, Option<Direct>)> =
-            memruns.iter().cloned().zip(self.direct(&memruns, mark, window)).collect();
-        let origin = store.cfg.window_origin;
+        // The lateness estimate learns from every flush, direct or not.
+        let plan = self.direct(&memruns, mark, to_l1.unwrap_or(i64::MAX));
+        let plan = plan.into_iter().map(|d| d.filter(|_| to_l1.is_some()));
+        let jobs: Vec<(Arc<Memtable<V>>, Option<Direct>)> = memruns.iter().cloned().zip(plan).collect();
+        let (origin, window) = (store.cfg.window_origin, to_l1.unwrap_or(i64::MAX));
         let built: Vec<Built<V>> = par_map(&jobs, |(mr, direct)| {
             let mut srcs = Vec::new();
             mr.sources(i64::MIN, i64::MAX, &mut srcs);

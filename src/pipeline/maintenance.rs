@@ -82,7 +82,7 @@ impl Maintenance {
             // next write to be freed.
             store.manifest.tidy();
             if matches!(role, Role::Flusher | Role::Both) {
-                while self.flush(store, signals, false) {
+                while self.flush(store, signals, false, true) {
                     store.manifest.drain();
                     if store.manifest.current().l0.len() > store.cfg.max_l0_segments {
                         signals.wake_compactor();
@@ -108,15 +108,15 @@ impl Maintenance {
     /// One unit of maintenance (manual mode): flush the complete memruns, or else
     /// run one compaction; `true` if there was work.
     pub(crate) fn step<V: Value>(&self, store: &Store<V>, signals: &Signals) -> bool {
-        let worked = self.flush(store, signals, false) || self.compactor.compact_once(store, signals, false);
+        let worked =
+            self.flush(store, signals, false, false) || self.compactor.compact_once(store, signals, false);
         store.manifest.drain();
         worked
     }
 
     /// Seals the active memtable and flushes everything, then frees what that retired.
     pub(crate) fn flush_all<V: Value>(&self, store: &Store<V>, signals: &Signals) {
-        let window = self.compactor.window();
-        self.flusher.flush_all(store, signals, window, |done| self.after_flush(signals, &done));
+        self.flusher.flush_all(store, signals, |done| self.after_flush(signals, &done));
         // Settled: return what the flushes (and compactions so far) retired.
         self.release_memory(store, true);
     }
@@ -143,9 +143,12 @@ impl Maintenance {
         self.compactor.window_report()
     }
 
-    /// Flushes the complete memruns; `true` if there were any.
-    fn flush<V: Value>(&self, store: &Store<V>, signals: &Signals, wait: bool) -> bool {
-        match self.flusher.flush(store, signals, wait, self.compactor.window()) {
+    /// Flushes the complete memruns; `true` if there were any. `direct` (the
+    /// background worker's flushes) lets records that overlap nothing go straight
+    /// to L1; explicit steps and `flush()` write L0 only, as documented.
+    fn flush<V: Value>(&self, store: &Store<V>, signals: &Signals, wait: bool, direct: bool) -> bool {
+        let direct = direct.then(|| self.compactor.window());
+        match self.flusher.flush(store, signals, wait, direct) {
             Some(done) => {
                 self.after_flush(signals, &done);
                 true
