@@ -16,6 +16,9 @@ Scenarios (N records of the canonical workload in batches of 4,096 pairs, a fres
             of the batches; ``interleave``: even and odd batches), each run ending
             with ``flush()``. Reported: records/s of both, and the ratio
             2 threads / 1 thread (>= 1: a second writer does not slow the log down).
+  control   the writers scenario with a pure-Python loop over each batch instead of
+            ``extend`` (1 thread, then 2 threads): what CPython itself gives for two
+            threads against one on this machine, for reading the writers' ratio.
   readers   the first quarter of the records is written and flushed (not timed); then
             one writer thread writes the rest with ``extend`` (and ``flush()``) while
             0, then 2 reader threads scan ``for ts, obj in log[a:a + W]`` over random
@@ -133,6 +136,40 @@ def scenario_writers(batches: list, n: int, repeats: int, how: str) -> dict:
     }
 
 
+def control_once(batches: list, ways: int) -> float:
+    """Batches/s of `ways` threads summing the values of `batches` in Python."""
+    parts = split(batches, ways, "interleave")
+    start = threading.Barrier(ways + 1)
+
+    def loop(part):
+        def run():
+            start.wait()
+            for b in part:
+                s = 0
+                for _t, v in b:
+                    s += v
+        return run
+
+    workers = [threading.Thread(target=loop(p)) for p in parts]
+    gc.collect()
+    for w in workers:
+        w.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for w in workers:
+        w.join()
+    return len(batches) / (time.perf_counter() - t0)
+
+
+def scenario_control(batches: list, repeats: int) -> dict:
+    ratios = []
+    for r in range(repeats):
+        order = (1, 2) if r % 2 == 0 else (2, 1)
+        got = {k: control_once(batches, k) for k in order}
+        ratios.append(got[2] / got[1])
+    return {"ratios": ratios, "median_ratio": statistics.median(ratios)}
+
+
 # ----- a writer among readers ---------------------------------------------------------------
 
 
@@ -229,7 +266,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1_000_000, help="records per run (default 1,000,000)")
     p.add_argument("--ooo", type=float, default=0.05)
     p.add_argument("--repeats", type=int, default=5, help="repeats of each scenario (default 5)")
-    p.add_argument("--only", default="", help="writers or readers (default: both)")
+    p.add_argument("--only", default="", help="comma-separated: writers, control, readers (default: all)")
     p.add_argument("--split", choices=("halves", "interleave"), default="halves")
     p.add_argument("--window", type=int, default=16_384, help="timestamps per reader scan")
     p.add_argument("--readers", type=int, default=2)
@@ -253,10 +290,12 @@ def main() -> None:
         "switch_interval_s": sys.getswitchinterval(),
         "cpus": os.cpu_count(),
     }
-    only = set(args.only.split(",")) if args.only else {"writers", "readers"}
+    only = set(args.only.split(",")) if args.only else {"writers", "control", "readers"}
     print(f"{dist} {version}, Python {res['python']}, N = {args.n:,}", file=sys.stderr)
     if "writers" in only:
         res["writers"] = scenario_writers(batches, args.n, args.repeats, args.split)
+    if "control" in only:
+        res["control"] = scenario_control(batches, args.repeats)
     if "readers" in only:
         res["readers"] = scenario_readers(batches, args.n, args.repeats, args.window, args.readers)
 
@@ -268,8 +307,10 @@ def main() -> None:
             f"writers ({w['split']}): 1 thread {w['median_one'] / 1e6:.2f} M rec/s, "
             f"2 threads {w['median_two'] / 1e6:.2f} M rec/s, "
             f"median ratio 2/1 = {w['median_ratio']:.2f} "
-            f"({'ok' if w['median_ratio'] >= 1.0 else 'SLOWER'})"
+            f"({'ok' if w['median_ratio'] >= 1.0 else 'slower'})"
         )
+    if "control" in res:
+        print(f"control (pure Python, no timelog): median ratio 2/1 = {res['control']['median_ratio']:.2f}")
     if "readers" in res:
         r = res["readers"]
         print(

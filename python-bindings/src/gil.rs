@@ -7,22 +7,21 @@
 //! asks it to after the switch interval (`sys.getswitchinterval()`, 5 ms). So a writer
 //! that releases the GIL for some 50 µs of engine work while other threads run Python
 //! code (readers iterating a log, say) then waits 5 ms or more for it, every batch (a
-//! "convoy"). Next to two readers such a writer kept about a fifth of its solo
+//! "convoy"). Next to two readers such a writer kept a fifth to a quarter of its solo
 //! throughput in `benches/threads.py`, where holding the GIL through the whole call
-//! keeps about a third (its turn among three threads).
+//! keeps a third or more (its turn among three threads).
 //!
 //! So a batch of [`MIN`] records or more runs the engine's part without the GIL, unless
-//! the last such write of this thread waited longer than [`CONVOY`] to get the GIL back
-//! while no other thread of this process was inside a batch write (writers release the
-//! GIL to each other after every batch, so waiting for them is no convoy). After such a
-//! convoy the thread keeps the GIL through its batch writes for a while ([`HOLD_MIN`],
+//! a recent one of this thread waited longer than [`CONVOY`] to get the GIL back: then
+//! the thread keeps the GIL through its batch writes for a while ([`HOLD_MIN`],
 //! doubling up to [`HOLD_MAX`] while the convoys go on; a write that gets the GIL back
-//! quickly resets it). Batches of [`ALWAYS`] records or more always run the engine's
-//! part without the GIL: it takes a millisecond or more, too long to keep other
-//! threads waiting.
+//! quickly resets it). Writers that all release the GIL hand it to each other after
+//! every batch and keep releasing it; next to threads that do not, a writer soon holds
+//! it like them. Batches of [`ALWAYS`] records or more always run the engine's part
+//! without the GIL: it takes a millisecond or more, too long to keep other threads
+//! waiting.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -39,9 +38,6 @@ const HOLD_MIN: Duration = Duration::from_millis(100);
 /// ... and at most (doubling while the convoys go on).
 const HOLD_MAX: Duration = Duration::from_millis(1600);
 
-/// Threads of this process inside a batch write (conversion included).
-static WRITERS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
     /// This thread keeps the GIL for batch writes until then.
     static HOLD_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -49,24 +45,8 @@ thread_local! {
     static NEXT_HOLD: Cell<Duration> = const { Cell::new(HOLD_MIN) };
 }
 
-/// Counts the calling thread as inside a batch write while it lives.
-pub struct Writing(());
-
-impl Writing {
-    pub fn enter() -> Self {
-        WRITERS.fetch_add(1, Ordering::Relaxed);
-        Writing(())
-    }
-}
-
-impl Drop for Writing {
-    fn drop(&mut self) {
-        WRITERS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Runs the engine's part `f` of a batch write of `n` records, without the GIL where
-/// that pays (see the module documentation). The caller holds a [`Writing`].
+/// that pays (see the module documentation).
 pub fn engine_part<T: Send>(py: Python<'_>, n: usize, f: impl FnOnce() -> T + Send) -> T {
     if n < MIN {
         return f();
@@ -88,7 +68,7 @@ pub fn engine_part<T: Send>(py: Python<'_>, n: usize, f: impl FnOnce() -> T + Se
     let waited = start.elapsed().saturating_sub(work);
     if waited <= CONVOY {
         NEXT_HOLD.set(HOLD_MIN);
-    } else if WRITERS.load(Ordering::Relaxed) <= 1 {
+    } else {
         let hold = NEXT_HOLD.get();
         HOLD_UNTIL.set(Some(Instant::now() + hold));
         NEXT_HOLD.set((hold * 2).min(HOLD_MAX));

@@ -680,7 +680,6 @@ impl PyTimelog {
             None => true,
             Some(v) => v.is_truthy()?,
         };
-        let _writing = gil::Writing::enter();
         let batch = match objects {
             None => ingest::pairs(ts_or_iterable, lenient, open.floor)?,
             Some(objs) => ingest::columns(ts_or_iterable, objs, lenient, open.floor)?,
@@ -713,7 +712,6 @@ impl PyTimelog {
         let _ = mostly_ordered;
         let g = self.open_guard()?;
         let open = g.as_ref().expect("open");
-        let _writing = gil::Writing::enter();
         ingest::reject_text_objects(objects)?;
         let ts = ingest::int64_buffer(timestamps)?;
         let objs = ingest::sequence_objects(objects, ts.len())?;
