@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Canonical benchmark workload (the reference specification's benchmark workload) through the public
-``timelog`` Python API only, so that it runs unchanged against this package and against
+"""The canonical benchmark workload (generator below, checked by ``--check``) through the
+public ``timelog`` Python API only, so that it runs unchanged against this package and against
 the reference ``timelog-lib`` (installed in another interpreter / venv).
 
 Usage::
@@ -40,7 +40,7 @@ import time
 
 BATCH = 4096
 
-# ratio targets of the issue: ours / reference (memory: reference / ours <= 0.3 means ours
+# ratio targets, ours / reference (memory: reference / ours <= 0.3 means ours
 # must use at most 0.3x)
 TARGETS = {
     "extend": 4.0,

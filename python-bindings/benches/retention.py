@@ -107,7 +107,7 @@ def engine_figures(log) -> dict:
         "engine_mem": None,
         "slab_slots": None,
     }
-    # Non-contract extras of this package (private): the engine's own estimate of the
+    # Undocumented extras of this package (private): the engine's own estimate of the
     # bytes it holds (segments + memtables) and the process-wide payload slab.
     mem = getattr(log, "_engine_memory_bytes", None)
     if mem is not None:

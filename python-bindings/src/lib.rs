@@ -8,6 +8,7 @@ mod buffer;
 mod cell;
 mod coerce;
 mod export;
+mod gil;
 mod ingest;
 mod iter;
 mod log;
@@ -18,7 +19,7 @@ mod views;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// Process-wide payload slab figures (diagnostics, not part of the contract):
+/// Process-wide payload slab figures (private diagnostics, not documented API):
 /// `slots` in use (stored payloads, including deleted records the engine still holds,
 /// and retired ones not yet released), `chunks` allocated, their `bytes`, and
 /// `retired` (released by the engine, waiting for a Python thread).

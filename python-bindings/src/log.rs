@@ -17,6 +17,7 @@ use pyo3::{ffi, PyTraverseError, PyVisit};
 use timelog::{Accepted, AdaptiveConfig, CompactionConfig, MaintenanceMode, TimeUnit, Timelog as Engine};
 
 use crate::coerce::{self, closed_err, engine_err, TimelogBusyError, TimelogError, TS_MAX, TS_MIN};
+use crate::gil;
 use crate::ingest;
 use crate::iter::{point_bounds, TimelogIter};
 use crate::pin::{Pin, Pins};
@@ -1184,11 +1185,7 @@ impl PyTimelog {
         slab::drain(py, drain_quota(open.drain_limit, ts.len()));
         let vals = slab::alloc_many(open.owner, &open.any_gc, objs)?;
         let log = &open.log;
-        let acc = if ts.len() >= 65_536 {
-            py.detach(|| log.append_columns(ts, vals).accepted)
-        } else {
-            log.append_columns(ts, vals).accepted
-        };
+        let acc = gil::engine_part(py, ts.len(), || log.append_columns(ts, vals).accepted);
         self.accepted(py, open, acc)
     }
 }

@@ -1,5 +1,6 @@
-"""Section 15 of the contract (the timelog-lib 1.4.0 specification): the acceptance
-examples, verbatim. They pass against timelog-lib 1.4.0 and must pass here."""
+"""The acceptance examples of the timelog-lib 1.4.0 Python API, verbatim: they pass
+against timelog-lib 1.4.0 and must pass here, except where this package deliberately
+differs (docs/api.md, section 15)."""
 # Acceptance examples for the timelog 1.4.0 Python API (run with pytest or plain python).
 import gc
 import time
@@ -382,8 +383,8 @@ def test_e32_contains_and_reversed():
     assert 5 in log and 6 not in log
     with pytest.raises(TypeError):
         True in log
-    # Deliberate deviation from e32, asked for by the project's issue: reversed(log)
-    # works (the reference raises TypeError).
+    # Deliberate difference from example e32: reversed(log) works (the reference raises
+    # TypeError; docs/api.md, section 15).
     assert list(reversed(log)) == [(5, "x")]
     log.close()
 

@@ -1,4 +1,4 @@
-"""Bad input for every public method: the exact exception of the contract, never a crash,
+"""Bad input for every public method: the exception docs/api.md names, never a crash,
 and nothing written by a call that failed."""
 
 import array

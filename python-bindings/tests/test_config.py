@@ -1,4 +1,4 @@
-"""Contract section 3: construction, option validation, presets, properties."""
+"""Creating a log (docs/api.md, section 4): construction, options, presets, properties."""
 
 import gc
 import weakref

@@ -1,4 +1,4 @@
-"""Contract section 8: deletes."""
+"""Deleting (docs/api.md, section 9): every delete form, bounds, coercion, tombstones."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Contract section 4: close, reader pins, use after close, reopen, context manager."""
+"""Lifecycle (docs/api.md, section 5): close, reader pins, use after close, reopen, context manager."""
 
 import gc
 

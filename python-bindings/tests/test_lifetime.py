@@ -1,4 +1,5 @@
-"""Contract section 10: payload object lifetime (weak references)."""
+"""Payload object lifetime: stored objects stay alive while their records do and are
+released once the engine drops them (checked with weak references)."""
 
 import gc
 import sys

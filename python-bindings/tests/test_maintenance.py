@@ -1,4 +1,4 @@
-"""Contract sections 9 and 11: maintenance and stats()."""
+"""Maintenance and stats() (docs/api.md, sections 11 and 12)."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""Contract section 1: module surface, layout and exception mapping basics."""
+"""The module (docs/api.md, section 2): module surface, layout and exception mapping basics."""
 
 import copy
 import pickle

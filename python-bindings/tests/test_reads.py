@@ -1,4 +1,4 @@
-"""Contract section 6: slicing, named reads, TimelogIter, ordering, dunders, navigation, exports."""
+"""Reading and exports (docs/api.md, sections 7 and 8): slicing, named reads, TimelogIter, ordering, dunders, navigation, exports."""
 
 import decimal
 import fractions
@@ -477,8 +477,8 @@ def test_reversed_keeps_the_snapshot_and_pin(log):
 
 
 def test_reversed_log_itself_works(log):
-    """The reference (and acceptance example e32) raise TypeError for reversed(log); the
-    project's issue asks for it to work, like reversed(log[:])."""
+    """reversed(log) works like reversed(log[:]) (the reference and its acceptance example
+    e32 raise TypeError; docs/api.md, section 15)."""
     log.extend([(i, i) for i in range(10)])
     assert [t for t, _ in reversed(log)] == list(range(9, -1, -1))
     assert list(reversed(log)) == list(reversed(log[:]))

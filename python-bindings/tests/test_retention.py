@@ -1,4 +1,4 @@
-"""Long-running logs with a retention rule (issue "Long-running logs"): the Python side
+"""Long-running logs with a retention rule (a log that runs "forever", dropping old records): the Python side
 must not grow without bound — slab slots are reused, slab chunks go back once empty,
 the retired-payload queue keeps up, and payloads of deleted records die once the engine
 drops their records.
@@ -212,7 +212,7 @@ def test_drain_batch_limit_keeps_up_with_retention():
 
 
 def test_drain_batch_limit_single_appends():
-    """The contract's behaviour for single appends stays: at most the limit (or 2)
+    """Single appends keep the documented drain_batch_limit behaviour: at most the limit (or 2)
     payloads released per append."""
     settle()
     log = manual(drain_batch_limit=2)

@@ -1,4 +1,4 @@
-"""Contract section 12: threads. Readers run while a writer writes; snapshots stay stable;
+"""Threads (docs/api.md, section 13): readers run while a writer writes; snapshots stay stable;
 long engine work does not hold the GIL."""
 
 import threading

@@ -1,4 +1,4 @@
-"""Contract section 7: views(), page_spans(), PageSpanIter, PageSpan, PageSpanObjectsView."""
+"""Zero-copy views (docs/api.md, section 10): views(), page_spans(), PageSpanIter, PageSpan, PageSpanObjectsView."""
 
 import collections.abc
 import gc

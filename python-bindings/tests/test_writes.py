@@ -1,4 +1,4 @@
-"""Contract section 5: append, __setitem__, extend, bulk_append, the floor, busy policies."""
+"""Writing (docs/api.md, section 6): append, __setitem__, extend, bulk_append, the floor, busy policies."""
 
 import array
 import datetime
