@@ -284,10 +284,31 @@ impl PyTimelog {
         self.delete_checked(py, open, ts, ts + 1)
     }
 
+    /// The payloads at `ts` as a new list, built in place: the point iterator knows its
+    /// length, so the list is allocated once and filled without an intermediate vector.
     fn point_list<'py>(py: Python<'py>, open: &Open, ts: i64) -> PyResult<Bound<'py, PyList>> {
         let snap = open.log.snapshot();
-        let vals: Vec<Bound<'py, PyAny>> = snap.point(ts).map(|v| slab::get(py, v)).collect();
-        PyList::new(py, vals)
+        let vals = snap.point(ts);
+        let n = vals.len();
+        // SAFETY: we are attached. `PyList_New(n)` returns a new list of `n` NULL items
+        // (checked for NULL); each of the exactly `n` iterations stores a new strong
+        // reference into its own index (`PyList_SetItem` steals it), so the list is
+        // fully initialised before it is handed to Python. Each pointer is a live
+        // payload owned by its slot (our snapshot keeps the record, hence the slot), or
+        // `None` after a forced release.
+        unsafe {
+            let list = ffi::PyList_New(n as ffi::Py_ssize_t);
+            if list.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            for (k, v) in vals.enumerate() {
+                let p = slab::raw(v);
+                let p = if p.is_null() { ffi::Py_None() } else { p };
+                ffi::Py_IncRef(p);
+                ffi::PyList_SetItem(list, k as ffi::Py_ssize_t, p);
+            }
+            Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
+        }
     }
 
     fn slice_bounds(key: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
