@@ -283,23 +283,29 @@ impl PyTimelog {
     /// length, so the list is allocated once and filled without an intermediate vector.
     fn point_list<'py>(py: Python<'py>, open: &Open, ts: i64) -> PyResult<Bound<'py, PyList>> {
         let snap = open.log.snapshot();
-        let vals = snap.point(ts);
-        let n = vals.len();
+        let mut vals = snap.point(ts);
+        let first = vals.next();
+        let n = vals.len() + usize::from(first.is_some());
+        // The first slot (a likely cache miss on a large log) loads while the list is
+        // allocated.
+        if let Some(v) = first {
+            slab::prefetch_slot(slab::slot_of(v));
+        }
         // SAFETY: we are attached. `PyList_New(n)` returns a new list of `n` NULL items
-        // (checked for NULL); each of the exactly `n` iterations stores a new strong
-        // reference into its own index (`PyList_SetItem` steals it), so the list is
-        // fully initialised before it is handed to Python. Each pointer is a live
-        // payload owned by its slot (our snapshot keeps the record, hence the slot), or
-        // `None` after a forced release.
+        // (checked for NULL); each of the exactly `n` values (`first`, then the rest)
+        // stores a new strong reference into its own index (`PyList_SetItem` steals
+        // it), so the list is fully initialised before it is handed to Python. Each
+        // pointer is a live payload owned by its slot (our snapshot keeps the record,
+        // hence the slot), or `None` after a forced release.
         unsafe {
             let list = ffi::PyList_New(n as ffi::Py_ssize_t);
             if list.is_null() {
                 return Err(PyErr::fetch(py));
             }
-            for (k, v) in vals.enumerate() {
+            for (k, v) in first.into_iter().chain(vals).enumerate() {
                 let p = slab::raw(v);
                 let p = if p.is_null() { ffi::Py_None() } else { p };
-                ffi::Py_IncRef(p);
+                ffi::Py_INCREF(p);
                 ffi::PyList_SetItem(list, k as ffi::Py_ssize_t, p);
             }
             Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
