@@ -331,7 +331,7 @@ impl TimelogIter {
         let mut guard = self.st.borrow(py)?;
         let st = &mut *guard;
         let want = n.min(st.remaining);
-        let list = PyList::empty(py);
+        let mut list = PyList::empty(py);
         if n == 0 {
             return Ok(list);
         }
@@ -352,10 +352,23 @@ impl TimelogIter {
                 }
                 got += 1;
             }
-            for t in rows {
-                // SAFETY: `t` is an owned tuple; the list takes its own reference.
-                let b = unsafe { Bound::from_owned_ptr(py, t) };
-                list.append(b)?;
+            // The list is allocated once, at its final size.
+            // SAFETY: we are attached. `PyList_New(k)` returns a new list of `k` NULL
+            // items (checked for NULL); each owned tuple is moved into its own index
+            // (`PyList_SetItem` steals it), so every item is set before the list is
+            // handed out.
+            unsafe {
+                let l = ffi::PyList_New(rows.len() as ffi::Py_ssize_t);
+                if l.is_null() {
+                    for t in rows {
+                        ffi::Py_DecRef(t);
+                    }
+                    return Err(PyErr::fetch(py));
+                }
+                for (k, t) in rows.into_iter().enumerate() {
+                    ffi::PyList_SetItem(l, k as ffi::Py_ssize_t, t);
+                }
+                list = Bound::from_owned_ptr(py, l).cast_into_unchecked();
             }
             st.remaining = st.remaining.saturating_sub(got);
             if st.remaining == 0 {
