@@ -302,11 +302,17 @@ impl PyTimelog {
             if list.is_null() {
                 return Err(PyErr::fetch(py));
             }
-            for (k, v) in first.into_iter().chain(vals).enumerate() {
+            let put = |k: usize, v: &PyVal| {
                 let p = slab::raw(v);
                 let p = if p.is_null() { ffi::Py_None() } else { p };
                 ffi::Py_INCREF(p);
                 ffi::PyList_SetItem(list, k as ffi::Py_ssize_t, p);
+            };
+            if let Some(v) = first {
+                put(0, v);
+                for (k, v) in vals.enumerate() {
+                    put(k + 1, v);
+                }
             }
             Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
         }
