@@ -273,13 +273,19 @@ impl<V> Segment<V> {
 
     /// First index at or after `from` whose timestamp is `> t`, galloping forward
     /// from `from` (cheap when the answer is near, as for points and short ranges).
+    /// A far answer is not galloped to (every probe of a long gallop is a dependent
+    /// cache miss): the whole tail is answered from the last timestamp, anything else
+    /// past a few buckets by the radix search.
     pub(crate) fn upper_bound_from(&self, from: usize, t: i64) -> usize {
         let ts = &self.ts;
         let n = ts.len();
         if from >= n || ts[from] > t {
             return from;
         }
-        // ts[lo] <= t
+        if ts[n - 1] <= t {
+            return n;
+        }
+        // ts[lo] <= t < ts[n - 1]
         let mut lo = from;
         let mut step = 1usize;
         let mut hi = n;
@@ -287,6 +293,10 @@ impl<V> Segment<V> {
             if ts[lo + step] <= t {
                 lo += step;
                 step *= 2;
+                if step > 4 * BUCKET {
+                    // `t < ts[n - 1] <= i64::MAX`: `upper_bound` searches `t + 1`.
+                    return self.upper_bound(t);
+                }
             } else {
                 hi = lo + step;
                 break;
@@ -433,7 +443,13 @@ mod tests {
         for &t in probes.iter().chain(s.ts()) {
             for t in [t, t.saturating_sub(1), t.saturating_add(1)] {
                 assert_eq!(s.lower_bound(t), s.ts().partition_point(|&x| x < t), "lower_bound({t})");
-                assert_eq!(s.upper_bound(t), s.ts().partition_point(|&x| x <= t), "upper_bound({t})");
+                let above = s.ts().partition_point(|&x| x <= t);
+                assert_eq!(s.upper_bound(t), above, "upper_bound({t})");
+                let n = s.ts().len();
+                for from in [0, 1, n / 3, n / 2, n.saturating_sub(1), n, s.lower_bound(t)] {
+                    let want = if from >= n { from } else { from.max(above) };
+                    assert_eq!(s.upper_bound_from(from, t), want, "upper_bound_from({from}, {t})");
+                }
             }
         }
     }

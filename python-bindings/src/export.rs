@@ -8,15 +8,14 @@ use std::ops::Bound as RBound;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
+use timelog::Snapshot;
 
 use crate::buffer::OwnedBuffer;
 use crate::log::Open;
-use crate::slab;
+use crate::slab::{self, PyVal};
 
 /// Rows between two chances for other threads to run.
 const CHUNK: usize = 65_536;
-/// Rows taken from the cursor at a time (divides `CHUNK`).
-const BATCH: usize = 1024;
 
 enum Col {
     F64(Vec<f64>),
@@ -73,70 +72,79 @@ fn fast_i64(p: *mut ffi::PyObject) -> Option<i64> {
     None
 }
 
+/// Calls `f(row, ts, payload)` on every record of `range` of `snap`, in order (the
+/// payload is never null: a force-released one reads as `None`); other threads get
+/// the GIL every `CHUNK` rows. One-shot exports read a borrowed range of a snapshot
+/// held by the caller rather than an owning cursor: no copy of the memtable records,
+/// and the range's `fold` walks stretches of one source as slices. The payload
+/// pointers stay valid while the snapshot lives (its records hold their slots) and
+/// the caller holds the log open. Returns the number of rows.
+pub fn each(
+    py: Python<'_>,
+    snap: &Snapshot<PyVal>,
+    range: (RBound<i64>, RBound<i64>),
+    mut f: impl FnMut(usize, i64, *mut ffi::PyObject),
+) -> usize {
+    // SAFETY: `Py_None` is a static object.
+    let none = unsafe { ffi::Py_None() };
+    snap.range(range).fold(0usize, |row, (t, v)| {
+        let p = slab::raw(v);
+        f(row, t, if p.is_null() { none } else { p });
+        let row = row + 1;
+        if row.is_multiple_of(CHUNK) {
+            // Let other threads run between chunks (the snapshot and the open guard
+            // are held by the caller, so nothing read so far can be released).
+            py.detach(|| ());
+        }
+        row
+    })
+}
+
 pub fn numpy_raw<'py>(
     py: Python<'py>,
     open: &Open,
     range: (RBound<i64>, RBound<i64>),
     kind: &str,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let mut cur = open.log.snapshot().into_cursor(range);
-    let n = cur.remaining();
-    let mut ts: Vec<i64> = Vec::with_capacity(n);
-    let mut col = match kind {
-        "f8" => Col::F64(Vec::with_capacity(n)),
-        "i8" => Col::I64(Vec::with_capacity(n)),
-        _ => Col::Obj(Vec::with_capacity(n)),
-    };
+    let snap = open.log.snapshot();
+    let cap = snap.range(range).size_hint().1.unwrap_or(0);
+    let mut ts: Vec<i64> = Vec::with_capacity(cap);
     let mut slow_rows: Vec<usize> = Vec::new();
     let mut slow_objs: Vec<*mut ffi::PyObject> = Vec::new();
-    let none = py.None();
-    // A batch at a time: the cursor hands out timestamps (straight into `ts`) and
-    // payload pointers (into `ptrs`), then the batch is converted in a plain loop.
-    let mut ptrs: Vec<*mut ffi::PyObject> = Vec::with_capacity(BATCH);
-    loop {
-        ptrs.clear();
-        let got = cur.fill_front(BATCH, |t, v| {
-            ts.push(t);
-            let p = slab::raw(v);
-            ptrs.push(if p.is_null() { none.as_ptr() } else { p });
-        });
-        let rows = ts.len() - got..;
-        match &mut col {
-            Col::F64(c) => {
-                for (row, &p) in rows.zip(&ptrs) {
-                    match fast_f64(p) {
-                        Some(x) => c.push(x),
-                        None => {
-                            c.push(f64::NAN);
-                            slow_rows.push(row);
-                            slow_objs.push(p);
-                        }
-                    }
-                }
-            }
-            Col::I64(c) => {
-                for (row, &p) in rows.zip(&ptrs) {
-                    match fast_i64(p) {
-                        Some(x) => c.push(x),
-                        None => {
-                            c.push(0);
-                            slow_rows.push(row);
-                            slow_objs.push(p);
-                        }
-                    }
-                }
-            }
-            Col::Obj(c) => c.extend_from_slice(&ptrs),
+    let col = match kind {
+        "f8" => {
+            let mut c: Vec<f64> = Vec::with_capacity(cap);
+            each(py, &snap, range, |row, t, p| {
+                ts.push(t);
+                c.push(fast_f64(p).unwrap_or_else(|| {
+                    slow_rows.push(row);
+                    slow_objs.push(p);
+                    f64::NAN
+                }));
+            });
+            Col::F64(c)
         }
-        if got < BATCH {
-            break;
+        "i8" => {
+            let mut c: Vec<i64> = Vec::with_capacity(cap);
+            each(py, &snap, range, |row, t, p| {
+                ts.push(t);
+                c.push(fast_i64(p).unwrap_or_else(|| {
+                    slow_rows.push(row);
+                    slow_objs.push(p);
+                    0
+                }));
+            });
+            Col::I64(c)
         }
-        if ts.len().is_multiple_of(CHUNK) {
-            // Let other threads run between chunks (the cursor keeps its snapshot,
-            // and the borrowed payload pointers stay valid: their handles live in it).
-            py.detach(|| ());
+        _ => {
+            let mut c: Vec<*mut ffi::PyObject> = Vec::with_capacity(cap);
+            each(py, &snap, range, |_, t, p| {
+                ts.push(t);
+                c.push(p);
+            });
+            Col::Obj(c)
         }
-    }
+    };
     let borrowed_list = |ptrs: &[*mut ffi::PyObject]| -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
@@ -161,6 +169,6 @@ pub fn numpy_raw<'py>(
         ),
         Col::Obj(c) => (borrowed_list(&c)?.into_any(), py.None().into_bound(py), py.None().into_bound(py)),
     };
-    drop(cur);
+    drop(snap);
     PyTuple::new(py, [ts_buf, vals, rows, objs])
 }

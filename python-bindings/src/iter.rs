@@ -1,5 +1,7 @@
 //! `TimelogIter`: a record iterator over one snapshot.
 
+use std::sync::atomic::AtomicPtr;
+
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyTuple};
@@ -53,20 +55,24 @@ struct IterState {
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     no_spare: bool,
     /// Look-ahead: rows taken from the cursor but not yet returned, as
-    /// `(ts, slab index)`; their slots (and then their objects) are prefetched so that
+    /// `(ts, slab slot)`; their slots (and then their objects) are prefetched so that
     /// the dependent loads of `__next__` hit the cache. The cursor's snapshot keeps
-    /// every buffered record (and so its slot) alive.
-    ahead: Box<[(i64, u32); AHEAD]>,
+    /// every buffered record (and so its slot) alive. The object pointer is loaded
+    /// from the slot only when the row is returned (a forced release nulls it).
+    ahead: Box<[Row; AHEAD]>,
     head: usize,
     len: usize,
     /// Walk the cursor backwards (`reversed(it)`).
     rev: bool,
     /// Rows to return once the cursor is exhausted, last first (`pop`): what a reversed
     /// iterator inherits from the look-ahead of the iterator it reverses.
-    back: Vec<(i64, u32)>,
+    back: Vec<Row>,
     /// `(type pointer, is a GC container)` of the last payload type seen.
     type_cache: (usize, bool),
 }
+
+/// A buffered row: its timestamp and its payload's slab slot.
+type Row = (i64, &'static AtomicPtr<ffi::PyObject>);
 
 /// Rows read ahead of the caller.
 const AHEAD: usize = 32;
@@ -76,45 +82,53 @@ const OBJ_AHEAD: usize = 6;
 impl IterState {
     /// The next row: `(ts, borrowed payload pointer, payload is a GC container)`.
     /// The pointer is never null (a force-released payload reads as `None`).
-    #[inline]
+    #[inline(always)]
     fn next_row(&mut self) -> Option<(i64, *mut ffi::PyObject, bool)> {
-        let (ts, p) = self.next_raw()?;
+        let (ts, p) = if self.head < self.len { self.take_buffered() } else { self.refill_ahead()? };
         // SAFETY: `Py_None` is a static object.
         let p = if p.is_null() { unsafe { ffi::Py_None() } } else { p };
         let gc = self.is_gc(p);
         Some((ts, p, gc))
     }
 
-    #[inline]
-    fn next_raw(&mut self) -> Option<(i64, *mut ffi::PyObject)> {
-        if self.head == self.len {
-            self.head = 0;
-            self.len = 0;
-            if let Some(cur) = self.cur.as_mut() {
-                let ahead = &mut self.ahead;
-                let mut k = 0;
-                let mut take = |ts: i64, v: &PyVal| {
-                    let i = slab::index(v);
-                    slab::prefetch_slot(i);
-                    ahead[k] = (ts, i);
-                    k += 1;
-                };
-                self.len =
-                    if self.rev { cur.fill_back(AHEAD, &mut take) } else { cur.fill_front(AHEAD, &mut take) };
-            }
-            if self.len == 0 {
-                return self.back.pop().map(|(ts, i)| (ts, slab::raw_at(i)));
-            }
-            for k in 0..OBJ_AHEAD.min(self.len) {
-                slab::prefetch_obj(self.ahead[k].1);
-            }
-        }
-        let (ts, i) = self.ahead[self.head];
-        if self.head + OBJ_AHEAD < self.len {
-            slab::prefetch_obj(self.ahead[self.head + OBJ_AHEAD].1);
+    /// The next buffered row (`head < len`), prefetching the object of a later one.
+    #[inline(always)]
+    fn take_buffered(&mut self) -> (i64, *mut ffi::PyObject) {
+        let rows = &self.ahead[..self.len];
+        let (ts, s) = rows[self.head];
+        if let Some(&(_, later)) = rows.get(self.head + OBJ_AHEAD) {
+            slab::prefetch_obj(later);
         }
         self.head += 1;
-        Some((ts, slab::raw_at(i)))
+        (ts, slab::raw_in(s))
+    }
+
+    /// The buffer is used up: refills it from the cursor (prefetching the slots, then
+    /// the first objects) and takes its first row; once the cursor is exhausted, the
+    /// rows inherited by a reversed iterator. Out of line: once per `AHEAD` rows.
+    #[inline(never)]
+    fn refill_ahead(&mut self) -> Option<(i64, *mut ffi::PyObject)> {
+        self.head = 0;
+        self.len = 0;
+        if let Some(cur) = self.cur.as_mut() {
+            let ahead = &mut self.ahead;
+            let mut k = 0;
+            let mut take = |ts: i64, v: &PyVal| {
+                let s = slab::slot_of(v);
+                slab::prefetch_slot(s);
+                ahead[k] = (ts, s);
+                k += 1;
+            };
+            self.len =
+                if self.rev { cur.fill_back(AHEAD, &mut take) } else { cur.fill_front(AHEAD, &mut take) };
+        }
+        if self.len == 0 {
+            return self.back.pop().map(|(ts, s)| (ts, slab::raw_in(s)));
+        }
+        for &(_, s) in &self.ahead[..OBJ_AHEAD.min(self.len)] {
+            slab::prefetch_obj(s);
+        }
+        Some(self.take_buffered())
     }
 }
 
@@ -169,7 +183,7 @@ unsafe fn refill(
         if l.is_null() {
             return Err(PyErr::fetch(py));
         }
-        ffi::Py_IncRef(obj);
+        ffi::Py_INCREF(obj);
         ffi::PyTuple_SetItem(t, 0, l);
         ffi::PyTuple_SetItem(t, 1, obj);
         // The tuple may have been untracked by the collector while it held only
@@ -211,7 +225,7 @@ impl TimelogIter {
                 closed: false,
                 spare: None,
                 no_spare: false,
-                ahead: Box::new([(0, 0); AHEAD]),
+                ahead: Box::new([(0, &slab::NO_SLOT); AHEAD]),
                 head: 0,
                 len: 0,
                 rev: false,
@@ -317,7 +331,7 @@ impl TimelogIter {
         let mut guard = self.st.borrow(py)?;
         let st = &mut *guard;
         let want = n.min(st.remaining);
-        let list = PyList::empty(py);
+        let mut list = PyList::empty(py);
         if n == 0 {
             return Ok(list);
         }
@@ -338,10 +352,23 @@ impl TimelogIter {
                 }
                 got += 1;
             }
-            for t in rows {
-                // SAFETY: `t` is an owned tuple; the list takes its own reference.
-                let b = unsafe { Bound::from_owned_ptr(py, t) };
-                list.append(b)?;
+            // The list is allocated once, at its final size.
+            // SAFETY: we are attached. `PyList_New(k)` returns a new list of `k` NULL
+            // items (checked for NULL); each owned tuple is moved into its own index
+            // (`PyList_SetItem` steals it), so every item is set before the list is
+            // handed out.
+            unsafe {
+                let l = ffi::PyList_New(rows.len() as ffi::Py_ssize_t);
+                if l.is_null() {
+                    for t in rows {
+                        ffi::Py_DecRef(t);
+                    }
+                    return Err(PyErr::fetch(py));
+                }
+                for (k, t) in rows.into_iter().enumerate() {
+                    ffi::PyList_SetItem(l, k as ffi::Py_ssize_t, t);
+                }
+                list = Bound::from_owned_ptr(py, l).cast_into_unchecked();
             }
             st.remaining = st.remaining.saturating_sub(got);
             if st.remaining == 0 {
@@ -388,9 +415,9 @@ impl TimelogIter {
     fn __reversed__(&self, py: Python<'_>) -> PyResult<TimelogIter> {
         let mut st = self.st.borrow(py)?;
         let rev = !st.rev;
-        let back: Vec<(i64, u32)> = st.ahead[st.head..st.len].to_vec();
+        let back: Vec<Row> = st.ahead[st.head..st.len].to_vec();
         let front = std::mem::take(&mut st.back);
-        let mut ahead = Box::new([(0i64, 0u32); AHEAD]);
+        let mut ahead: Box<[Row; AHEAD]> = Box::new([(0, &slab::NO_SLOT); AHEAD]);
         ahead[..front.len()].copy_from_slice(&front);
         let new = IterState {
             cur: st.cur.take(),

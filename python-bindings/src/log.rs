@@ -24,11 +24,6 @@ use crate::pin::{Pin, Pins};
 use crate::slab::{self, PyVal};
 use crate::views::PageSpanIter;
 
-/// Rows per chunk of an export; between chunks other threads get the GIL.
-const EXPORT_CHUNK: usize = 65_536;
-/// Rows `to_dict` takes from its cursor at a time (divides `EXPORT_CHUNK`).
-const EXPORT_BATCH: usize = 1024;
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum BusyPolicy {
     Raise,
@@ -285,10 +280,43 @@ impl PyTimelog {
         self.delete_checked(py, open, ts, ts + 1)
     }
 
+    /// The payloads at `ts` as a new list, built in place: the point iterator knows its
+    /// length, so the list is allocated once and filled without an intermediate vector.
     fn point_list<'py>(py: Python<'py>, open: &Open, ts: i64) -> PyResult<Bound<'py, PyList>> {
         let snap = open.log.snapshot();
-        let vals: Vec<Bound<'py, PyAny>> = snap.point(ts).map(|v| slab::get(py, v)).collect();
-        PyList::new(py, vals)
+        let mut vals = snap.point(ts);
+        let first = vals.next();
+        let n = vals.len() + usize::from(first.is_some());
+        // The first slot (a likely cache miss on a large log) loads while the list is
+        // allocated.
+        if let Some(v) = first {
+            slab::prefetch_slot(slab::slot_of(v));
+        }
+        // SAFETY: we are attached. `PyList_New(n)` returns a new list of `n` NULL items
+        // (checked for NULL); each of the exactly `n` values (`first`, then the rest)
+        // stores a new strong reference into its own index (`PyList_SetItem` steals
+        // it), so the list is fully initialised before it is handed to Python. Each
+        // pointer is a live payload owned by its slot (our snapshot keeps the record,
+        // hence the slot), or `None` after a forced release.
+        unsafe {
+            let list = ffi::PyList_New(n as ffi::Py_ssize_t);
+            if list.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            let put = |k: usize, v: &PyVal| {
+                let p = slab::raw(v);
+                let p = if p.is_null() { ffi::Py_None() } else { p };
+                ffi::Py_INCREF(p);
+                ffi::PyList_SetItem(list, k as ffi::Py_ssize_t, p);
+            };
+            if let Some(v) = first {
+                put(0, v);
+                for (k, v) in vals.enumerate() {
+                    put(k + 1, v);
+                }
+            }
+            Ok(Bound::from_owned_ptr(py, list).cast_into_unchecked())
+        }
     }
 
     fn slice_bounds(key: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
@@ -930,39 +958,30 @@ impl PyTimelog {
         let open = g.as_ref().expect("open");
         let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
         let _pin = Pin::new(&self.pins);
-        let mut cur = open.log.snapshot().into_cursor(Self::range_of(lo, hi));
+        let snap = open.log.snapshot();
         let d = PyDict::new(py);
-        // A batch of rows at a time from the cursor, then inserted in a plain loop.
-        let mut rows: Vec<(i64, *mut ffi::PyObject)> = Vec::with_capacity(EXPORT_BATCH);
-        let mut n = 0usize;
-        loop {
-            rows.clear();
-            let got = cur.fill_front(EXPORT_BATCH, |ts, v| rows.push((ts, slab::raw(v))));
-            for &(ts, p) in &rows {
-                // SAFETY: we are attached; the new int is checked and handed to the dict
-                // (which takes its own references), then released; `p` is null or a
-                // payload kept alive by the cursor.
-                unsafe {
-                    let k = ffi::PyLong_FromLongLong(ts);
-                    if k.is_null() {
-                        return Err(PyErr::fetch(py));
-                    }
-                    let p = if p.is_null() { ffi::Py_None() } else { p };
-                    let r = ffi::PyDict_SetItem(d.as_ptr(), k, p);
-                    ffi::Py_DecRef(k);
-                    if r != 0 {
-                        return Err(PyErr::fetch(py));
-                    }
+        let mut res = Ok(());
+        crate::export::each(py, &snap, Self::range_of(lo, hi), |_, ts, p| {
+            if res.is_err() {
+                return;
+            }
+            // SAFETY: we are attached; the new int is checked and handed to the dict
+            // (which takes its own references), then released; `p` is a live payload
+            // kept alive by the snapshot.
+            unsafe {
+                let k = ffi::PyLong_FromLongLong(ts);
+                if k.is_null() {
+                    res = Err(PyErr::fetch(py));
+                    return;
+                }
+                let r = ffi::PyDict_SetItem(d.as_ptr(), k, p);
+                ffi::Py_DecRef(k);
+                if r != 0 {
+                    res = Err(PyErr::fetch(py));
                 }
             }
-            if got < EXPORT_BATCH {
-                break;
-            }
-            n += got;
-            if n.is_multiple_of(EXPORT_CHUNK) {
-                py.detach(|| ());
-            }
-        }
+        });
+        res?;
         Ok(d)
     }
 

@@ -427,12 +427,6 @@ pub fn get<'py>(py: Python<'py>, v: &PyVal) -> Bound<'py, PyAny> {
     unsafe { Bound::from_borrowed_ptr(py, p) }
 }
 
-/// The slab index of a handle.
-#[inline]
-pub fn index(v: &PyVal) -> u32 {
-    v.0
-}
-
 #[inline]
 fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
@@ -444,26 +438,37 @@ fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// Hints the CPU to load the slot of index `i` (a live handle's index).
+/// The slot of a handle: its object pointer cell. The reference stays valid while
+/// the handle (or another handle to the slot) lives: the chunk stays installed while
+/// any of its slots is in use. Readers that buffer rows keep the slot, not the
+/// pointer, and load the pointer when they use it (a forced release nulls it).
 #[inline]
-pub fn prefetch_slot(i: u32) {
-    prefetch((slot(i).obj as *const AtomicPtr<ffi::PyObject>).cast());
+pub fn slot_of(v: &PyVal) -> &'static AtomicPtr<ffi::PyObject> {
+    slot(v.0).obj
 }
 
-/// Hints the CPU to load the object held by slot `i` (a live handle's index).
+/// A slot nobody uses (always null), to fill unused buffer entries.
+pub static NO_SLOT: AtomicPtr<ffi::PyObject> = AtomicPtr::new(ptr::null_mut());
+
+/// Hints the CPU to load a slot (see [`slot_of`]).
 #[inline]
-pub fn prefetch_obj(i: u32) {
-    let p = slot(i).obj.load(Ordering::Relaxed);
+pub fn prefetch_slot(s: &AtomicPtr<ffi::PyObject>) {
+    prefetch((s as *const AtomicPtr<ffi::PyObject>).cast());
+}
+
+/// Hints the CPU to load the object held by a slot (see [`slot_of`]).
+#[inline]
+pub fn prefetch_obj(s: &AtomicPtr<ffi::PyObject>) {
+    let p = s.load(Ordering::Relaxed);
     if !p.is_null() {
         prefetch(p.cast());
     }
 }
 
-/// The raw pointer held by slot `i`; same contract as [`raw`] (the index must belong
-/// to a handle that is alive).
+/// The raw pointer held by a slot (see [`slot_of`]); same contract as [`raw`].
 #[inline]
-pub fn raw_at(i: u32) -> *mut ffi::PyObject {
-    slot(i).obj.load(Ordering::Acquire)
+pub fn raw_in(s: &AtomicPtr<ffi::PyObject>) -> *mut ffi::PyObject {
+    s.load(Ordering::Acquire)
 }
 
 /// The raw pointer behind a handle (borrowed: valid while the handle lives and
