@@ -54,6 +54,10 @@ use crate::snapshot::Snapshot;
 use crate::sync::Arc;
 use crate::tombstone::{record_visible, Piece};
 
+mod tree;
+
+use tree::{Tree, SHORT, SHORT_PICKS};
+
 /// Values of one source: a contiguous slice, or references gathered from a skiplist.
 pub(crate) enum Vals<'a, V> {
     Slice(&'a [V]),
@@ -521,6 +525,12 @@ pub(crate) struct Merge<C, F> {
     stretch: [Stretch<F>; 2],
     /// Source indices by last key, descending: the back's pick order.
     by_last: Vec<u32>,
+    /// Short picks in a row of each direction (a pick of the other direction resets
+    /// them): at [`SHORT_PICKS`], the direction builds its [`Tree`].
+    short: [u8; 2],
+    /// The loser tree of the direction whose stretches turned short, if any. At most
+    /// one of the two stretches and the tree is active at any time.
+    tree: Tree,
 }
 
 impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
@@ -538,7 +548,15 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             let overlapped = pieces.get(i).is_some_and(|p| p.lo <= b);
             s.check = overlapped || (s.seal >= watermark && s.cols.max_seq(s.lo, s.hi) >= watermark);
         }
-        Merge { srcs, pieces, watermark, stretch: [Stretch::none(), Stretch::none()], by_last: Vec::new() }
+        Merge {
+            srcs,
+            pieces,
+            watermark,
+            stretch: [Stretch::none(), Stretch::none()],
+            by_last: Vec::new(),
+            short: [0; 2],
+            tree: Tree::default(),
+        }
     }
 
     /// The true window of source `i`: its edges, or the position of a stretch on it.
@@ -572,14 +590,17 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 n += hi.saturating_sub(lo);
             }
         }
-        n
+        n + self.tree.buffered()
     }
 
     /// `size_hint`: exact unless some source needs per-record checks.
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let upper = (0..self.srcs.len()).map(|i| self.window(i)).map(|(lo, hi)| hi.saturating_sub(lo)).sum();
+        let buffered = self.tree.buffered();
+        let upper =
+            (0..self.srcs.len()).map(|i| self.window(i)).map(|(lo, hi)| hi.saturating_sub(lo)).sum::<usize>()
+                + buffered;
         let exact = self.srcs.iter().all(|s| !s.check);
-        (if exact { upper } else { 0 }, Some(upper))
+        (if exact { upper } else { buffered }, Some(upper))
     }
 
     /// The next record in direction `D` as a position (source, record), past the hot
@@ -598,6 +619,11 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 }
                 self.sync::<D>();
             }
+            if self.tree_on::<D>() {
+                if let Some(x) = self.tree_next::<D>() {
+                    return Some(x);
+                }
+            }
             if !self.pick::<D>() {
                 return None;
             }
@@ -608,8 +634,10 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// whose head comes first, up to the second-best head among the others.
     #[inline(never)]
     fn pick<D: Dir>(&mut self) -> bool {
-        // With both stretches ended, every window is true.
+        // With both stretches and the tree ended, every window is true.
         self.sync::<D::Other>();
+        self.end_tree::<D::Other>();
+        self.short[D::Other::I] = 0;
         D::prepare(self);
         let mut best: Option<(Key, usize)> = None;
         let mut second: Option<Key> = None;
@@ -643,6 +671,15 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             None => hi - lo,
             Some(b) => s.stretch_len::<D>(lo, hi, b),
         };
+        let short = &mut self.short[D::I];
+        *short = if n < SHORT { short.saturating_add(1) } else { 0 };
+        if *short >= SHORT_PICKS {
+            *short = 0;
+            if self.build_tree::<D>() {
+                return true;
+            }
+        }
+        let s = &self.srcs[i];
         let (pos, lim) = D::stretch(lo, hi, n);
         let fast = if s.check { None } else { s.cols.fast() };
         let (end, cols) = match fast {
@@ -715,12 +752,18 @@ impl<'a, V> Range<'a, V> {
         Some((cols.ts[j], cols.val(j)))
     }
 
-    /// `fold` in direction `D`: hot windows are folded as slices.
+    /// `fold` in direction `D`: hot windows are folded as slices, and while the
+    /// direction merges with the tree, the records go from its merge loop to `g`.
     #[inline(always)]
     fn fold_dir<D: Dir, B>(mut self, mut acc: B, mut g: impl FnMut(B, (i64, &'a V)) -> B) -> B {
         loop {
             if let Some((_, r, (ts, vals))) = self.m.take_fast::<D>(usize::MAX) {
                 acc = D::fold(&ts[r.clone()], &vals[r], acc, &mut g);
+                continue;
+            }
+            if self.m.tree_on::<D>() {
+                let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts[j], s.cols.val(j)));
+                acc = self.m.tree_bulk::<D, B>(usize::MAX, acc, f).0;
                 continue;
             }
             match self.take_slow::<D>() {
@@ -780,6 +823,13 @@ impl<V: Clone> Range<'_, V> {
             if let Some((_, r, (t, v))) = self.m.take_fast::<Front>(room) {
                 ts.extend_from_slice(&t[r.clone()]);
                 vals.extend_from_slice(&v[r]);
+                continue;
+            }
+            if room > 0 && self.m.tree_on::<Front>() {
+                self.m.tree_bulk::<Front, ()>(room, (), |(), s, j| {
+                    ts.push(s.cols.ts[j]);
+                    vals.push(s.cols.val(j).clone());
+                });
                 continue;
             }
             let (t, v) = self.next()?;
@@ -894,12 +944,21 @@ impl<V> Cursor<V> {
     }
 
     /// Calls `f` on up to `max` next records in direction `D`; returns how many.
-    /// Records reach `f` from one place (a fold over a slice: a stretch, or the one
-    /// record a pick starts with), so that `f` is inlined there.
+    /// Records reach `f` from two places: a fold over a slice (a stretch, or the one
+    /// record a pick starts with), and the tree's merge loop.
     #[inline(always)]
     fn fill<D: Dir>(&mut self, max: usize, mut f: impl FnMut(i64, &V)) -> usize {
         let mut n = 0;
         while n < max {
+            // While the tree is on, the direction has no stretch.
+            if self.m.tree_on::<D>() {
+                let g = |(), s: &Slot<Owned<V>>, j: usize| {
+                    let (ts, vals) = s.cols.columns();
+                    f(ts[j], &vals[j]);
+                };
+                n += self.m.tree_bulk::<D, ()>(max - n, (), g).1;
+                continue;
+            }
             let (i, r) = match self.m.take_fast::<D>(max - n) {
                 Some((i, r, ())) => (i, r),
                 None => match self.step::<D>() {
