@@ -142,6 +142,8 @@ pub(crate) trait Columns {
     }
     /// The hot-path handle, if the columns have one.
     fn fast(&self) -> Option<Self::Fast>;
+    /// Hints that record `j` (which may be past the end) will be read soon.
+    fn prefetch(&self, j: usize);
 }
 
 /// Columns borrowed from a snapshot, for [`Range`].
@@ -178,6 +180,14 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     fn max_seq(&self, lo: usize, hi: usize) -> u64 {
         self.seq.max(lo, hi)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, j: usize) {
+        crate::prefetch::read(self.ts.as_ptr().wrapping_add(j));
+        if let Vals::Slice(v) = &self.vals {
+            crate::prefetch::read(v.as_ptr().wrapping_add(j));
+        }
     }
 
     fn fast(&self) -> Option<Self::Fast> {
@@ -225,6 +235,13 @@ impl<V> Columns for Owned<V> {
 
     fn fast(&self) -> Option<()> {
         Some(())
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, j: usize) {
+        let (ts, vals) = self.columns();
+        crate::prefetch::read(ts.as_ptr().wrapping_add(j));
+        crate::prefetch::read(vals.as_ptr().wrapping_add(j));
     }
 }
 

@@ -34,6 +34,8 @@ const FIRST_BLOCK: usize = 64;
 /// The mean run (records of one source in a row) of a block at which the [`Tree`]
 /// gives way to stretches again.
 const LONG_RUN: usize = 32;
+/// How far ahead of a source's head the tree prefetches its columns (records).
+const AHEAD: usize = 32;
 
 /// How a record's key `(ts, rank, seq)` is packed into one integer that orders
 /// the same way in the tree's direction (smaller first, for the back too), with
@@ -67,12 +69,11 @@ struct Enc {
 }
 
 impl Enc {
-    /// The packing for direction `D` over `leaves` (sources with records left) on
-    /// `p` leaves, or `None` if the fields need 128 bits or more.
-    fn new<D: Dir, C: Columns>(srcs: &[Slot<C>], leaves: &[u32], p: usize, watermark: u64) -> Option<Enc> {
+    /// The packing for direction `D` over the sources with records left on `p`
+    /// leaves, or `None` if the fields need 128 bits or more.
+    fn new<D: Dir, C: Columns>(srcs: &[Slot<C>], p: usize, watermark: u64) -> Option<Enc> {
         let (mut lo, mut hi, mut rank_max, mut mem) = (i64::MAX, i64::MIN, 0u64, false);
-        for &i in leaves {
-            let s = &srcs[i as usize];
+        for s in srcs.iter().filter(|s| s.lo < s.hi) {
             let ts = s.cols.ts();
             lo = lo.min(ts[s.lo]);
             hi = hi.max(ts[s.hi - 1]);
@@ -213,8 +214,6 @@ struct Store {
 pub(super) struct Tree {
     /// The direction it serves ([`Dir::I`]); `None`: no tree.
     dir: Option<usize>,
-    /// Leaf to source (the padding leaves: 0, never read).
-    src: Vec<u32>,
     keys: Store,
     enc: Enc,
     /// Leaves whose source still has records.
@@ -257,23 +256,22 @@ impl<C: Columns, F> Merge<C, F> {
         if !fits(srcs.len()) || srcs.iter().any(|s| !fits(s.hi)) {
             return false;
         }
-        let t = &mut self.tree;
-        t.src.clear();
-        t.src.extend((0..srcs.len()).filter(|&i| srcs[i].lo < srcs[i].hi).map(|i| i as u32));
-        let m = t.src.len();
-        if m < 2 {
+        // Leaf `l` is source `l`: the merge loop goes from the winner to its source
+        // without a load. Sources with nothing left are leaves that never win.
+        let live = srcs.iter().filter(|s| s.lo < s.hi).count();
+        if live < 2 {
             return false;
         }
-        let p = m.next_power_of_two();
-        let Some(enc) = Enc::new::<D, C>(srcs, &t.src, p, self.watermark) else { return false };
-        t.src.resize(p, 0);
+        let p = srcs.len().next_power_of_two();
+        let Some(enc) = Enc::new::<D, C>(srcs, p, self.watermark) else { return false };
+        let t = &mut self.tree;
         t.enc = enc;
         if enc.wide {
-            init::<D, u128, C>(t, srcs, m);
+            init::<D, u128, C>(t, srcs, p);
         } else {
-            init::<D, u64, C>(t, srcs, m);
+            init::<D, u64, C>(t, srcs, p);
         }
-        t.live = m;
+        t.live = live;
         t.buf.clear();
         t.at = 0;
         t.block = FIRST_BLOCK;
@@ -406,15 +404,16 @@ impl<C: Columns, F> Merge<C, F> {
         mut f: impl FnMut(B, &Slot<C>, usize, usize) -> B,
     ) -> (B, usize) {
         let Merge { srcs, pieces, watermark, tree, .. } = self;
-        let Tree { src, keys, enc, live, long, .. } = tree;
+        let Tree { keys, enc, live, long, .. } = tree;
         let Keys { node, next, low } = K::keys(keys);
         let p = node.len();
         let mut wk = node[0];
-        // Records taken, and how often the winner changed (so runs: `switches + 1`).
+        // Records handed out and taken, and how often the winner changed (so runs:
+        // `switches + 1`).
         let (mut n, mut taken, mut switches) = (0, 0, 0);
         while n < max && wk != K::DONE {
             let w = wk.leaf(p - 1);
-            let i = src[w] as usize;
+            let i = w;
             let s = &mut srcs[i];
             let j = D::nth(s.lo, s.hi, 0);
             if D::BACK {
@@ -423,6 +422,8 @@ impl<C: Columns, F> Merge<C, F> {
                 s.lo = j + 1;
             }
             taken += 1;
+            // Interleaved sources are too many streams for the hardware prefetchers.
+            s.cols.prefetch(if D::BACK { j.wrapping_sub(AHEAD) } else { j + AHEAD });
             if !s.check || s.visible(j, pieces, *watermark) {
                 acc = f(acc, s, i, j);
                 n += 1;
@@ -453,27 +454,20 @@ impl<C: Columns, F> Merge<C, F> {
     }
 }
 
-/// Fills the key arrays of `K` for the tree's first `m` leaves (the rest padding) and
-/// plays every match.
-fn init<D: Dir, K: Packed, C: Columns>(t: &mut Tree, srcs: &[Slot<C>], m: usize) {
-    let p = t.src.len();
+/// Fills the key arrays of `K` for a tree over `srcs` on `p` leaves and plays every
+/// match.
+fn init<D: Dir, K: Packed, C: Columns>(t: &mut Tree, srcs: &[Slot<C>], p: usize) {
     let enc = t.enc;
-    let src = &t.src;
+    let live = |l: usize| srcs.get(l).filter(|s| s.lo < s.hi);
     let Keys { node, next, low } = K::keys(&mut t.keys);
     low.clear();
-    low.extend((0..p).map(|l| {
-        let s = &srcs[src[l] as usize];
-        match l < m {
-            true => enc.low::<D, K, C>(s, D::nth(s.lo, s.hi, 0), l),
-            false => K::DONE,
-        }
+    low.extend((0..p).map(|l| match live(l) {
+        Some(s) => enc.low::<D, K, C>(s, D::nth(s.lo, s.hi, 0), l),
+        None => K::DONE,
     }));
-    let key = |l: usize, k: usize| {
-        let s = &srcs[src[l] as usize];
-        match l < m && s.hi - s.lo > k {
-            true => enc.key::<D, K, C>(s, D::nth(s.lo, s.hi, k), l, low[l]),
-            false => K::DONE,
-        }
+    let key = |l: usize, k: usize| match live(l) {
+        Some(s) if s.hi - s.lo > k => enc.key::<D, K, C>(s, D::nth(s.lo, s.hi, k), l, low[l]),
+        _ => K::DONE,
     };
     next.clear();
     next.extend((0..p).map(|l| key(l, 1)));
