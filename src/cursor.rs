@@ -39,6 +39,20 @@
 //! merges dozens of runs that follow one another, and a scan over many L1 segments
 //! has one source per segment: either way a pick looks at a few sources, not all.
 //!
+//! # Interleaved sources: the loser tree
+//! When sources interleave record by record (L0 segments flushed from shuffled
+//! data, before compaction), stretches are about one record long and each record
+//! would pay a pick over all the sources. So each direction counts its short picks
+//! in a row (a pick of the other direction resets the count), and after a few it
+//! builds a loser tree over the sources with records left ([`tree`]): a record then
+//! costs `log2(k)` branch-free comparisons of keys packed into one `u64` (or
+//! `u128`), merged a block at a time, straight into `fold`/`rfold`, `fill_*` and
+//! `drain_into`, or into a small buffer that `next`/`next_back` take from. Once a
+//! block shows long runs of one source again, the tree ends and picks resume, so
+//! ordered sources keep the stretch fast path. At most one of the two stretches and
+//! the tree is active: a pick ends the other direction's tree too, putting the
+//! records it merged and did not hand out back into their windows.
+//!
 //! # Borrowed and owned sources
 //! The merge works on positions (source index, record index) and is generic over how
 //! a source's columns are reached ([`Columns`]): [`Range`] borrows them from a
