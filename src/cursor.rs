@@ -158,6 +158,10 @@ pub(crate) trait Columns {
     fn fast(&self) -> Option<Self::Fast>;
     /// Hints that record `j` (which may be past the end) will be read soon.
     fn prefetch(&self, j: usize);
+    /// The timestamps of a hot-path handle (empty if it has none).
+    fn fast_ts(f: &Self::Fast) -> &[i64];
+    /// [`Columns::prefetch`] through a hot-path handle.
+    fn fast_prefetch(f: &Self::Fast, j: usize);
 }
 
 /// Columns borrowed from a snapshot, for [`Range`].
@@ -202,6 +206,17 @@ impl<'a, V> Columns for Borrowed<'a, V> {
         if let Vals::Slice(v) = &self.vals {
             crate::prefetch::read(v.as_ptr().wrapping_add(j));
         }
+    }
+
+    #[inline(always)]
+    fn fast_ts(f: &Self::Fast) -> &[i64] {
+        f.0
+    }
+
+    #[inline(always)]
+    fn fast_prefetch(f: &Self::Fast, j: usize) {
+        crate::prefetch::read(f.0.as_ptr().wrapping_add(j));
+        crate::prefetch::read(f.1.as_ptr().wrapping_add(j));
     }
 
     fn fast(&self) -> Option<Self::Fast> {
@@ -257,6 +272,14 @@ impl<V> Columns for Owned<V> {
         crate::prefetch::read(ts.as_ptr().wrapping_add(j));
         crate::prefetch::read(vals.as_ptr().wrapping_add(j));
     }
+
+    /// None: the handle is `()`, and a tree over owned sources never takes its plain
+    /// path.
+    fn fast_ts(_: &()) -> &[i64] {
+        &[]
+    }
+
+    fn fast_prefetch(_: &(), _: usize) {}
 }
 
 /// One sorted input of a merge: its columns, and the window `[lo, hi)` of records
@@ -561,7 +584,7 @@ pub(crate) struct Merge<C, F> {
     short: [u8; 2],
     /// The loser tree of the direction whose stretches turned short, if any. At most
     /// one of the two stretches and the tree is active at any time.
-    tree: Tree,
+    tree: Tree<F>,
 }
 
 impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
@@ -794,7 +817,14 @@ impl<'a, V> Range<'a, V> {
             }
             if self.m.tree_on::<D>() {
                 let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts[j], s.cols.val(j)));
-                acc = self.m.tree_bulk::<D, B>(usize::MAX, acc, f).0;
+                if self.m.tree.plain() {
+                    let buffered = self.m.tree.buffered();
+                    acc = self.m.tree_bulk::<D, B>(buffered, acc, f).0;
+                    let h = |a, (ts, vals): (&'a [i64], &'a [V]), j: usize| g(a, (ts[j], &vals[j]));
+                    acc = self.m.tree_fold_plain::<D, B>(acc, h);
+                } else {
+                    acc = self.m.tree_bulk::<D, B>(usize::MAX, acc, f).0;
+                }
                 continue;
             }
             match self.take_slow::<D>() {

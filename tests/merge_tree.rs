@@ -209,8 +209,30 @@ fn flush_and_compaction_of_interleaved_inputs_keep_the_order() {
         let (log, m) = interleaved_log(seed, segs, 500, width);
         let want = m.visible();
         log.flush();
-        let got: Vec<(i64, u64)> = log.snapshot().range(..).map(|(t, v)| (t, *v)).collect();
+        let snap = log.snapshot();
+        let got: Vec<(i64, u64)> = snap.range(..).map(|(t, v)| (t, *v)).collect();
         assert_eq!(got, want, "seed {seed}: after the flush");
+        // Segments only: folds from either end, after a few steps from the other.
+        for steps in [0, 1, 300] {
+            let mut it = snap.range(..);
+            let tail: Vec<(i64, u64)> = it.by_ref().rev().take(steps).map(|(t, v)| (t, *v)).collect();
+            let got = it.fold(Vec::new(), |mut acc, (t, v)| {
+                acc.push((t, *v));
+                acc
+            });
+            assert_eq!(got, want[..want.len() - steps], "seed {seed}: fold after {steps} from the back");
+            assert!(tail.iter().eq(want[want.len() - steps..].iter().rev()));
+            let mut it = snap.range(..);
+            let head: Vec<(i64, u64)> = it.by_ref().take(steps).map(|(t, v)| (t, *v)).collect();
+            let mut got = it.rfold(Vec::new(), |mut acc, (t, v)| {
+                acc.push((t, *v));
+                acc
+            });
+            got.reverse();
+            assert_eq!(got, want[steps..], "seed {seed}: rfold after {steps} from the front");
+            assert_eq!(head, want[..steps]);
+        }
+        drop(snap);
         log.compact_now();
         assert_eq!(log.stats().l0_segments, 0, "seed {seed}: compacted");
         let snap = log.snapshot();

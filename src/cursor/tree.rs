@@ -211,9 +211,18 @@ struct Store {
 /// A loser tree over the sources with records left, for the direction whose
 /// stretches turned short (module docs).
 #[derive(Default)]
-pub(super) struct Tree {
+pub(super) struct Tree<F> {
     /// The direction it serves ([`Dir::I`]); `None`: no tree.
     dir: Option<usize>,
+    /// Whether every source with records left is a segment-like source with a
+    /// hot-path handle (no checks, no sequence numbers): then a fold merges through
+    /// [`Merge::tree_fold_plain`], which reads only the handles, `fast`.
+    plain: bool,
+    /// Per source: its hot-path handle (a default for the others).
+    fast: Vec<F>,
+    /// Per source, during a plain block: its near and far edges.
+    near: Vec<usize>,
+    far: Vec<usize>,
     keys: Store,
     enc: Enc,
     /// Leaves whose source still has records.
@@ -228,7 +237,12 @@ pub(super) struct Tree {
     long: bool,
 }
 
-impl Tree {
+impl<F> Tree<F> {
+    /// Whether a fold can take the plain path.
+    pub(super) fn plain(&self) -> bool {
+        self.plain
+    }
+
     /// Records merged and not handed out yet.
     pub(super) fn buffered(&self) -> usize {
         if self.dir.is_some() {
@@ -239,7 +253,7 @@ impl Tree {
     }
 }
 
-impl<C: Columns, F> Merge<C, F> {
+impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// Whether direction `D` merges with the tree.
     #[inline(always)]
     pub(super) fn tree_on<D: Dir>(&self) -> bool {
@@ -266,10 +280,15 @@ impl<C: Columns, F> Merge<C, F> {
         let Some(enc) = Enc::new::<D, C>(srcs, p, self.watermark) else { return false };
         let t = &mut self.tree;
         t.enc = enc;
+        t.fast.clear();
+        t.fast.extend(srcs.iter().map(|s| s.cols.fast().filter(|_| !s.check).unwrap_or_default()));
+        t.plain = srcs.iter().filter(|s| s.lo < s.hi).all(|s| {
+            !s.check && s.rank != MEM_RANK && s.cols.fast().is_some_and(|f| !C::fast_ts(&f).is_empty())
+        });
         if enc.wide {
-            init::<D, u128, C>(t, srcs, p);
+            init::<D, u128, C, F>(t, srcs, p);
         } else {
-            init::<D, u64, C>(t, srcs, p);
+            init::<D, u64, C, F>(t, srcs, p);
         }
         t.live = live;
         t.buf.clear();
@@ -452,11 +471,102 @@ impl<C: Columns, F> Merge<C, F> {
         *long = taken >= LONG_RUN * (switches + 1);
         (acc, n)
     }
+
+    /// Folds direction `D`'s tree (plain, its buffer used up) into `g` (a source's
+    /// hot-path handle and the record's index), block by block, until it ends.
+    #[inline(always)]
+    pub(super) fn tree_fold_plain<D: Dir, B>(
+        &mut self,
+        mut acc: B,
+        mut g: impl FnMut(B, F, usize) -> B,
+    ) -> B {
+        debug_assert!(self.tree_on::<D>() && self.tree.plain && self.tree.buffered() == 0);
+        loop {
+            let t = &mut self.tree;
+            if t.long || t.live < 2 {
+                t.dir = None;
+                return acc;
+            }
+            let k;
+            (acc, k) = if t.enc.wide {
+                self.plain_block::<D, u128, B>(BLOCK, acc, &mut g)
+            } else {
+                self.plain_block::<D, u64, B>(BLOCK, acc, &mut g)
+            };
+            if k == 0 {
+                self.tree.dir = None;
+                return acc;
+            }
+        }
+    }
+
+    /// [`Merge::tree_block`] for a plain tree: the sources' edges are copied in and
+    /// out around the loop, which reads only the handles (no checks, no sequence
+    /// numbers).
+    #[inline(always)]
+    fn plain_block<D: Dir, K: Packed, B>(
+        &mut self,
+        max: usize,
+        mut acc: B,
+        mut g: impl FnMut(B, F, usize) -> B,
+    ) -> (B, usize) {
+        let Merge { srcs, tree, .. } = self;
+        let Tree { keys, enc, live, long, fast, near, far, .. } = tree;
+        near.clear();
+        far.clear();
+        for s in srcs.iter() {
+            near.push(if D::BACK { s.hi } else { s.lo });
+            far.push(if D::BACK { s.lo } else { s.hi });
+        }
+        let Keys { node, next, low } = K::keys(keys);
+        let p = node.len();
+        let mut wk = node[0];
+        let (mut n, mut switches) = (0, 0);
+        while n < max && wk != K::DONE {
+            let w = wk.leaf(p - 1);
+            let h = fast[w];
+            let e = near[w];
+            // The head, and the record after the new head (if any).
+            let (j, after) = if D::BACK { (e - 1, e.checked_sub(3)) } else { (e, Some(e + 2)) };
+            near[w] = if D::BACK { e - 1 } else { e + 1 };
+            C::fast_prefetch(&h, if D::BACK { j.wrapping_sub(AHEAD) } else { j + AHEAD });
+            acc = g(acc, h, j);
+            n += 1;
+            let mut k = next[w];
+            next[w] = match after {
+                Some(a) if if D::BACK { a >= far[w] } else { a < far[w] } => {
+                    let t = C::fast_ts(&h)[a] as u64;
+                    let rel = if D::BACK { enc.origin.wrapping_sub(t) } else { t.wrapping_sub(enc.origin) };
+                    K::pack(rel, low[w], enc.tshift)
+                }
+                _ => K::DONE,
+            };
+            if k == K::DONE {
+                *live -= 1;
+            }
+            let mut x = (p + w) / 2;
+            while x > 0 {
+                let l = node[x];
+                let c = l < k;
+                node[x] = if c { k } else { l };
+                k = if c { l } else { k };
+                x /= 2;
+            }
+            switches += usize::from(k.leaf(p - 1) != w);
+            wk = k;
+        }
+        node[0] = wk;
+        for (s, &e) in srcs.iter_mut().zip(near.iter()) {
+            *D::edge(s) = e;
+        }
+        *long = n >= LONG_RUN * (switches + 1);
+        (acc, n)
+    }
 }
 
 /// Fills the key arrays of `K` for a tree over `srcs` on `p` leaves and plays every
 /// match.
-fn init<D: Dir, K: Packed, C: Columns>(t: &mut Tree, srcs: &[Slot<C>], p: usize) {
+fn init<D: Dir, K: Packed, C: Columns, F>(t: &mut Tree<F>, srcs: &[Slot<C>], p: usize) {
     let enc = t.enc;
     let live = |l: usize| srcs.get(l).filter(|s| s.lo < s.hi);
     let Keys { node, next, low } = K::keys(&mut t.keys);
