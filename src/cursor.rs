@@ -584,7 +584,8 @@ pub(crate) struct Merge<C, F> {
     short: [u8; 2],
     /// The loser tree of the direction whose stretches turned short, if any. At most
     /// one of the two stretches and the tree is active at any time.
-    tree: Tree<F>,
+    /// Boxed, and made on the first build: most merges never need one.
+    tree: Option<Box<Tree<F>>>,
 }
 
 impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
@@ -609,7 +610,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             stretch: [Stretch::none(), Stretch::none()],
             by_last: Vec::new(),
             short: [0; 2],
-            tree: Tree::default(),
+            tree: None,
         }
     }
 
@@ -644,12 +645,12 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 n += hi.saturating_sub(lo);
             }
         }
-        n + self.tree.buffered()
+        n + self.tree_buffered()
     }
 
     /// `size_hint`: exact unless some source needs per-record checks.
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let buffered = self.tree.buffered();
+        let buffered = self.tree_buffered();
         let upper =
             (0..self.srcs.len()).map(|i| self.window(i)).map(|(lo, hi)| hi.saturating_sub(lo)).sum::<usize>()
                 + buffered;
@@ -817,8 +818,8 @@ impl<'a, V> Range<'a, V> {
             }
             if self.m.tree_on::<D>() {
                 let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts[j], s.cols.val(j)));
-                if self.m.tree.plain() {
-                    let buffered = self.m.tree.buffered();
+                if self.m.tree_plain() {
+                    let buffered = self.m.tree_buffered();
                     acc = self.m.tree_bulk::<D, B>(buffered, acc, f).0;
                     let h = |a, (ts, vals): (&'a [i64], &'a [V]), j: usize| g(a, (ts[j], &vals[j]));
                     acc = self.m.tree_fold_plain::<D, B>(acc, h);

@@ -238,11 +238,6 @@ pub(super) struct Tree<F> {
 }
 
 impl<F> Tree<F> {
-    /// Whether a fold can take the plain path.
-    pub(super) fn plain(&self) -> bool {
-        self.plain
-    }
-
     /// Records merged and not handed out yet.
     pub(super) fn buffered(&self) -> usize {
         if self.dir.is_some() {
@@ -254,10 +249,28 @@ impl<F> Tree<F> {
 }
 
 impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
+    /// The tree, which a caller knows is there (built, maybe ended).
+    #[inline(always)]
+    fn tr(&mut self) -> &mut Tree<F> {
+        self.tree.as_deref_mut().expect("the tree is built")
+    }
+
+    /// Whether a fold can take the tree's plain path ([`Merge::tree_fold_plain`]).
+    #[inline(always)]
+    pub(super) fn tree_plain(&self) -> bool {
+        self.tree.as_ref().is_some_and(|t| t.plain)
+    }
+
+    /// Records the tree merged and did not hand out yet.
+    #[inline(always)]
+    pub(super) fn tree_buffered(&self) -> usize {
+        self.tree.as_ref().map_or(0, |t| t.buffered())
+    }
+
     /// Whether direction `D` merges with the tree.
     #[inline(always)]
     pub(super) fn tree_on<D: Dir>(&self) -> bool {
-        self.tree.dir == Some(D::I)
+        self.tree.as_ref().is_some_and(|t| t.dir == Some(D::I))
     }
 
     /// Builds direction `D`'s [`Tree`] over the sources with records left (both
@@ -278,7 +291,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         }
         let p = srcs.len().next_power_of_two();
         let Some(enc) = Enc::new::<D, C>(srcs, p, self.watermark) else { return false };
-        let t = &mut self.tree;
+        let t: &mut Tree<F> = self.tree.get_or_insert_with(Box::default);
         t.enc = enc;
         t.fast.clear();
         t.fast.extend(srcs.iter().map(|s| s.cols.fast().filter(|_| !s.check).unwrap_or_default()));
@@ -302,10 +315,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// Ends direction `X`'s tree, if it has one: the records it merged and did not
     /// hand out go back to their sources' windows.
     pub(super) fn end_tree<X: Dir>(&mut self) {
-        let t = &mut self.tree;
-        if t.dir != Some(X::I) {
-            return;
-        }
+        let Some(t) = self.tree.as_deref_mut().filter(|t| t.dir == Some(X::I)) else { return };
         t.dir = None;
         // In the tree's order, so the last write to a source's edge is its first
         // record not handed out.
@@ -322,7 +332,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     #[inline]
     pub(super) fn tree_next<D: Dir>(&mut self) -> Option<(usize, usize)> {
         loop {
-            let t = &mut self.tree;
+            let t = self.tr();
             if let Some(&(i, j)) = t.buf.get(t.at) {
                 t.at += 1;
                 return Some((i as usize, j as usize));
@@ -338,7 +348,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// left, or no visible record is.
     #[inline(never)]
     fn refill<D: Dir>(&mut self) -> bool {
-        let t = &mut self.tree;
+        let t = self.tr();
         t.buf.clear();
         t.at = 0;
         if t.long || t.live < 2 {
@@ -349,7 +359,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         let block = t.block;
         t.block = (block * 2).min(BLOCK);
         self.tree_run::<D, ()>(block, (), |(), _, i, j| buf.push((i as u32, j as u32)));
-        let t = &mut self.tree;
+        let t = self.tr();
         t.buf = buf;
         if t.buf.is_empty() {
             t.dir = None;
@@ -369,7 +379,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         mut f: impl FnMut(B, &Slot<C>, usize) -> B,
     ) -> (B, usize) {
         debug_assert!(self.tree_on::<D>());
-        let t = &mut self.tree;
+        let t = self.tree.as_deref_mut().expect("the tree is on");
         let mut n = (t.buf.len() - t.at).min(max);
         for &(i, j) in &t.buf[t.at..t.at + n] {
             acc = f(acc, &self.srcs[i as usize], j as usize);
@@ -377,7 +387,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         t.at += n;
         while n < max {
             // The buffer is used up.
-            let t = &mut self.tree;
+            let t = self.tr();
             if t.long || t.live < 2 {
                 t.dir = None;
                 break;
@@ -386,7 +396,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             (acc, k) = self.tree_run::<D, B>((max - n).min(BLOCK), acc, |a, s, _, j| f(a, s, j));
             n += k;
             if k == 0 {
-                self.tree.dir = None;
+                self.tr().dir = None;
                 break;
             }
         }
@@ -401,7 +411,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         acc: B,
         mut f: impl FnMut(B, &Slot<C>, usize, usize) -> B,
     ) -> (B, usize) {
-        if self.tree.enc.wide {
+        if self.tr().enc.wide {
             self.tree_block::<D, u128, B>(max, acc, &mut f)
         } else {
             self.tree_block::<D, u64, B>(max, acc, &mut f)
@@ -423,6 +433,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         mut f: impl FnMut(B, &Slot<C>, usize, usize) -> B,
     ) -> (B, usize) {
         let Merge { srcs, pieces, watermark, tree, .. } = self;
+        let tree = tree.as_deref_mut().expect("the tree is on");
         let Tree { keys, enc, live, long, .. } = tree;
         let Keys { node, next, low } = K::keys(keys);
         let p = node.len();
@@ -480,9 +491,9 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         mut acc: B,
         mut g: impl FnMut(B, F, usize) -> B,
     ) -> B {
-        debug_assert!(self.tree_on::<D>() && self.tree.plain && self.tree.buffered() == 0);
+        debug_assert!(self.tree_on::<D>() && self.tree_plain() && self.tree_buffered() == 0);
         loop {
-            let t = &mut self.tree;
+            let t = self.tr();
             if t.long || t.live < 2 {
                 t.dir = None;
                 return acc;
@@ -494,7 +505,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 self.plain_block::<D, u64, B>(BLOCK, acc, &mut g)
             };
             if k == 0 {
-                self.tree.dir = None;
+                self.tr().dir = None;
                 return acc;
             }
         }
@@ -511,6 +522,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         mut g: impl FnMut(B, F, usize) -> B,
     ) -> (B, usize) {
         let Merge { srcs, tree, .. } = self;
+        let tree = tree.as_deref_mut().expect("the tree is on");
         let Tree { keys, enc, live, long, fast, near, far, .. } = tree;
         near.clear();
         far.clear();
@@ -903,7 +915,7 @@ mod tests {
         for _ in 0..100 {
             let _ = r.next();
         }
-        assert!(r.m.tree_on::<Front>() && r.m.tree.enc.wide);
+        assert!(r.m.tree_on::<Front>() && r.m.tree.as_ref().is_some_and(|t| t.enc.wide));
         drive(range(&cols, &[], watermark), &want, &mut g, "wide");
         let got: Vec<_> = range(&cols, &[], watermark).map(|(t, v)| (t, *v)).collect();
         assert_eq!(got, want);
