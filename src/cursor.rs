@@ -39,6 +39,20 @@
 //! merges dozens of runs that follow one another, and a scan over many L1 segments
 //! has one source per segment: either way a pick looks at a few sources, not all.
 //!
+//! # Interleaved sources: the loser tree
+//! When sources interleave record by record (L0 segments flushed from shuffled
+//! data, before compaction), stretches are about one record long and each record
+//! would pay a pick over all the sources. So each direction counts its short picks
+//! in a row (a pick of the other direction resets the count), and after a few it
+//! builds a loser tree over the sources with records left ([`tree`]): a record then
+//! costs `log2(k)` branch-free comparisons of keys packed into one `u64` (or
+//! `u128`), merged a block at a time, straight into `fold`/`rfold`, `fill_*` and
+//! `drain_into`, or into a small buffer that `next`/`next_back` take from. Once a
+//! block shows long runs of one source again, the tree ends and picks resume, so
+//! ordered sources keep the stretch fast path. At most one of the two stretches and
+//! the tree is active: a pick ends the other direction's tree too, putting the
+//! records it merged and did not hand out back into their windows.
+//!
 //! # Borrowed and owned sources
 //! The merge works on positions (source index, record index) and is generic over how
 //! a source's columns are reached ([`Columns`]): [`Range`] borrows them from a
@@ -53,6 +67,10 @@ use crate::segment::Segment;
 use crate::snapshot::Snapshot;
 use crate::sync::Arc;
 use crate::tombstone::{record_visible, Piece};
+
+mod tree;
+
+use tree::{Tree, SHORT, SHORT_PICKS};
 
 /// Values of one source: a contiguous slice, or references gathered from a skiplist.
 pub(crate) enum Vals<'a, V> {
@@ -138,6 +156,12 @@ pub(crate) trait Columns {
     }
     /// The hot-path handle, if the columns have one.
     fn fast(&self) -> Option<Self::Fast>;
+    /// Hints that record `j` (which may be past the end) will be read soon.
+    fn prefetch(&self, j: usize);
+    /// The timestamps of a hot-path handle (empty if it has none).
+    fn fast_ts(f: &Self::Fast) -> &[i64];
+    /// [`Columns::prefetch`] through a hot-path handle.
+    fn fast_prefetch(f: &Self::Fast, j: usize);
 }
 
 /// Columns borrowed from a snapshot, for [`Range`].
@@ -174,6 +198,25 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     fn max_seq(&self, lo: usize, hi: usize) -> u64 {
         self.seq.max(lo, hi)
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, j: usize) {
+        crate::prefetch::read(self.ts.as_ptr().wrapping_add(j));
+        if let Vals::Slice(v) = &self.vals {
+            crate::prefetch::read(v.as_ptr().wrapping_add(j));
+        }
+    }
+
+    #[inline(always)]
+    fn fast_ts(f: &Self::Fast) -> &[i64] {
+        f.0
+    }
+
+    #[inline(always)]
+    fn fast_prefetch(f: &Self::Fast, j: usize) {
+        crate::prefetch::read(f.0.as_ptr().wrapping_add(j));
+        crate::prefetch::read(f.1.as_ptr().wrapping_add(j));
     }
 
     fn fast(&self) -> Option<Self::Fast> {
@@ -222,6 +265,21 @@ impl<V> Columns for Owned<V> {
     fn fast(&self) -> Option<()> {
         Some(())
     }
+
+    #[inline(always)]
+    fn prefetch(&self, j: usize) {
+        let (ts, vals) = self.columns();
+        crate::prefetch::read(ts.as_ptr().wrapping_add(j));
+        crate::prefetch::read(vals.as_ptr().wrapping_add(j));
+    }
+
+    /// None: the handle is `()`, and a tree over owned sources never takes its plain
+    /// path.
+    fn fast_ts(_: &()) -> &[i64] {
+        &[]
+    }
+
+    fn fast_prefetch(_: &(), _: usize) {}
 }
 
 /// One sorted input of a merge: its columns, and the window `[lo, hi)` of records
@@ -521,6 +579,13 @@ pub(crate) struct Merge<C, F> {
     stretch: [Stretch<F>; 2],
     /// Source indices by last key, descending: the back's pick order.
     by_last: Vec<u32>,
+    /// Short picks in a row of each direction (a pick of the other direction resets
+    /// them): at [`SHORT_PICKS`], the direction builds its [`Tree`].
+    short: [u8; 2],
+    /// The loser tree of the direction whose stretches turned short, if any. At most
+    /// one of the two stretches and the tree is active at any time.
+    /// Boxed, and made on the first build: most merges never need one.
+    tree: Option<Box<Tree<F>>>,
 }
 
 impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
@@ -538,7 +603,15 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             let overlapped = pieces.get(i).is_some_and(|p| p.lo <= b);
             s.check = overlapped || (s.seal >= watermark && s.cols.max_seq(s.lo, s.hi) >= watermark);
         }
-        Merge { srcs, pieces, watermark, stretch: [Stretch::none(), Stretch::none()], by_last: Vec::new() }
+        Merge {
+            srcs,
+            pieces,
+            watermark,
+            stretch: [Stretch::none(), Stretch::none()],
+            by_last: Vec::new(),
+            short: [0; 2],
+            tree: None,
+        }
     }
 
     /// The true window of source `i`: its edges, or the position of a stretch on it.
@@ -572,14 +645,17 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 n += hi.saturating_sub(lo);
             }
         }
-        n
+        n + self.tree_buffered()
     }
 
     /// `size_hint`: exact unless some source needs per-record checks.
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let upper = (0..self.srcs.len()).map(|i| self.window(i)).map(|(lo, hi)| hi.saturating_sub(lo)).sum();
+        let buffered = self.tree_buffered();
+        let upper =
+            (0..self.srcs.len()).map(|i| self.window(i)).map(|(lo, hi)| hi.saturating_sub(lo)).sum::<usize>()
+                + buffered;
         let exact = self.srcs.iter().all(|s| !s.check);
-        (if exact { upper } else { 0 }, Some(upper))
+        (if exact { upper } else { buffered }, Some(upper))
     }
 
     /// The next record in direction `D` as a position (source, record), past the hot
@@ -598,6 +674,11 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 }
                 self.sync::<D>();
             }
+            if self.tree_on::<D>() {
+                if let Some(x) = self.tree_next::<D>() {
+                    return Some(x);
+                }
+            }
             if !self.pick::<D>() {
                 return None;
             }
@@ -608,8 +689,10 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// whose head comes first, up to the second-best head among the others.
     #[inline(never)]
     fn pick<D: Dir>(&mut self) -> bool {
-        // With both stretches ended, every window is true.
+        // With both stretches and the tree ended, every window is true.
         self.sync::<D::Other>();
+        self.end_tree::<D::Other>();
+        self.short[D::Other::I] = 0;
         D::prepare(self);
         let mut best: Option<(Key, usize)> = None;
         let mut second: Option<Key> = None;
@@ -643,6 +726,15 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             None => hi - lo,
             Some(b) => s.stretch_len::<D>(lo, hi, b),
         };
+        let short = &mut self.short[D::I];
+        *short = if n < SHORT { short.saturating_add(1) } else { 0 };
+        if *short >= SHORT_PICKS {
+            *short = 0;
+            if self.build_tree::<D>() {
+                return true;
+            }
+        }
+        let s = &self.srcs[i];
         let (pos, lim) = D::stretch(lo, hi, n);
         let fast = if s.check { None } else { s.cols.fast() };
         let (end, cols) = match fast {
@@ -715,12 +807,25 @@ impl<'a, V> Range<'a, V> {
         Some((cols.ts[j], cols.val(j)))
     }
 
-    /// `fold` in direction `D`: hot windows are folded as slices.
+    /// `fold` in direction `D`: hot windows are folded as slices, and while the
+    /// direction merges with the tree, the records go from its merge loop to `g`.
     #[inline(always)]
     fn fold_dir<D: Dir, B>(mut self, mut acc: B, mut g: impl FnMut(B, (i64, &'a V)) -> B) -> B {
         loop {
             if let Some((_, r, (ts, vals))) = self.m.take_fast::<D>(usize::MAX) {
                 acc = D::fold(&ts[r.clone()], &vals[r], acc, &mut g);
+                continue;
+            }
+            if self.m.tree_on::<D>() {
+                let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts[j], s.cols.val(j)));
+                if self.m.tree_plain() {
+                    let buffered = self.m.tree_buffered();
+                    acc = self.m.tree_bulk::<D, B>(buffered, acc, f).0;
+                    let h = |a, (ts, vals): (&'a [i64], &'a [V]), j: usize| g(a, (ts[j], &vals[j]));
+                    acc = self.m.tree_fold_plain::<D, B>(acc, h);
+                } else {
+                    acc = self.m.tree_bulk::<D, B>(usize::MAX, acc, f).0;
+                }
                 continue;
             }
             match self.take_slow::<D>() {
@@ -780,6 +885,13 @@ impl<V: Clone> Range<'_, V> {
             if let Some((_, r, (t, v))) = self.m.take_fast::<Front>(room) {
                 ts.extend_from_slice(&t[r.clone()]);
                 vals.extend_from_slice(&v[r]);
+                continue;
+            }
+            if room > 0 && self.m.tree_on::<Front>() {
+                self.m.tree_bulk::<Front, ()>(room, (), |(), s, j| {
+                    ts.push(s.cols.ts[j]);
+                    vals.push(s.cols.val(j).clone());
+                });
                 continue;
             }
             let (t, v) = self.next()?;
@@ -894,12 +1006,21 @@ impl<V> Cursor<V> {
     }
 
     /// Calls `f` on up to `max` next records in direction `D`; returns how many.
-    /// Records reach `f` from one place (a fold over a slice: a stretch, or the one
-    /// record a pick starts with), so that `f` is inlined there.
+    /// Records reach `f` from two places: a fold over a slice (a stretch, or the one
+    /// record a pick starts with), and the tree's merge loop.
     #[inline(always)]
     fn fill<D: Dir>(&mut self, max: usize, mut f: impl FnMut(i64, &V)) -> usize {
         let mut n = 0;
         while n < max {
+            // While the tree is on, the direction has no stretch.
+            if self.m.tree_on::<D>() {
+                let g = |(), s: &Slot<Owned<V>>, j: usize| {
+                    let (ts, vals) = s.cols.columns();
+                    f(ts[j], &vals[j]);
+                };
+                n += self.m.tree_bulk::<D, ()>(max - n, (), g).1;
+                continue;
+            }
             let (i, r) = match self.m.take_fast::<D>(max - n) {
                 Some((i, r, ())) => (i, r),
                 None => match self.step::<D>() {

@@ -42,6 +42,7 @@ pub mod iter;
 mod manifest;
 mod memtable;
 mod pipeline;
+mod prefetch;
 mod segment;
 mod seq;
 mod snapshot;
