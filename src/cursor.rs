@@ -202,9 +202,9 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     #[inline(always)]
     fn prefetch(&self, j: usize) {
-        crate::prefetch::read(self.ts.as_ptr().wrapping_add(j));
+        crate::hint::prefetch_ptr(self.ts.as_ptr().wrapping_add(j));
         if let Vals::Slice(v) = &self.vals {
-            crate::prefetch::read(v.as_ptr().wrapping_add(j));
+            crate::hint::prefetch_ptr(v.as_ptr().wrapping_add(j));
         }
     }
 
@@ -215,8 +215,8 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     #[inline(always)]
     fn fast_prefetch(f: &Self::Fast, j: usize) {
-        crate::prefetch::read(f.0.as_ptr().wrapping_add(j));
-        crate::prefetch::read(f.1.as_ptr().wrapping_add(j));
+        crate::hint::prefetch_ptr(f.0.as_ptr().wrapping_add(j));
+        crate::hint::prefetch_ptr(f.1.as_ptr().wrapping_add(j));
     }
 
     fn fast(&self) -> Option<Self::Fast> {
@@ -269,8 +269,8 @@ impl<V> Columns for Owned<V> {
     #[inline(always)]
     fn prefetch(&self, j: usize) {
         let (ts, vals) = self.columns();
-        crate::prefetch::read(ts.as_ptr().wrapping_add(j));
-        crate::prefetch::read(vals.as_ptr().wrapping_add(j));
+        crate::hint::prefetch_ptr(ts.as_ptr().wrapping_add(j));
+        crate::hint::prefetch_ptr(vals.as_ptr().wrapping_add(j));
     }
 
     /// None: the handle is `()`, and a tree over owned sources never takes its plain

@@ -5,15 +5,25 @@
 /// memory. A hint only: it changes no state visible to the program.
 #[inline(always)]
 pub(crate) fn prefetch<T>(r: &T) {
+    prefetch_ptr(r as *const T);
+}
+
+/// [`prefetch`] of any address: `p` need not be valid (a prefetch never faults),
+/// so a position one past the end of a slice is fine. The merge uses it to load
+/// the next records of an interleaved source ahead (more streams than the
+/// hardware prefetchers follow).
+#[inline(always)]
+pub(crate) fn prefetch_ptr<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is in the
-    // target's baseline feature set). A prefetch never faults and has no effect
-    // on program state; the address comes from a live reference anyway.
+    // target's baseline feature set). A prefetch is not a memory access in the
+    // sense of the memory model: it never faults, whatever the address, and has
+    // no effect on program state.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((r as *const T).cast::<i8>());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = p;
 }
 
 /// Asks the C allocator to give the pages it holds free back to the system

@@ -42,7 +42,6 @@ pub mod iter;
 mod manifest;
 mod memtable;
 mod pipeline;
-mod prefetch;
 mod segment;
 mod seq;
 mod snapshot;
