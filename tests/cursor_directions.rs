@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use timelog::{iter, MaintenanceMode, Snapshot, Timelog};
 
+use common::check::Ends;
 use common::oracle::Oracle;
 
 #[allow(dead_code)]
@@ -208,21 +209,12 @@ fn drive_range(
     fold_back: bool,
 ) {
     let mut it: iter::Range<'_, u64> = snap.range(r.clone());
-    let (mut a, mut z) = (0, want.len());
-    assert_eq!(it.remaining(), z, "{r:?}: remaining at start");
+    let mut m = Ends::new(want);
+    assert_eq!(it.remaining(), m.left(), "{r:?}: remaining at start");
     for (k, &back) in pattern.iter().enumerate() {
         let got = if back { it.next_back() } else { it.next() };
-        let exp = if a == z {
-            None
-        } else if back {
-            z -= 1;
-            Some(want[z])
-        } else {
-            a += 1;
-            Some(want[a - 1])
-        };
-        assert_eq!(got.map(|(t, v)| (t, *v)), exp, "{r:?} pattern {pattern:?} step {k}");
-        assert_eq!(it.remaining(), z - a, "{r:?} pattern {pattern:?}: remaining after step {k}");
+        assert_eq!(got.map(|(t, v)| (t, *v)), m.take(back), "{r:?} pattern {pattern:?} step {k}");
+        assert_eq!(it.remaining(), m.left(), "{r:?} pattern {pattern:?}: remaining after step {k}");
     }
     let rest: Vec<(i64, u64)> = if fold_back {
         let mut v = it.rev().fold(Vec::new(), |mut acc, (t, v)| {
@@ -237,7 +229,7 @@ fn drive_range(
             acc
         })
     };
-    assert_eq!(rest, want[a..z], "{r:?} pattern {pattern:?}: the rest, folded (back: {fold_back})");
+    assert_eq!(rest, m.rest(), "{r:?} pattern {pattern:?}: the rest, folded (back: {fold_back})");
 }
 
 /// Drives an owning `Cursor` the same way, with the step kind drawn from `r`: the
@@ -250,8 +242,8 @@ fn drive_cursor(
     r: &mut common::gen::Rng,
 ) {
     let mut cur: iter::Cursor<u64> = snap.clone().into_cursor(rg.clone());
-    let (mut a, mut z) = (0, want.len());
-    assert_eq!((cur.remaining(), cur.len()), (z, z), "{rg:?}: remaining at start");
+    let mut m = Ends::new(want);
+    assert_eq!((cur.remaining(), cur.len()), (m.left(), m.left()), "{rg:?}: remaining at start");
     for (k, &back) in pattern.iter().enumerate() {
         let mut got = Vec::new();
         let max = match r.below(4) {
@@ -268,26 +260,16 @@ fn drive_cursor(
                 let max = 1 + r.below(3) as usize;
                 let mut f = |t: i64, v: &u64| got.push((t, *v));
                 let n = if back { cur.fill_back(max, &mut f) } else { cur.fill_front(max, &mut f) };
-                assert_eq!(n, max.min(z - a), "{rg:?} pattern {pattern:?} step {k}: fill count");
+                assert_eq!(n, max.min(m.left()), "{rg:?} pattern {pattern:?} step {k}: fill count");
                 max
             }
         };
-        let mut exp = Vec::new();
-        for _ in 0..max.min(z - a) {
-            if back {
-                z -= 1;
-                exp.push(want[z]);
-            } else {
-                a += 1;
-                exp.push(want[a - 1]);
-            }
-        }
-        assert_eq!(got, exp, "{rg:?} pattern {pattern:?} step {k}");
-        assert_eq!(cur.remaining(), z - a, "{rg:?} pattern {pattern:?}: remaining after step {k}");
-        assert_eq!(cur.size_hint(), (z - a, Some(z - a)));
+        assert_eq!(got, m.take_n(back, max), "{rg:?} pattern {pattern:?} step {k}");
+        assert_eq!(cur.remaining(), m.left(), "{rg:?} pattern {pattern:?}: remaining after step {k}");
+        assert_eq!(cur.size_hint(), (m.left(), Some(m.left())));
     }
     let rest: Vec<(i64, u64)> = cur.collect();
-    assert_eq!(rest, want[a..z], "{rg:?} pattern {pattern:?}: the rest");
+    assert_eq!(rest, m.rest(), "{rg:?} pattern {pattern:?}: the rest");
 }
 
 /// Ranges of the layout: the whole, and windows of at most `small` records.

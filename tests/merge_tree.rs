@@ -10,6 +10,8 @@ use std::ops::RangeInclusive;
 
 use timelog::{MaintenanceMode, Snapshot, Timelog};
 
+use common::check::Ends;
+
 #[allow(dead_code)]
 mod common;
 
@@ -91,24 +93,15 @@ fn interleaved_log(seed: u64, segs: usize, per: usize, width: i64) -> (Timelog<u
 /// folds the rest from one end.
 fn check_range(snap: &Snapshot<u64>, rg: RangeInclusive<i64>, want: &[(i64, u64)], r: &mut common::gen::Rng) {
     let mut it = snap.range(rg.clone());
-    let (mut a, mut z) = (0, want.len());
+    let mut m = Ends::new(want);
     for run in 0..r.below(10) {
         let back = r.one_in(2);
         let len = if r.one_in(4) { 1 } else { r.below(2000) };
         for _ in 0..len {
             let got = if back { it.next_back() } else { it.next() };
-            let exp = if a == z {
-                None
-            } else if back {
-                z -= 1;
-                Some(want[z])
-            } else {
-                a += 1;
-                Some(want[a - 1])
-            };
-            assert_eq!(got.map(|(t, v)| (t, *v)), exp, "{rg:?}: run {run} (back: {back})");
+            assert_eq!(got.map(|(t, v)| (t, *v)), m.take(back), "{rg:?}: run {run} (back: {back})");
         }
-        assert_eq!(it.remaining(), z - a, "{rg:?}: remaining after run {run}");
+        assert_eq!(it.remaining(), m.left(), "{rg:?}: remaining after run {run}");
     }
     let rest: Vec<(i64, u64)> = if r.one_in(2) {
         it.map(|(t, v)| (t, *v)).collect()
@@ -117,7 +110,7 @@ fn check_range(snap: &Snapshot<u64>, rg: RangeInclusive<i64>, want: &[(i64, u64)
         v.reverse();
         v
     };
-    assert_eq!(rest, want[a..z], "{rg:?}: the rest");
+    assert_eq!(rest, m.rest(), "{rg:?}: the rest");
 }
 
 /// The same with an owning `Cursor`: lent records, cloned ones and `fill_*` batches.
@@ -128,8 +121,8 @@ fn check_cursor(
     r: &mut common::gen::Rng,
 ) {
     let mut cur = snap.clone().into_cursor(rg.clone());
-    let (mut a, mut z) = (0, want.len());
-    while a < z {
+    let mut m = Ends::new(want);
+    while m.left() > 0 {
         let back = r.one_in(2);
         let max = 1 + r.below(3000) as usize;
         let mut got = Vec::new();
@@ -148,21 +141,12 @@ fn check_cursor(
             _ => {
                 let mut f = |t: i64, v: &u64| got.push((t, *v));
                 let n = if back { cur.fill_back(max, &mut f) } else { cur.fill_front(max, &mut f) };
-                assert_eq!(n, max.min(z - a), "{rg:?}: fill count");
+                assert_eq!(n, max.min(m.left()), "{rg:?}: fill count");
             }
         }
-        let mut exp = Vec::new();
-        for _ in 0..max.min(z - a) {
-            if back {
-                z -= 1;
-                exp.push(want[z]);
-            } else {
-                a += 1;
-                exp.push(want[a - 1]);
-            }
-        }
-        assert_eq!(got, exp, "{rg:?} (back: {back})");
-        assert_eq!((cur.remaining(), cur.size_hint()), (z - a, (z - a, Some(z - a))), "{rg:?}");
+        assert_eq!(got, m.take_n(back, max), "{rg:?} (back: {back})");
+        let left = m.left();
+        assert_eq!((cur.remaining(), cur.size_hint()), (left, (left, Some(left))), "{rg:?}");
     }
     assert_eq!((cur.next(), cur.next_back()), (None, None));
 }

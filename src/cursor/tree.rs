@@ -467,14 +467,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             if k == K::DONE {
                 *live -= 1;
             }
-            let mut x = (p + w) / 2;
-            while x > 0 {
-                let l = node[x];
-                let c = l < k;
-                node[x] = if c { k } else { l };
-                k = if c { l } else { k };
-                x /= 2;
-            }
+            k = replay(node, p, w, k);
             wk = k;
             switches += usize::from(wk.leaf(p - 1) != w);
         }
@@ -556,14 +549,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             if k == K::DONE {
                 *live -= 1;
             }
-            let mut x = (p + w) / 2;
-            while x > 0 {
-                let l = node[x];
-                let c = l < k;
-                node[x] = if c { k } else { l };
-                k = if c { l } else { k };
-                x /= 2;
-            }
+            k = replay(node, p, w, k);
             switches += usize::from(k.leaf(p - 1) != w);
             wk = k;
         }
@@ -574,6 +560,22 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         *long = n >= LONG_RUN * (switches + 1);
         (acc, n)
     }
+}
+
+/// Plays `k`, the new key of leaf `w` of a tree on `p` leaves, from the leaf's
+/// parent up to the root: each node keeps the loser of its match (the larger key)
+/// and the winner moves on, without a branch on the keys. Returns the winner.
+#[inline(always)]
+fn replay<K: Copy + Ord>(node: &mut [K], p: usize, w: usize, mut k: K) -> K {
+    let mut x = (p + w) / 2;
+    while x > 0 {
+        let l = node[x];
+        let c = l < k;
+        node[x] = if c { k } else { l };
+        k = if c { l } else { k };
+        x /= 2;
+    }
+    k
 }
 
 /// Fills the key arrays of `K` for a tree over `srcs` on `p` leaves and plays every
@@ -725,6 +727,20 @@ mod tests {
         all.into_iter().map(|((t, _, _), v)| (t, v)).collect()
     }
 
+    /// What `next` (or `next_back`, with `back`) must return when `want[a..z]` is
+    /// left; takes it from that end.
+    fn expected(want: &[(i64, i64)], a: &mut usize, z: &mut usize, back: bool) -> Option<(i64, i64)> {
+        if a == z {
+            None
+        } else if back {
+            *z -= 1;
+            Some(want[*z])
+        } else {
+            *a += 1;
+            Some(want[*a - 1])
+        }
+    }
+
     /// Drives `r` in runs of `next`/`next_back` of random lengths (some long enough
     /// to build the tree, some a single step), checking every record and
     /// `remaining()`, then takes the rest by a fold from either end or by
@@ -741,15 +757,7 @@ mod tests {
             };
             for step in 0..len {
                 let got = if back { r.next_back() } else { r.next() };
-                let exp = if a == z {
-                    None
-                } else if back {
-                    z -= 1;
-                    Some(want[z])
-                } else {
-                    a += 1;
-                    Some(want[a - 1])
-                };
+                let exp = expected(want, &mut a, &mut z, back);
                 assert_eq!(got.map(|(t, v)| (t, *v)), exp, "{what}: run {run} (back: {back}) step {step}");
                 saw_tree |= r.m.tree_on::<Front>() || r.m.tree_on::<Back>();
             }
@@ -865,15 +873,7 @@ mod tests {
             while a < z {
                 for _ in 0..20 + g.below(200) {
                     let got = if back { r.next_back() } else { r.next() };
-                    let exp = if a == z {
-                        None
-                    } else if back {
-                        z -= 1;
-                        Some(want[z])
-                    } else {
-                        a += 1;
-                        Some(want[a - 1])
-                    };
+                    let exp = expected(&want, &mut a, &mut z, back);
                     assert_eq!(got.map(|(t, v)| (t, *v)), exp, "case {case}");
                     both[0] |= r.m.tree_on::<Front>();
                     both[1] |= r.m.tree_on::<Back>();

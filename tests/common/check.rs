@@ -168,3 +168,46 @@ pub fn check_snapshot<V: Value + PartialEq + Debug>(
     }
     Ok(())
 }
+
+/// What a double-ended iterator over `want` has not returned yet from either end:
+/// the model a test steps alongside the iterator.
+pub struct Ends<'a, T> {
+    want: &'a [T],
+    a: usize,
+    z: usize,
+}
+
+impl<'a, T: Clone> Ends<'a, T> {
+    /// Nothing taken yet.
+    pub fn new(want: &'a [T]) -> Self {
+        Ends { want, a: 0, z: want.len() }
+    }
+
+    /// What the iterator must return next from the back (`back`) or the front.
+    pub fn take(&mut self, back: bool) -> Option<T> {
+        if self.a == self.z {
+            None
+        } else if back {
+            self.z -= 1;
+            Some(self.want[self.z].clone())
+        } else {
+            self.a += 1;
+            Some(self.want[self.a - 1].clone())
+        }
+    }
+
+    /// What `n` steps from one end must return (fewer at the end).
+    pub fn take_n(&mut self, back: bool, n: usize) -> Vec<T> {
+        (0..n.min(self.left())).filter_map(|_| self.take(back)).collect()
+    }
+
+    /// How many are left.
+    pub fn left(&self) -> usize {
+        self.z - self.a
+    }
+
+    /// The ones left, in order.
+    pub fn rest(&self) -> &'a [T] {
+        &self.want[self.a..self.z]
+    }
+}
