@@ -30,7 +30,7 @@ pub fn closed_err() -> PyErr {
     TimelogError::new_err("Timelog is closed")
 }
 
-/// Maps an engine error to the Python exception of the contract.
+/// Maps an engine error to the Python exception the API documents (`docs/api.md`, "Errors").
 pub fn engine_err(e: timelog::Error) -> PyErr {
     match e {
         timelog::Error::InvalidConfig { .. } | timelog::Error::InvalidRange => {
@@ -78,7 +78,7 @@ fn is_date(v: &Bound<'_, PyAny>) -> bool {
     }
 }
 
-/// Strict timestamp coercion (contract section 2.1): `bool` is rejected, anything
+/// Strict timestamp coercion (`docs/api.md`, "Timestamps"): `bool` is rejected, anything
 /// with `__index__` is accepted, the result must fit in int64.
 #[inline]
 pub fn ts(v: &Bound<'_, PyAny>) -> PyResult<i64> {

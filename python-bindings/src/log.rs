@@ -423,8 +423,8 @@ impl PyTimelog {
         }
         let v = opt_u64(options, "maintenance_wakeup_ms")?;
         if v != 0 {
-            // The engine caps the period at (2^32-1)/1000 whole seconds; the contract
-            // allows up to 2^32-1 ms. Clamp (a 49.7-day wake-up is "never" anyway).
+            // The engine caps the period at (2^32-1)/1000 whole seconds; the option
+            // accepts up to 2^32-1 ms. Clamp (a 49.7-day wake-up is "never" anyway).
             b = b.maintenance_wakeup(Duration::from_millis(v.min(u64::from(u32::MAX) / 1000 * 1000)));
         }
         let drain_limit = to_usize(opt_u64(options, "drain_batch_limit")?);

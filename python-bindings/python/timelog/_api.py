@@ -18,7 +18,7 @@ _U32_MAX = 2**32 - 1
 
 
 def _coerce_ts(x: object) -> int:
-    """Strictly coerce ``x`` to an int64 timestamp (contract section 2.1).
+    """Strictly coerce ``x`` to an int64 timestamp (see docs/api.md, "Timestamps").
 
     ``bool`` is rejected, anything with ``__index__`` is accepted.
 
