@@ -86,6 +86,23 @@ def split(batches: list, ways: int, how: str) -> list[list]:
     return [batches[i * k:(i + 1) * k] for i in range(ways)]
 
 
+def timed_threads(runs: list, start: threading.Barrier, then=None) -> float:
+    """Starts a thread per function of `runs` (each waits on `start` first), releases
+    them together, and returns the seconds until all have finished (and `then()`,
+    if given, has returned)."""
+    workers = [threading.Thread(target=r) for r in runs]
+    gc.collect()
+    for w in workers:
+        w.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for w in workers:
+        w.join()
+    if then is not None:
+        then()
+    return time.perf_counter() - t0
+
+
 def writers_once(batches: list, n: int, ways: int, how: str) -> float:
     """Records/s of `ways` threads writing `batches` (split between them) + flush()."""
     log = new_log()
@@ -100,16 +117,7 @@ def writers_once(batches: list, n: int, ways: int, how: str) -> float:
                 ext(b)
         return run
 
-    workers = [threading.Thread(target=write(p)) for p in parts]
-    gc.collect()
-    for w in workers:
-        w.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for w in workers:
-        w.join()
-    log.flush()
-    dt = time.perf_counter() - t0
+    dt = timed_threads([write(p) for p in parts], start, then=log.flush)
     assert len(log) == n, (len(log), n)
     log.close()
     return n / dt
@@ -153,15 +161,7 @@ def control_once(batches: list, ways: int) -> float:
                     s += v
         return run
 
-    workers = [threading.Thread(target=loop(p)) for p in parts]
-    gc.collect()
-    for w in workers:
-        w.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for w in workers:
-        w.join()
-    return len(batches) / (time.perf_counter() - t0)
+    return len(batches) / timed_threads([loop(p) for p in parts], start)
 
 
 def scenario_control(batches: list, repeats: int) -> dict:
