@@ -20,8 +20,12 @@ Phases:
    retired-payload queue, the engine's memory estimate (``n/a`` where the implementation
    has no such figure), and how many sampled payloads of deleted records are still alive;
 3. checks:
-   - memory is flat: the largest RSS of the second half of the soak must not exceed
-     ``--max-growth`` (1.25) x the RSS at the end of the first fifth;
+   - memory is flat: the median RSS of the last fifth of the soak must not exceed
+     ``--max-growth`` (1.25) x the median of the second fifth (the first fifth is
+     warm-up), and the largest RSS of the second half must not exceed ``--max-peak``
+     (1.75) x that second-fifth median. Medians of two equal windows, because RSS swings
+     by +-20 % as the allocator takes and returns segment memory: one sample, or a peak
+     against a trough, would flag noise, while a leak moves the median;
    - payloads are freed: a weakref is kept to every ``--sample``-th payload; after a final
      retention delete, ``flush()`` and ``compact()`` (repeated until nothing changes or
      ``--settle-secs`` pass) every sampled payload whose record was deleted must be dead,
@@ -240,15 +244,23 @@ class Soak:
         self.report(time.perf_counter() - start)
 
     def memory_check(self):
+        """Returns (ok, second-fifth median, last-fifth median, growth, second-half peak,
+        peak ratio)."""
         a = self.a
-        base_t = a.secs / 5
-        before = [s for s in self.samples if s[0] <= base_t]
-        base = (before[-1] if before else self.samples[0])[1]
-        second = [r for t, r in self.samples if t >= a.secs / 2]
-        peak2 = max(second) if second else self.samples[-1][1]
-        ratio = peak2 / base if base else float("inf")
-        ok = ratio <= a.max_growth
-        return ok, base, peak2, ratio
+
+        def within(lo, hi):
+            return sorted(r for t, r in self.samples if lo <= t < hi)
+
+        def median(v):
+            return v[len(v) // 2] if v else 0
+
+        base = max(median(within(a.secs / 5, 2 * a.secs / 5)), 1)
+        last = median(within(4 * a.secs / 5, float("inf")))
+        second = within(a.secs / 2, float("inf"))
+        peak = second[-1] if second else self.samples[-1][1]
+        growth, peaks = last / base, peak / base
+        ok = growth <= a.max_growth and peaks <= a.max_peak
+        return ok, base, last, growth, peak, peaks
 
     def payload_check(self):
         """Final retention delete, flush + compaction until the sampled payloads of
@@ -301,7 +313,18 @@ def parse_args(argv=None):
     p.add_argument("--maintenance", choices=("background", "disabled"), default="background")
     p.add_argument("--report", type=float, default=2.0, help="seconds between report lines")
     p.add_argument("--sample", type=int, default=997, help="keep a weakref to every N-th payload")
-    p.add_argument("--max-growth", type=float, default=1.25, help="allowed RSS ratio")
+    p.add_argument(
+        "--max-growth",
+        type=float,
+        default=1.25,
+        help="allowed ratio of the last fifth's median RSS to the second fifth's",
+    )
+    p.add_argument(
+        "--max-peak",
+        type=float,
+        default=1.75,
+        help="allowed ratio of the second half's largest RSS to the second fifth's median",
+    )
     p.add_argument(
         "--settle-secs", type=float, default=30.0, help="time allowed for the final compaction"
     )
@@ -339,12 +362,11 @@ def main(argv=None) -> int:
     written = s.next_ts - a.live
     print(f"soak: {written:,} records written ({written / a.secs / 1e6:.2f} M rec/s)", flush=True)
 
-    mem_ok, base, peak2, ratio = s.memory_check()
-    mid = min(s.samples, key=lambda x: abs(x[0] - a.secs / 2))[1]
+    mem_ok, base, last, growth, peak, peaks = s.memory_check()
     print(
-        f"memory: RSS at {a.secs / 5:g} s {mib(base)} MiB, at {a.secs / 2:g} s {mib(mid)} MiB, "
-        f"end {mib(s.samples[-1][1])} MiB, max of 2nd half {mib(peak2)} MiB: "
-        f"{ratio:.2f}x (limit {a.max_growth}x) -> {'ok' if mem_ok else 'NOT FLAT'}",
+        f"memory: median RSS of the second fifth {mib(base)} MiB, of the last fifth "
+        f"{mib(last)} MiB: {growth:.2f}x (limit {a.max_growth}x); largest of the second half "
+        f"{mib(peak)} MiB: {peaks:.2f}x (limit {a.max_peak}x) -> {'ok' if mem_ok else 'NOT FLAT'}",
         flush=True,
     )
     zombies, deleted, lost, wrong, rounds = s.payload_check()
@@ -364,7 +386,10 @@ def main(argv=None) -> int:
     rc = (0 if mem_ok else 1) | (0 if pay_ok else 2)
     why = []
     if not mem_ok:
-        why.append(f"memory not flat ({ratio:.2f}x > {a.max_growth}x)")
+        why.append(
+            f"memory not flat (growth {growth:.2f}x, limit {a.max_growth}x; "
+            f"peak {peaks:.2f}x, limit {a.max_peak}x)"
+        )
     if not pay_ok:
         why.append(
             f"payloads: {len(zombies)} of deleted records alive, {len(lost)} live ones "
