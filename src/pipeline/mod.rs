@@ -33,9 +33,10 @@ use crate::sync::{spawn, Arc, JoinHandle, Mutex};
 use crate::Value;
 
 pub(crate) use maintenance::Maintenance;
+pub use seal::Accepted;
 pub(crate) use signal::Signals;
 pub(crate) use write::Op;
-pub use write::{Accepted, Written};
+pub use write::Written;
 
 /// One log's pipeline: the store and the stages, shared by the handle and the
 /// background threads.
