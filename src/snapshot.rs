@@ -358,11 +358,8 @@ impl<V: crate::Value> Snapshot<V> {
         };
         let pieces = self.pieces(lo, hi);
         let mut n = 0;
-        for s in self.m.l0.iter().chain(self.m.l1.iter()) {
-            if s.max_ts() >= lo && s.min_ts() <= hi {
-                n += s.count(lo, hi, &pieces);
-            }
-        }
+        // Only the L1 segments overlapping the range (found by search), not all.
+        self.each_segment(lo, hi, |s, _| n += s.count(lo, hi, &pieces));
         let mut srcs = Vec::new();
         for mt in self.m.memruns.iter().chain(std::iter::once(&self.m.active)) {
             mt.sources(lo, hi, &mut srcs);
@@ -463,19 +460,22 @@ impl<V: crate::Value> Snapshot<V> {
                 Some(b) => b.max(t),
             })
         };
+        // L1 segments are disjoint and sorted: the first (last) one with a visible
+        // record in range holds the answer among L1, so the walk stops there
+        // (usually at the first segment it looks at).
         let l1 = &self.m.l1;
         let first = self.m.l1_from(lo);
-        let stretch: Vec<&Arc<crate::segment::Segment<V>>> =
-            l1[first..].iter().take_while(|s| s.min_ts() <= hi).collect();
-        // L1 segments are disjoint and sorted: the first (last) one with a visible
-        // record in range holds the answer among L1.
-        let ordered: Box<dyn Iterator<Item = &&Arc<crate::segment::Segment<V>>>> =
-            if front { Box::new(stretch.iter()) } else { Box::new(stretch.iter().rev()) };
-        for seg in ordered {
-            if let Some(t) = seg_edge(seg, lo, hi, &pieces, front) {
-                offer(t);
-                break;
-            }
+        let found = if front {
+            l1[first..]
+                .iter()
+                .take_while(|s| s.min_ts() <= hi)
+                .find_map(|s| seg_edge(s, lo, hi, &pieces, true))
+        } else {
+            let end = first + l1[first..].partition_point(|s| s.min_ts() <= hi);
+            l1[first..end].iter().rev().find_map(|s| seg_edge(s, lo, hi, &pieces, false))
+        };
+        if let Some(t) = found {
+            offer(t);
         }
         for seg in &self.m.l0 {
             if seg.max_ts() >= lo && seg.min_ts() <= hi {
@@ -571,10 +571,7 @@ impl<V: crate::Value> Snapshot<V> {
         let Some((lo, hi)) = inclusive(&r) else {
             return out;
         };
-        for seg in self.m.l1.iter().chain(self.m.l0.iter()) {
-            if seg.max_ts() < lo || seg.min_ts() > hi {
-                continue;
-            }
+        self.each_segment(lo, hi, |seg, _| {
             let (a, b) = (seg.lower_bound(lo), seg.upper_bound(hi));
             for p in 0..seg.page_count() {
                 let pr = seg.page(p);
@@ -583,7 +580,7 @@ impl<V: crate::Value> Snapshot<V> {
                     out.push(PageRef { seg: seg.clone(), start: s, end: e });
                 }
             }
-        }
+        });
         out
     }
 }
