@@ -75,6 +75,20 @@ impl<V> Manifest<V> {
     pub(crate) fn l1_from(&self, t: i64) -> usize {
         count_below(&self.l1_max, t)
     }
+
+    /// The L1 segments overlapping `[lo, hi]`, in timestamp order (none when
+    /// `lo > hi`): L1 is sorted and disjoint, so they are one stretch, found by two
+    /// searches of the last-timestamp index.
+    pub(crate) fn l1_overlapping(&self, lo: i64, hi: i64) -> &[Arc<Segment<V>>] {
+        let first = self.l1_from(lo);
+        // Segments before `end` end below `hi`; the one at `end` ends at or
+        // above it and overlaps iff it starts at or below it.
+        let mut end = self.l1_from(hi);
+        if self.l1.get(end).is_some_and(|s| s.min_ts() <= hi) {
+            end += 1;
+        }
+        &self.l1[first..end.max(first)]
+    }
 }
 
 impl<V> Clone for Manifest<V> {

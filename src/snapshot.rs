@@ -212,13 +212,7 @@ impl<V: crate::Value> Snapshot<V> {
     /// Calls `f(segment, rank)` for every segment overlapping `[lo, hi]`: L1 (rank 0),
     /// then L0 oldest first (rank `1 + age`).
     fn each_segment<'s>(&'s self, lo: i64, hi: i64, mut f: impl FnMut(&'s Arc<Segment<V>>, u32)) {
-        // L1: sorted and disjoint, so only the overlapping stretch is visited.
-        let l1 = &self.m.l1;
-        let first = self.m.l1_from(lo);
-        for s in &l1[first..] {
-            if s.min_ts() > hi {
-                break;
-            }
+        for s in self.m.l1_overlapping(lo, hi) {
             f(s, 0);
         }
         for (i, s) in self.m.l0.iter().enumerate() {
@@ -463,16 +457,11 @@ impl<V: crate::Value> Snapshot<V> {
         // L1 segments are disjoint and sorted: the first (last) one with a visible
         // record in range holds the answer among L1, so the walk stops there
         // (usually at the first segment it looks at).
-        let l1 = &self.m.l1;
-        let first = self.m.l1_from(lo);
+        let l1 = self.m.l1_overlapping(lo, hi);
         let found = if front {
-            l1[first..]
-                .iter()
-                .take_while(|s| s.min_ts() <= hi)
-                .find_map(|s| seg_edge(s, lo, hi, &pieces, true))
+            l1.iter().find_map(|s| seg_edge(s, lo, hi, &pieces, true))
         } else {
-            let end = first + l1[first..].partition_point(|s| s.min_ts() <= hi);
-            l1[first..end].iter().rev().find_map(|s| seg_edge(s, lo, hi, &pieces, false))
+            l1.iter().rev().find_map(|s| seg_edge(s, lo, hi, &pieces, false))
         };
         if let Some(t) = found {
             offer(t);
