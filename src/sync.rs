@@ -29,6 +29,11 @@ mod imp {
         std::thread::yield_now();
     }
 
+    /// Whether `h` is the handle of the calling thread.
+    pub fn is_current(h: &JoinHandle<()>) -> bool {
+        h.thread().id() == std::thread::current().id()
+    }
+
     pub fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> JoinHandle<()> {
         std::thread::Builder::new().name(name.into()).spawn(f).expect("spawn a maintenance thread")
     }
@@ -52,6 +57,11 @@ mod imp {
         loom::thread::yield_now();
     }
 
+    /// Whether `h` is the handle of the calling thread.
+    pub fn is_current(h: &JoinHandle<()>) -> bool {
+        h.thread().id() == loom::thread::current().id()
+    }
+
     pub fn spawn<F: FnOnce() + Send + 'static>(_name: &str, f: F) -> JoinHandle<()> {
         loom::thread::spawn(f)
     }
@@ -73,6 +83,11 @@ mod imp {
 
     pub fn yield_now() {
         shuttle::thread::yield_now();
+    }
+
+    /// Whether `h` is the handle of the calling thread.
+    pub fn is_current(h: &JoinHandle<()>) -> bool {
+        h.thread().id() == shuttle::thread::current().id()
     }
 
     pub fn spawn<F: FnOnce() + Send + 'static>(_name: &str, f: F) -> JoinHandle<()> {

@@ -29,7 +29,7 @@ use crate::config::{Config, MaintenanceMode};
 use crate::snapshot::Snapshot;
 use crate::stats::Stats;
 use crate::store::Store;
-use crate::sync::{spawn, Arc, JoinHandle, Mutex};
+use crate::sync::{is_current, spawn, Arc, JoinHandle, Mutex};
 use crate::Value;
 
 pub(crate) use maintenance::Maintenance;
@@ -122,14 +122,23 @@ impl Workers {
     }
 
     /// Stops the threads and waits for them (no-op if stopped).
+    ///
+    /// May run on one of the workers itself: a value dropped by maintenance can own
+    /// the log's last handle (or stop it). That worker is not waited for — a
+    /// thread cannot join itself — and leaves its loop once the drop returns; its
+    /// own reference keeps the pipeline alive until then. The handles are taken
+    /// out before joining, so that a worker which stops the same log meanwhile
+    /// finds nothing to join instead of waiting for the lock held here.
     pub(crate) fn stop<V: Value>(&self, p: &Pipeline<V>) {
-        let mut w = self.handles.lock();
-        if w.is_empty() {
+        let handles = std::mem::take(&mut *self.handles.lock());
+        if handles.is_empty() {
             return;
         }
         p.signals.stop();
-        for h in w.drain(..) {
-            let _ = h.join();
+        for h in handles {
+            if !is_current(&h) {
+                let _ = h.join();
+            }
         }
         p.signals.set_running(false);
         // Writers waiting for room must not wait for workers that are gone.
