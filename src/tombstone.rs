@@ -206,6 +206,22 @@ impl TombIndex {
     }
 }
 
+/// The part of a step function (`pieces`: sorted, disjoint) within `[lo, hi]`, its
+/// end pieces clipped to it: what [`step_function`] of the same tombstones clipped
+/// to `[lo, hi]` gives, without the tombstones. Lets a stage that needs the step
+/// function of many sub-ranges of one snapshot build it once.
+pub(crate) fn within(pieces: &[Piece], lo: i64, hi: i64) -> Vec<Piece> {
+    if lo > hi {
+        return Vec::new();
+    }
+    let first = pieces.partition_point(|p| p.hi < lo);
+    pieces[first..]
+        .iter()
+        .take_while(|p| p.lo <= hi)
+        .map(|p| Piece { lo: p.lo.max(lo), hi: p.hi.min(hi), seq: p.seq })
+        .collect()
+}
+
 /// Whether a memtable record `(ts, seq)` is visible to a snapshot with watermark
 /// `watermark` whose tombstone step function is `pieces`.
 #[inline]
@@ -309,6 +325,42 @@ mod tests {
                 assert!((t.lo..=t.hi).any(|ts| brute(&all, ts) == t.seq), "{t:?} is redundant but kept");
             }
         }
+    }
+
+    #[test]
+    fn within_a_whole_step_function_is_the_step_function_of_the_window() {
+        // Random tombstones over a small axis; every window of it, the empty and
+        // inverted ones included, and the extremes of i64.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for round in 0..200 {
+            let n = 1 + next(12) as usize;
+            let mut tombs: Vec<Tomb> = (0..n)
+                .map(|i| {
+                    let lo = next(40) as i64 - 20;
+                    let hi = lo + next(15) as i64;
+                    Tomb { lo, hi, seq: 1 + next(6) + i as u64 }
+                })
+                .collect();
+            if round % 10 == 0 {
+                tombs.push(Tomb { lo: i64::MIN, hi: -15, seq: 3 });
+                tombs.push(Tomb { lo: 18, hi: i64::MAX, seq: 4 });
+            }
+            let whole = step_function(&mut tombs.clone(), i64::MIN, i64::MAX);
+            let bounds = [i64::MIN, -25, -20, -3, 0, 1, 7, 19, 35, i64::MAX];
+            for &lo in &bounds {
+                for &hi in &bounds {
+                    let direct = step_function(&mut tombs.clone(), lo, hi);
+                    assert_eq!(within(&whole, lo, hi), direct, "round {round}, [{lo}, {hi}], {tombs:?}");
+                }
+            }
+        }
+        assert!(within(&[], 0, 10).is_empty());
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::segment::{Level, Segment, Window};
 use crate::stats::Counters;
 use crate::store::Store;
 use crate::sync::{par_map, wait_until, Arc, AtomicU64, Mutex, Ordering};
-use crate::tombstone::{Piece, Tomb};
+use crate::tombstone::{within, Piece, Tomb};
 use crate::Value;
 
 use super::seal;
@@ -195,11 +195,15 @@ impl Flusher {
         let plan = plan.into_iter().map(|d| d.filter(|_| to_l1.is_some()));
         let jobs: Vec<(Arc<Memtable<V>>, Option<Direct>)> = memruns.iter().cloned().zip(plan).collect();
         let (origin, window) = (store.cfg.window_origin, to_l1.unwrap_or(i64::MAX));
+        // The step function of every tombstone the flush sees, built once: built per
+        // memrun, it would walk every memrun's tombstones once per memrun (quadratic
+        // in the queue, which manual maintenance does not bound).
+        let all_pieces = snap.pieces(i64::MIN, i64::MAX);
         let built: Vec<Built<V>> = par_map(&jobs, |(mr, direct)| {
             let mut srcs = Vec::new();
             mr.sources(i64::MIN, i64::MAX, &mut srcs);
             let Some((lo, hi)) = ts_bounds(&srcs) else { return (Vec::new(), Vec::new()) };
-            let pieces = snap.pieces(lo, hi);
+            let pieces = within(&all_pieces, lo, hi);
             if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
                 // Deleted whole: nothing to copy.
                 return (Vec::new(), Vec::new());

@@ -26,7 +26,7 @@ use crate::snapshot::Snapshot;
 use crate::stats::{Counters, WindowReport};
 use crate::store::Store;
 use crate::sync::{par_map, Arc, AtomicBool, Mutex, Ordering};
-use crate::tombstone::{Piece, Tomb};
+use crate::tombstone::{within, Piece, Tomb};
 use crate::Value;
 
 use super::flush::Flushed;
@@ -239,8 +239,14 @@ impl Compactor {
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
         let max_records = store.l1_segment_records();
+        // The step function over the span of every stretch, built once (per stretch it
+        // would walk every memrun's tombstones once per stretch).
+        let span = plan.stretches.iter().fold(None, |acc: Option<(i64, i64)>, &(_, lo, hi)| {
+            Some(acc.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
+        });
+        let span_pieces = span.map_or_else(Vec::new, |(lo, hi)| snap.pieces(lo, hi));
         let outputs: Vec<Arc<Segment<V>>> = par_map(&plan.stretches, |&(w, lo, hi)| {
-            let pieces = snap.pieces(lo, hi);
+            let pieces = within(&span_pieces, lo, hi);
             let mut srcs = Vec::new();
             for s in &l1_in {
                 s.sources(lo, hi, &pieces, 0, &mut srcs);
