@@ -195,15 +195,26 @@ impl Flusher {
         let plan = plan.into_iter().map(|d| d.filter(|_| to_l1.is_some()));
         let jobs: Vec<(Arc<Memtable<V>>, Option<Direct>)> = memruns.iter().cloned().zip(plan).collect();
         let (origin, window) = (store.cfg.window_origin, to_l1.unwrap_or(i64::MAX));
-        // The step function of every tombstone the flush sees, built once: built per
-        // memrun, it would walk every memrun's tombstones once per memrun (quadratic
-        // in the queue, which manual maintenance does not bound).
-        let all_pieces = snap.pieces(i64::MIN, i64::MAX);
+        // The step function over the span of every memrun flushed, built once: built
+        // per memrun, it would walk every memrun's tombstones once per memrun
+        // (quadratic in the queue, which manual maintenance does not bound).
+        let any = |_: i64, _: u64| true;
+        let end = |front| Edge { lo: i64::MIN, hi: i64::MAX, front, visible: &any };
+        let span = memruns
+            .iter()
+            .filter_map(|mr| Some((mr.edge(&end(true))?, mr.edge(&end(false))?)))
+            .reduce(|(a, b), (lo, hi)| (a.min(lo), b.max(hi)));
+        let all_pieces = span.map_or_else(Vec::new, |(lo, hi)| snap.pieces(lo, hi));
         let built: Vec<Built<V>> = par_map(&jobs, |(mr, direct)| {
             let mut srcs = Vec::new();
             mr.sources(i64::MIN, i64::MAX, &mut srcs);
             let Some((lo, hi)) = ts_bounds(&srcs) else { return (Vec::new(), Vec::new()) };
-            let pieces = within(&all_pieces, lo, hi);
+            // (The memrun's records lie within `span`; were they not, its own step
+            // function would be built.)
+            let pieces = match span {
+                Some((a, b)) if a <= lo && hi <= b => within(&all_pieces, lo, hi),
+                _ => snap.pieces(lo, hi),
+            };
             if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
                 // Deleted whole: nothing to copy.
                 return (Vec::new(), Vec::new());
