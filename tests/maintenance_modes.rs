@@ -81,3 +81,35 @@ fn compact_request_runs_on_next_manual_step() {
     assert_eq!(log.count(..), 100);
     log.validate().unwrap();
 }
+
+/// Regression: `stop_maintenance` racing with `start_maintenance` on another
+/// thread. A stop that let go of the worker list before joining let a concurrent
+/// start restart the signals, and the old workers, never told to stop, were waited
+/// for forever (seen in the Python suite's thread tests).
+#[test]
+fn concurrent_start_and_stop_never_hang() {
+    let log: std::sync::Arc<Timelog<u32>> =
+        std::sync::Arc::new(tiny(MaintenanceMode::Background).build().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    for k in 0..2 {
+        let log = log.clone();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for i in 0..3000u32 {
+                let _ = log.append(i64::from(i), i);
+                if (i + k) % 2 == 0 {
+                    log.stop_maintenance().unwrap();
+                } else {
+                    log.start_maintenance().unwrap();
+                }
+            }
+            let _ = tx.send(());
+        });
+    }
+    for _ in 0..2 {
+        rx.recv_timeout(Duration::from_secs(60)).expect("start/stop from two threads hung");
+    }
+    log.start_maintenance().unwrap();
+    log.flush();
+    assert_eq!(log.len(), 6000);
+}

@@ -126,16 +126,16 @@ impl Workers {
     /// May run on one of the workers itself: a value dropped by maintenance can own
     /// the log's last handle (or stop it). That worker is not waited for — a
     /// thread cannot join itself — and leaves its loop once the drop returns; its
-    /// own reference keeps the pipeline alive until then. The handles are taken
-    /// out before joining, so that a worker which stops the same log meanwhile
-    /// finds nothing to join instead of waiting for the lock held here.
+    /// own reference keeps the pipeline alive until then. The lock is held
+    /// throughout, so that a concurrent `start` cannot restart the signals while
+    /// the old workers are still being joined.
     pub(crate) fn stop<V: Value>(&self, p: &Pipeline<V>) {
-        let handles = std::mem::take(&mut *self.handles.lock());
-        if handles.is_empty() {
+        let mut w = self.handles.lock();
+        if w.is_empty() {
             return;
         }
         p.signals.stop();
-        for h in handles {
+        for h in w.drain(..) {
             if !is_current(&h) {
                 let _ = h.join();
             }
