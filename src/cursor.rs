@@ -756,6 +756,11 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     }
 }
 
+/// What [`Cursor::source`] shows of a source: its timestamps, its values, and its
+/// segment when it is one.
+#[cfg(feature = "arrow")]
+pub(crate) type SourceColumns<'c, V> = (&'c [i64], &'c [V], Option<&'c Arc<Segment<V>>>);
+
 /// Iterator over `(ts, &value)` of a snapshot range, ascending by timestamp
 /// (equal timestamps in insertion order), made by
 /// [`Snapshot::range`](crate::Snapshot::range); iterate from the back with
@@ -1105,6 +1110,43 @@ impl<V> Cursor<V> {
     /// ```
     pub fn remaining(&self) -> usize {
         self.m.remaining()
+    }
+
+    /// Takes the next stretch of at most `max` records of one source from the front:
+    /// the source's index (see [`Cursor::source`]) and the records' positions in it,
+    /// ascending. A stretch the merge walks as a slice comes whole (the export turns
+    /// long stretches of a segment into zero-copy columns); records the loser tree
+    /// merges come one at a time.
+    #[cfg(feature = "arrow")]
+    pub(crate) fn next_chunk(&mut self, max: usize) -> Option<(usize, std::ops::Range<usize>)> {
+        if max == 0 {
+            return None;
+        }
+        if !self.m.tree_on::<Front>() {
+            if let Some((i, r, ())) = self.m.take_fast::<Front>(max) {
+                return Some((i, r));
+            }
+        }
+        let (i, j) = self.m.step::<Front>()?;
+        // A pick hands out the first record of its stretch: join the rest of it.
+        let st = &self.m.stretch[Front::I];
+        if max > 1 && !self.m.tree_on::<Front>() && st.src == Some(i) && st.pos == j + 1 {
+            if let Some((_, r, ())) = self.m.take_fast::<Front>(max - 1) {
+                debug_assert_eq!(r.start, j + 1);
+                return Some((i, j..r.end));
+            }
+        }
+        Some((i, j..j + 1))
+    }
+
+    /// The columns of source `i` of [`Cursor::next_chunk`], and its segment when it
+    /// is one (not the copy of the range's memtable records).
+    #[cfg(feature = "arrow")]
+    pub(crate) fn source(&self, i: usize) -> SourceColumns<'_, V> {
+        match &self.m.srcs[i].cols {
+            Owned::Seg(s) => (s.ts(), s.vals(), Some(s)),
+            Owned::Mem(ts, vals) => (ts, vals, None),
+        }
     }
 
     /// The snapshot this cursor reads.

@@ -20,6 +20,13 @@ pub enum Error {
     WrongMode,
     /// [`Timelog::validate`](crate::Timelog::validate) found a broken invariant.
     Corrupt(String),
+    /// Arrow or Parquet data could not be read or written: a column of the wrong
+    /// type, a null where the log's values cannot hold one, a timestamp that does
+    /// not fit the log's unit, or an error of the Arrow or Parquet libraries.
+    Arrow(String),
+    /// A file operation of an export failed, or would have overwritten an existing
+    /// file; the message names the path.
+    Io(String),
 }
 
 impl fmt::Display for Error {
@@ -31,6 +38,8 @@ impl fmt::Display for Error {
             Error::InvalidRange => f.write_str("invalid range: start must not be after end"),
             Error::WrongMode => f.write_str("operation not allowed in the current maintenance mode"),
             Error::Corrupt(what) => write!(f, "invariant violated: {what}"),
+            Error::Arrow(what) => write!(f, "arrow: {what}"),
+            Error::Io(what) => write!(f, "i/o: {what}"),
         }
     }
 }

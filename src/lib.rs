@@ -37,6 +37,8 @@
 mod config;
 mod cursor;
 mod error;
+#[cfg(feature = "arrow")]
+mod export;
 mod hint;
 pub mod iter;
 mod manifest;
@@ -59,12 +61,16 @@ pub use snapshot::{PageRef, Snapshot};
 pub use stats::Stats;
 pub use timelog::Timelog;
 
+#[cfg(feature = "arrow")]
+pub use export::{arrow, parquet};
+
 /// What the log can store: values are shared by reference between threads and
 /// cloned when flush and compaction rewrite them into segments.
 pub trait Value: Clone + Send + Sync + 'static {}
 impl<T: Clone + Send + Sync + 'static> Value for T {}
 
-/// The README's Rust example, compiled and run as a doctest.
+/// The README's Rust examples, compiled and run as doctests (with the `arrow`
+/// feature, which its Arrow and Parquet example needs).
 #[doc = include_str!("../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "arrow"))]
 pub struct ReadmeDoctests;

@@ -12,7 +12,24 @@
 //! hidden exactly when a tombstone with sequence `>= applied_seq` covers it.
 
 use crate::cursor::Src;
+use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::tombstone::Piece;
+
+/// The segments of one log that are alive, and their bytes: published ones and
+/// ones that snapshots, cursors or exported Arrow buffers still hold after the log
+/// dropped them (`stats()` reports the difference as pinned).
+#[derive(Default)]
+pub(crate) struct Tally {
+    pub(crate) segments: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+}
+
+impl Tally {
+    /// `(segments, bytes)` alive now.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (self.segments.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+}
 
 /// Which level a segment lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +109,17 @@ pub(crate) struct Segment<V> {
     pub(crate) level: Level,
     /// For L1: the window the segment lies in.
     pub(crate) window: Option<Window>,
+    /// The log's count of live segments, which this one is part of until dropped.
+    tally: Option<Arc<Tally>>,
+}
+
+impl<V> Drop for Segment<V> {
+    fn drop(&mut self) {
+        if let Some(t) = &self.tally {
+            t.segments.fetch_sub(1, Ordering::Relaxed);
+            t.bytes.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
+        }
+    }
 }
 
 /// An L1 window: timestamps `lo..=hi`, from a partition of the axis into windows
@@ -142,7 +170,15 @@ impl<V> Segment<V> {
             (Some(&a), Some(&b)) => (a, b),
             _ => (i64::MAX, i64::MIN),
         };
-        Segment { id, min, max, ts, vals, fences, radix, page_len, applied_seq, level, window }
+        Segment { id, min, max, ts, vals, fences, radix, page_len, applied_seq, level, window, tally: None }
+    }
+
+    /// Counts the segment in `tally` until it is dropped.
+    pub(crate) fn tallied(mut self, tally: &Arc<Tally>) -> Self {
+        tally.segments.fetch_add(1, Ordering::Relaxed);
+        tally.bytes.fetch_add(self.bytes() as u64, Ordering::Relaxed);
+        self.tally = Some(tally.clone());
+        self
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -111,6 +111,13 @@ pub struct Stats {
     /// partly deleted segments), in total. With `flushed_records`, the write
     /// amplification: `(flushed_records + compacted_records) / records written`.
     pub compacted_records: u64,
+    /// Segments the log no longer uses that are still alive because snapshots,
+    /// cursors or exported Arrow batches hold them (they hold back reclamation until
+    /// dropped). While a flush or compaction runs, the segments it has built but not
+    /// published yet count here too.
+    pub pinned_segments: usize,
+    /// The bytes of `pinned_segments` (not part of `memory_bytes`).
+    pub pinned_bytes: usize,
 }
 
 /// What `stats()` shows of the window controller.
@@ -159,6 +166,9 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
     }
     let memory_bytes = segs().map(|s| s.bytes()).sum::<usize>() + mem_bytes;
     let (runs, ooo) = m.active.record_split();
+    let (alive, alive_bytes) = store.tally.get();
+    let published = segs().count() as u64;
+    let published_bytes = segs().map(|s| s.bytes() as u64).sum::<u64>();
     let c = &store.counters;
     Stats {
         l0_segments: m.l0.len(),
@@ -194,6 +204,8 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         segments_dropped: Counters::get(&c.segments_dropped),
         flushed_records: Counters::get(&c.flushed_records),
         compacted_records: Counters::get(&c.compacted_records),
+        pinned_segments: alive.saturating_sub(published) as usize,
+        pinned_bytes: alive_bytes.saturating_sub(published_bytes) as usize,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::cursor::Range;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestCell};
 use crate::memtable::Memtable;
-use crate::segment::{Level, Segment, Window};
+use crate::segment::{Level, Segment, Tally, Window};
 use crate::seq::Sequencer;
 use crate::snapshot::Snapshot;
 use crate::stats::Counters;
@@ -22,6 +22,8 @@ pub(crate) struct Store<V> {
     pub(crate) seq: Sequencer,
     pub(crate) manifest: ManifestCell<V>,
     pub(crate) counters: Counters,
+    /// Every segment of this log that is still alive (published or pinned).
+    pub(crate) tally: Arc<Tally>,
     next_segment_id: AtomicU64,
 }
 
@@ -42,6 +44,7 @@ impl<V: Value> Store<V> {
             seq: Sequencer::new(),
             manifest,
             counters: Counters::default(),
+            tally: Arc::new(Tally::default()),
             next_segment_id: AtomicU64::new(1),
         }
     }
@@ -104,7 +107,7 @@ impl<V: Value> Store<V> {
                 ts.shrink_to_fit();
                 vals.shrink_to_fit();
                 let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
-                out.push(Segment::new(id, ts, vals, page_len, applied, level, window));
+                out.push(Segment::new(id, ts, vals, page_len, applied, level, window).tallied(&self.tally));
             }
             if carry.is_none() {
                 return out;
