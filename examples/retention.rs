@@ -24,6 +24,10 @@
 //! between reports, default 2), `--limit X` (the growth ratio, default 1.25),
 //! `--peak-limit X` (the peak ratio, default 1.75), `--leak MIB` (leak MIB of
 //! touched memory per second on purpose, to see the check fail),
+//! `--export` (with the cargo feature `arrow`: after every delete, export the
+//! records appended since the one before as Arrow batches and hold the last four
+//! exports, so that exported buffers pin segments the log has dropped; the
+//! `pinned` column shows what they hold, and RSS must stay flat all the same),
 //! `--reads` (at the end, time full scans, ranges and point lookups over the
 //! churned log against a freshly built log holding the same records).
 
@@ -42,6 +46,7 @@ struct Args {
     peak_limit: f64,
     leak: f64,
     reads: bool,
+    export: bool,
 }
 
 fn parse() -> Args {
@@ -56,6 +61,7 @@ fn parse() -> Args {
         peak_limit: 1.75,
         leak: 0.0,
         reads: false,
+        export: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,10 +88,11 @@ fn parse() -> Args {
             "--peak-limit" => a.peak_limit = num(val()),
             "--leak" => a.leak = num(val()),
             "--reads" => a.reads = true,
+            "--export" => a.export = true,
             "-h" | "--help" => {
                 println!(
                     "usage: retention [--secs N] [--live N] [--payload BYTES] [--delete-every N] \
-                     [--batch N] [--report SECS] [--limit RATIO] [--peak-limit RATIO] [--leak MIB] [--reads]"
+                     [--batch N] [--report SECS] [--limit RATIO] [--peak-limit RATIO] [--leak MIB] [--reads] [--export]"
                 );
                 std::process::exit(0)
             }
@@ -123,7 +130,12 @@ fn mib(b: u64) -> f64 {
 
 fn main() {
     let a = parse();
+    if a.export && !cfg!(feature = "arrow") {
+        eprintln!("retention: --export needs the cargo feature `arrow` (--features arrow)");
+        std::process::exit(2);
+    }
     let log: Timelog<Vec<u8>> = Timelog::new();
+    let mut exports = Exports::default();
     let payload = vec![7u8; a.payload];
     println!(
         "retention soak: {} s, live window {} records, {}-byte payloads, delete_before every {} appends, {}",
@@ -140,8 +152,19 @@ fn main() {
     let live_bytes = a.live as u64 * (8 + 24 + block);
     println!("live data: about {:.0} MiB (ts + Vec header + payload block)", mib(live_bytes));
     println!(
-        "{:>7} {:>9} {:>10} {:>10} {:>7} {:>4} {:>5} {:>6} {:>10} {:>10} {:>5}",
-        "secs", "rss MiB", "live", "dead", "appends", "L0", "L1", "tombs", "engine MiB", "dead MiB", "w-amp"
+        "{:>7} {:>9} {:>10} {:>10} {:>7} {:>4} {:>5} {:>6} {:>10} {:>10} {:>5} {:>10}",
+        "secs",
+        "rss MiB",
+        "live",
+        "dead",
+        "appends",
+        "L0",
+        "L1",
+        "tombs",
+        "engine MiB",
+        "dead MiB",
+        "w-amp",
+        "pinned MiB"
     );
     let start = Instant::now();
     let total = Duration::from_secs_f64(a.secs);
@@ -168,6 +191,9 @@ fn main() {
             if since_delete >= a.delete_every {
                 since_delete = 0;
                 log.delete_before(ts - a.live).expect("a non-empty range");
+                if a.export {
+                    exports.export(&log, ts - a.delete_every..ts);
+                }
             }
         }
         let t = start.elapsed().as_secs_f64();
@@ -192,7 +218,7 @@ fn main() {
                 .max()
                 .unwrap_or_else(rss);
             println!(
-                "{:>7.1} {:>9.1} {:>10} {:>10} {:>6.1}M {:>4} {:>5} {:>6} {:>10.1} {:>10.1} {:>5.2}",
+                "{:>7.1} {:>9.1} {:>10} {:>10} {:>6.1}M {:>4} {:>5} {:>6} {:>10.1} {:>10.1} {:>5.2} {:>10.1}",
                 t,
                 mib(r),
                 st.records,
@@ -204,6 +230,7 @@ fn main() {
                 mib(st.memory_bytes as u64),
                 mib(st.dead_bytes as u64),
                 (st.flushed_records + st.compacted_records) as f64 / ts.max(1) as f64,
+                mib(st.pinned_bytes as u64),
             );
         }
         if t >= total.as_secs_f64() {
@@ -228,6 +255,41 @@ fn main() {
         std::process::exit(1);
     }
     println!("ok: memory is flat");
+}
+
+/// The Arrow exports `--export` holds: the last four, so that their buffers pin
+/// segments the log has already dropped or rewritten.
+#[derive(Default)]
+struct Exports {
+    #[cfg(feature = "arrow")]
+    held: std::collections::VecDeque<Vec<arrow_array::RecordBatch>>,
+    /// Rows exported, checked against the log's count of the same range.
+    #[cfg(feature = "arrow")]
+    rows: u64,
+}
+
+impl Exports {
+    #[cfg(feature = "arrow")]
+    fn export(&mut self, log: &Timelog<Vec<u8>>, r: std::ops::Range<i64>) {
+        let snap = log.snapshot();
+        let want = snap.count(r.clone());
+        let batches: Vec<_> = snap
+            .record_batches(r, &timelog::arrow::ExportOptions::new())
+            .collect::<Result<_, _>>()
+            .expect("an export of the log");
+        let got: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(got, want, "an export lost or added rows");
+        self.rows += got as u64;
+        self.held.push_back(batches);
+        if self.held.len() > 4 {
+            self.held.pop_front();
+        }
+    }
+
+    #[cfg(not(feature = "arrow"))]
+    fn export(&mut self, _: &Timelog<Vec<u8>>, _: std::ops::Range<i64>) {
+        unreachable!("--export is refused without the feature");
+    }
 }
 
 /// The outcome of the flatness rule (see the file's doc comment).
