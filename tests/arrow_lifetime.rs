@@ -19,9 +19,12 @@ fn collect(b: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>
 
 #[test]
 fn compacted_columns_are_shared_not_copied() {
-    let log: Timelog<u64> = manual();
-    let _ = log.append_batch((0..100_000).map(|t| (t, t as u64)));
+    // Pages of 256 records: L1 segments of 16,384, smaller than a default batch.
+    let log: Timelog<u64> =
+        Timelog::builder().maintenance(MaintenanceMode::Manual).target_page_bytes(4096).build().unwrap();
+    let _ = log.append_batch((0..300_000).map(|t| (t, t as u64)));
     log.compact_now();
+    assert!(log.stats().l1_segments >= 3, "segments smaller than a default batch");
     let snap = log.snapshot();
     let pages = snap.segment_pages(..);
     // Where the segments' columns lie: each page is a slice of one of them.
@@ -33,8 +36,10 @@ fn compacted_columns_are_shared_not_copied() {
     };
     let ts_col = |pg: &timelog::PageRef<u64>| (pg.timestamps().as_ptr() as usize, pg.len());
     let val_col = |pg: &timelog::PageRef<u64>| (pg.values().as_ptr() as usize, pg.len());
-    let batches = collect(snap.record_batches(.., &ExportOptions::new().batch_rows(10_000)));
-    assert!(batches.len() >= 10);
+    let mut batches = collect(snap.record_batches(.., &ExportOptions::new().batch_rows(10_000)));
+    assert!(batches.len() >= 30);
+    // Default batches are larger than a segment: each segment is one shared batch.
+    batches.extend(collect(snap.record_batches(.., &ExportOptions::new())));
     for b in &batches {
         let ts = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
         let v = b.column(1).as_any().downcast_ref::<UInt64Array>().unwrap();
@@ -48,6 +53,30 @@ fn compacted_columns_are_shared_not_copied() {
         let tp = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().as_ptr() as usize;
         assert!(!inside(tp, &ts_col));
     }
+}
+
+#[test]
+fn late_records_between_segments_keep_batches_large_and_mostly_shared() {
+    let log: Timelog<u64> = manual();
+    let _ = log.append_batch((0..300_000).map(|t| (t * 2, 1)));
+    log.compact_now();
+    // A late record every 10,000 timestamps, in the memtable.
+    let _ = log.append_batch((0..30).map(|k| (k * 20_000 + 1, 2)));
+    let snap = log.snapshot();
+    let shared = |b: &RecordBatch| {
+        let p = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().as_ptr() as usize;
+        snap.segment_pages(..).iter().any(|pg| {
+            let s = pg.timestamps().as_ptr() as usize;
+            p >= s && p < s + pg.len() * 8
+        })
+    };
+    let batches = collect(snap.record_batches(.., &ExportOptions::new()));
+    let rows: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(rows.iter().sum::<usize>(), 300_030);
+    // min_share is 4,096 for the default target: no batch is smaller but the last.
+    assert!(rows[..rows.len() - 1].iter().all(|&n| n >= 4096), "{rows:?}");
+    let shared_rows: usize = batches.iter().filter(|b| shared(b)).map(|b| b.num_rows()).sum();
+    assert!(shared_rows * 10 >= 300_030 * 5, "only {shared_rows} rows shared: {rows:?}");
 }
 
 #[test]

@@ -100,19 +100,29 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
                     None => break,
                 },
             };
-            if share && self.rows == 0 && r.len() >= self.min_share {
-                if let Some(seg) = cur.source(i).2.cloned() {
+            // A stretch of a segment long enough to stand alone is shared, never
+            // copied whole: rows copied before it end their batch first, topped up from
+            // the stretch's head to at least `min_share` rows so that batches stay large.
+            let mut stop = r.end;
+            if share && r.len() >= self.min_share && cur.source(i).2.is_some() {
+                if self.rows == 0 {
+                    let seg = cur.source(i).2.expect("checked").clone();
                     if let Some(b) = self.shared_batch(&seg, r.clone()) {
                         return Some(b);
                     }
                     // The encoder declined: the stretch is copied below.
+                } else if self.rows >= self.min_share {
+                    self.carry = Some((i, r));
+                    return Some(self.copied_batch());
+                } else if r.len() - (self.min_share - self.rows) >= self.min_share {
+                    stop = r.start + (self.min_share - self.rows);
                 }
             }
             let (_, vals, _) = self.cur.as_ref().expect("a stretch comes from a cursor").source(i);
             // Cut where the variable-width bytes would pass the limit.
-            let mut end = r.end;
+            let mut end = stop;
             if self.has_value {
-                for (k, v) in vals[r.clone()].iter().enumerate() {
+                for (k, v) in vals[r.start..stop].iter().enumerate() {
                     let b = self.enc.data_bytes(v);
                     if self.bytes + b > max_bytes {
                         if self.rows + k == 0 {
