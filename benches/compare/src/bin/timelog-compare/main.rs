@@ -13,8 +13,16 @@
 //! Modules: [`baselines`] (the structures under test), [`scenarios`] (what is
 //! timed), [`cpu`] (the CPU-time figures), [`memory`] (the memory probes),
 //! [`measure`] (timing, CPU clocks, the counting allocator, RSS), [`report`]
-//! (medians, per-repeat ratios, table, targets, JSON).
+//! (medians, per-repeat ratios, table, targets, JSON), and, with the cargo
+//! feature `arrow` of this package, `arrow` (the Arrow and Parquet export
+//! figures):
+//!
+//! ```text
+//! cargo run --release -p timelog-compare --features arrow --bin timelog-compare -- --only arrow
+//! ```
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod baselines;
 mod cpu;
 mod measure;
@@ -37,16 +45,23 @@ struct Opts {
     json: Option<String>,
     mem_probe: Option<String>,
     skip_memory: bool,
+    /// `--only arrow`: only the Arrow scenarios and their baselines.
+    arrow_only: bool,
 }
 
 /// The `--help` text.
 const USAGE: &str =
     "usage: timelog-compare [--records N] [--repeats R] [--ooo RATE] [--json FILE] [--skip-memory]
+                       [--only arrow]
   --records N    records of the canonical workload (default 5000000)
   --repeats R    runs of every timed scenario; medians are reported (default 3)
   --ooo RATE     out-of-order rate (default 0.05, the canonical workload)
   --json FILE    also write the medians as JSON to FILE
-  --skip-memory  do not run the memory probes (child processes)";
+  --skip-memory  do not run the memory probes (child processes)
+  --only arrow   run only the Arrow scenarios (arrow_export, parquet_export) and
+                 their baselines, no memory probes. The Arrow scenarios need the
+                 package's `arrow` feature (cargo run -p timelog-compare --features
+                 arrow ...); built with it, a run without --only adds them to the others";
 
 impl Opts {
     /// The options of this process's command line; exits with the usage on an error.
@@ -58,6 +73,7 @@ impl Opts {
             json: None,
             mem_probe: None,
             skip_memory: false,
+            arrow_only: false,
         };
         let mut args = std::env::args().skip(1);
         let fail = |m: &str| -> ! {
@@ -85,6 +101,11 @@ impl Opts {
                 "--json" => o.json = Some(value("--json")),
                 "--mem-probe" => o.mem_probe = Some(value("--mem-probe")),
                 "--skip-memory" => o.skip_memory = true,
+                "--only" => match value("--only").as_str() {
+                    "arrow" if cfg!(feature = "arrow") => o.arrow_only = true,
+                    "arrow" => fail("--only arrow needs the `arrow` feature: cargo run -p timelog-compare --features arrow"),
+                    other => fail(&format!("--only takes `arrow`, not {other:?}")),
+                },
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0)
@@ -128,14 +149,21 @@ fn main() {
     let mut check = Checks::default();
     for r in 0..o.repeats {
         let t = Instant::now();
-        scenarios::run_all(&inputs, &mut s, &mut check);
+        if !o.arrow_only {
+            scenarios::run_all(&inputs, &mut s, &mut check);
+        }
+        #[cfg(feature = "arrow")]
+        {
+            measure::trim_heap();
+            arrow::run_arrow(&inputs.w, &mut s, &mut check);
+        }
         eprintln!("  repeat {}/{} done in {:.1} s", r + 1, o.repeats, t.elapsed().as_secs_f64());
     }
-    if !o.skip_memory {
+    if !o.skip_memory && !o.arrow_only {
         memory::run_memory(&o, &mut s);
     }
     println!("load average at the start: {load0}, at the end: {}", load_average());
-    let table = report::build_table(&s);
+    let table = report::build_table(&s, o.arrow_only);
     report::print_table(&table);
     report::print_extras(&s);
     report::print_targets(&table);

@@ -33,6 +33,9 @@ enum On {
     Engine,
     /// The engine's median over the engine's median of another row.
     EngineOver(&'static str),
+    /// No target: the engine's median is reported.
+    #[cfg_attr(not(feature = "arrow"), allow(dead_code))]
+    Reported,
 }
 
 /// A target of the issues, on the engine.
@@ -49,6 +52,13 @@ struct Target {
 /// A target on the row's ratio ("x").
 const fn on_ratio(label: &'static str, value: f64) -> Target {
     Target { label, on: On::Ratio, value, scale: 1.0, suffix: "x" }
+}
+
+/// A figure without a target, reported in the row's unit (shown divided by
+/// `scale`, with `suffix`).
+#[cfg(feature = "arrow")]
+const fn reported(label: &'static str, scale: f64, suffix: &'static str) -> Target {
+    Target { label, on: On::Reported, value: f64::NAN, scale, suffix }
 }
 
 /// One row of the table and of the JSON output.
@@ -215,6 +225,52 @@ const SCENARIOS: [Scenario; 16] = [
     },
 ];
 
+/// The rows of the cargo feature `arrow` (see the `arrow` module), after the
+/// others.
+#[cfg(feature = "arrow")]
+const ARROW_SCENARIOS: [Scenario; 4] = [
+    Scenario {
+        key: "arrow_export",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Own("engine full scan summing ts + value"),
+        targets: &[on_ratio("Arrow export + sum kernels vs engine scan", 0.8)],
+    },
+    Scenario {
+        key: "parquet_export",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::None,
+        targets: &[reported("Parquet export, Snappy, 10 windows", 1e6, " M/s")],
+    },
+    Scenario {
+        key: "parquet_bytes",
+        unit: "bytes/record",
+        higher_is_better: false,
+        base: Base::None,
+        targets: &[reported("Parquet on disk, Snappy", 1.0, " B/rec")],
+    },
+    Scenario {
+        key: "parquet_bytes_zstd3",
+        unit: "bytes/record",
+        higher_is_better: false,
+        base: Base::None,
+        targets: &[reported("Parquet on disk, Zstd(3)", 1.0, " B/rec")],
+    },
+];
+
+/// The rows of the table and of the JSON output, in order: the scenarios of
+/// every build unless `arrow_only`, then those of the cargo feature `arrow`
+/// (none without it).
+fn scenarios(arrow_only: bool) -> impl Iterator<Item = &'static Scenario> {
+    let core: &'static [Scenario] = if arrow_only { &[] } else { &SCENARIOS };
+    #[cfg(feature = "arrow")]
+    let arrow: &'static [Scenario] = &ARROW_SCENARIOS;
+    #[cfg(not(feature = "arrow"))]
+    let arrow: &'static [Scenario] = &[];
+    core.iter().chain(arrow)
+}
+
 /// The median of `v` (`None` if empty).
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
@@ -269,10 +325,10 @@ pub struct Row {
 /// The rows of the table and of the JSON output.
 pub type Table = Vec<Row>;
 
-/// The medians and ratios of every JSON scenario.
-pub fn build_table(s: &Samples) -> Table {
-    SCENARIOS
-        .iter()
+/// The medians and ratios of every JSON scenario (only the Arrow ones if
+/// `arrow_only`).
+pub fn build_table(s: &Samples, arrow_only: bool) -> Table {
+    scenarios(arrow_only)
         .map(|sc| {
             let key = sc.key;
             let vals = IMPLS.map(|imp| match sc.base {
@@ -333,6 +389,12 @@ pub fn print_table(t: &Table) {
          one writer / alone; two_writers_cpu, the engine with one writer; maintenance_cpu_share, the\n \
          engine's write path. For records/s higher is better, for ns and bytes lower is better)"
     );
+    if t.iter().any(|r| r.sc.key == "arrow_export") {
+        println!(
+            "(arrow_export: the engine's Arrow export summed by arrow's sum kernels, against the engine's own\n \
+             full scan summing ts + value; parquet_*: the export to Parquet files, no baseline)"
+        );
+    }
 }
 
 /// Prints the figures that are not in the JSON: the engine's extra reads, the
@@ -376,6 +438,32 @@ pub fn print_extras(s: &Samples) {
         }
     }
     line("1 writer: unattributed (main thread)", m("cpu_unattributed", "engine"), "ns");
+    line("engine scan summing ts + value (arrow base)", m("arrow_export", "baseline"), "records/s");
+    if let Some(x) = m("arrow_batches", "engine") {
+        println!("  {:<44} {x:.0}", "Arrow batches per export (default options)");
+    }
+    if let (Some(x), Some(q)) = (
+        m("arrow_export_small", "engine"),
+        s.ratio(("arrow_export_small", "engine"), ("arrow_export", "baseline")),
+    ) {
+        let label = "Arrow export + sums, batch_rows(8192)";
+        println!("  {label:<44} {}, {q:.2}x the engine scan", fmt_value(Some(x), "records/s"));
+    }
+    if let Some(x) = m("arrow_batches_small", "engine") {
+        println!("  {:<44} {x:.0}", "Arrow batches per export, batch_rows(8192)");
+    }
+    if let (Some(l1), Some(l0)) = (m("arrow_l1_segments", "engine"), m("arrow_l0_segments", "engine")) {
+        println!("  {:<44} {l1:.0} L1, {l0:.0} L0", "segments behind the Arrow figures");
+    }
+    if let Some(x) = m("parquet_export_files", "engine") {
+        println!("  {:<44} {x:.0}", "Parquet files per export (Snappy)");
+    }
+    line("Parquet, Snappy: process CPU/record", m("parquet_export_cpu", "engine"), "ns");
+    line("Parquet export, Zstd(3)", m("parquet_export_zstd3", "engine"), "records/s");
+    if let Some(x) = m("parquet_export_zstd3_files", "engine") {
+        println!("  {:<44} {x:.0}", "Parquet files per export (Zstd(3))");
+    }
+    line("Parquet, Zstd(3): process CPU/record", m("parquet_export_zstd3_cpu", "engine"), "ns");
     if let Some(x) = m("write_amplification_settled", "engine") {
         println!("  {:<44} {x:.2}x", "write amplification without compact_now()");
     }
@@ -398,6 +486,7 @@ fn target_figure(t: &Table, r: &Row, target: &Target) -> Option<f64> {
         On::Ratio => r.ratios[0],
         On::Engine => r.vals[0],
         On::EngineOver(key) => Some(r.vals[0]? / t.iter().find(|o| o.sc.key == key)?.vals[0]?),
+        On::Reported => r.vals[0],
     }
 }
 
@@ -408,6 +497,12 @@ pub fn print_targets(t: &Table) {
     for r in t {
         for target in r.sc.targets {
             let higher = r.sc.higher_is_better;
+            if matches!(target.on, On::Reported) {
+                let shown = target_figure(t, r, target)
+                    .map_or("–".to_string(), |x| format!("{:.2}{}", x / target.scale, target.suffix));
+                println!("  {:<44} {shown:>12}  reported", target.label);
+                continue;
+            }
             let (verdict, shown) = match target_figure(t, r, target) {
                 None => ("n/a", "–".to_string()),
                 Some(x) => {
@@ -449,7 +544,7 @@ pub fn write_json(path: &str, t: &Table) -> std::io::Result<()> {
             Base::Own(to) | Base::Rates(_, _, to) => Some(to),
         };
         // The JSON carries the target on the ratio or the engine's value.
-        let target = sc.targets.iter().find(|t| !matches!(t.on, On::EngineOver(_)));
+        let target = sc.targets.iter().find(|t| !matches!(t.on, On::EngineOver(_) | On::Reported));
         let target_on = target.map(|t| if matches!(t.on, On::Ratio) { "ratio" } else { "engine" });
         out.push_str(&format!(
             ", \"ratio\": {}, \"ratio_to\": {}, \"baseline\": {}, \"target\": {}, \"target_on\": {}}}",

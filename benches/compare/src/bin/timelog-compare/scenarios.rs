@@ -62,7 +62,7 @@ pub struct Checks(BTreeMap<&'static str, BTreeMap<&'static str, u64>>);
 impl Checks {
     /// Records `imp`'s answer `x` to the read `what`; panics if it differs from
     /// another structure's.
-    fn put(&mut self, what: &'static str, imp: &'static str, x: u64) {
+    pub fn put(&mut self, what: &'static str, imp: &'static str, x: u64) {
         let m = self.0.entry(what).or_default();
         m.insert(imp, x);
         let first = *m.values().next().expect("just inserted");
