@@ -5,7 +5,8 @@
 #   1. builds the abi3 release wheel with maturin, in a build virtualenv (maturin is
 #      pip-installed there if that venv lacks it);
 #   2. creates a fresh test virtualenv, installs the built wheel (not the source tree)
-#      plus pytest, hypothesis and numpy, checks that `import timelog` resolves to the
+#      plus pytest, hypothesis, numpy and the Arrow consumers the Arrow tests use
+#      (pyarrow, polars, duckdb; from PyPI), checks that `import timelog` resolves to the
 #      installed package, and runs the test suite from a scratch directory, so the
 #      source tree's python/timelog cannot shadow the installed package;
 #   3. repeats step 2 with the SAME wheel on every extra interpreter that is available
@@ -72,7 +73,7 @@ test_with() {
     "$tpy" -m venv "$venv"
     local vpy="$venv/bin/python"
     "$vpy" -m pip install --quiet --upgrade pip
-    "$vpy" -m pip install --quiet "$wheel" pytest hypothesis numpy
+    "$vpy" -m pip install --quiet "$wheel" pytest hypothesis numpy pyarrow polars duckdb
     (cd "$work/run" && "$vpy" - "$venv" <<'EOF'
 import os, sys
 import timelog, timelog._timelog as native

@@ -28,6 +28,19 @@ Scenarios (N records, default 2,000,000, ooo_rate 0.05):
   delete    1,000 x ``log.delete(t, t+100)`` at random t                            [calls/s]
   memory    RSS growth per record after ingest + flush + compaction (own process)  [bytes/rec]
   memory_heap  same, counted as C-heap bytes in use (glibc mallinfo2)              [bytes/rec]
+
+Arrow scenarios (this package only, with pyarrow installed; no counterpart in the
+reference, so each is compared with a baseline measured in the same process, the two
+alternated, medians of ``ARROW_ROUNDS`` rounds; across repeats, the median too):
+  arrow_int        ``pa.table(log)`` of the read log (int payloads)              [rec/s]
+  arrow_str        ``pa.table(slog)``, a log of N str payloads, compacted        [rec/s]
+  arrow_str_lists  baseline: ``for ts, obj in slog: ts_list.append(ts); ...``   [rec/s]
+  arrow_str_lists_table  baseline: the same loop, then ``pa.table`` of the lists [rec/s]
+  arrow_none       ``pa.table(log.to_arrow(payload="none"))`` of the read log   [rec/s]
+  arrow_import     ``Timelog().extend(pa_table)``, int payloads                  [rec/s]
+  arrow_import_pairs  baseline: ``Timelog().extend(pairs)``, one list of N tuples [rec/s]
+  arrow_import_pylist  baseline: ``extend(list(zip(*(c.to_pylist() for c in tbl))))``,
+                   what importing the same table took without Arrow support      [rec/s]
 """
 
 from __future__ import annotations
@@ -59,6 +72,14 @@ TARGETS = {
     "memory_heap": 0.3,
 }
 
+# Arrow scenarios: absolute floors (rec/s) and ratios to their in-run baselines.
+ARROW_FLOORS = {"arrow_int": 40e6, "arrow_str": 14e6, "arrow_none": 500e6}
+ARROW_RATIOS = {
+    ("arrow_str", "arrow_str_lists"): 5.0,
+    ("arrow_import", "arrow_import_pairs"): 10.0,
+}
+ARROW_ROUNDS = 5
+
 # `list(log[t:t+1000])` may take at most this much longer than the interpreter's own
 # tuple building for the same rows (`range_floor`).
 RANGE_FLOOR_TARGET = 1.15
@@ -76,6 +97,14 @@ UNITS = {
     "delete": "calls/s",
     "memory": "bytes/rec",
     "memory_heap": "bytes/rec",
+    "arrow_int": "rec/s",
+    "arrow_str": "rec/s",
+    "arrow_str_lists": "rec/s",
+    "arrow_str_lists_table": "rec/s",
+    "arrow_none": "rec/s",
+    "arrow_import": "rec/s",
+    "arrow_import_pairs": "rec/s",
+    "arrow_import_pylist": "rec/s",
 }
 
 
@@ -298,9 +327,98 @@ def run_scenarios(n: int, ooo: float, only: set[str] | None) -> dict[str, float]
 
         out["delete"] = len(qs) / timed(deletes)
 
+    if any(want(k) for k in ARROW_SCENARIOS):
+        run_arrow(log, n, pairs, values, want, out)
+
     log.close()
     out["_moved_back"] = moved
     return out
+
+
+ARROW_SCENARIOS = ("arrow_int", "arrow_str", "arrow_none", "arrow_import")
+
+
+def alternated(n: int, fns: dict) -> dict[str, float]:
+    """Runs each ``fns[name]`` once per round, alternating them, ``ARROW_ROUNDS`` rounds;
+    returns each one's median rate (``n`` / seconds)."""
+    import statistics
+
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(ARROW_ROUNDS):
+        for k, fn in fns.items():
+            times[k].append(timed(fn))
+    return {k: n / statistics.median(v) for k, v in times.items()}
+
+
+def run_arrow(log, n: int, pairs: list, values: list, want, out: dict) -> None:
+    """The Arrow scenarios (see the module documentation); ``log`` is the read log."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return
+    from timelog import Timelog
+
+    if not hasattr(Timelog, "to_arrow"):
+        return  # an implementation without Arrow support (the reference)
+    if want("arrow_int"):
+        assert pa.table(log).num_rows == n
+        out.update(alternated(n, {"arrow_int": lambda: pa.table(log)}))
+    if want("arrow_none"):
+        assert pa.table(log.to_arrow(payload="none")).num_rows == n
+        out.update(alternated(n, {"arrow_none": lambda: pa.table(log.to_arrow(payload="none"))}))
+    if want("arrow_str"):
+        slog = Timelog(maintenance="disabled", busy_policy="flush")
+        for i in range(0, n, BATCH):
+            slog.extend([(t, f"value {v}") for t, v in pairs[i:i + BATCH]])
+        drain(slog)
+
+        def lists():
+            tss, objs = [], []
+            for t, obj in slog:
+                tss.append(t)
+                objs.append(obj)
+            return tss, objs
+
+        def lists_table():
+            tss, objs = lists()
+            return pa.table({"ts": pa.array(tss, pa.timestamp("ms")), "value": objs})
+
+        assert pa.table(slog).column("value").to_pylist()[:1] == [lists()[1][0]]
+        out.update(alternated(n, {
+            "arrow_str": lambda: pa.table(slog),
+            "arrow_str_lists": lists,
+            "arrow_str_lists_table": lists_table,
+        }))
+        slog.close()
+    if want("arrow_import"):
+        ts = [t for t, _ in pairs]
+        tbl = pa.table({"ts": pa.array(ts, pa.int64()), "value": pa.array(values, pa.int64())})
+        del ts
+        logs = []
+
+        def fresh():
+            lg = Timelog(maintenance="disabled", busy_policy="silent")
+            logs.append(lg)
+            return lg
+
+        def close_all():
+            while logs:
+                logs.pop().close()
+
+        rates: dict[str, list[float]] = {}
+        import statistics
+
+        for _ in range(ARROW_ROUNDS):
+            for name, fn in (
+                ("arrow_import", lambda: fresh().extend(tbl)),
+                ("arrow_import_pairs", lambda: fresh().extend(pairs)),
+                ("arrow_import_pylist", lambda: fresh().extend(
+                    list(zip(tbl.column("ts").to_pylist(), tbl.column("value").to_pylist())))),
+            ):
+                rates.setdefault(name, []).append(n / timed(fn))
+                assert len(logs[-1]) == n
+                close_all()
+        out.update({k: statistics.median(v) for k, v in rates.items()})
 
 
 def run_memory(n: int, ooo: float) -> dict[str, float]:
@@ -365,17 +483,24 @@ def run_child(python: str, args, memory: bool) -> dict:
 
 
 def best(runs: list[dict]) -> dict:
-    """Per scenario: the best of the repeats (highest rate, lowest memory)."""
+    """Per scenario: the best of the repeats (highest rate, lowest memory); the Arrow
+    scenarios (medians within each run already): the median of the repeats."""
+    import statistics
+
     merged = dict(runs[0])
     res: dict[str, float] = {}
+    arrow: dict[str, list[float]] = {}
     for r in runs:
         for k, v in r["results"].items():
             if k.startswith("_"):
                 res[k] = v
+            elif k.startswith("arrow"):
+                arrow.setdefault(k, []).append(v)
             elif k.startswith("memory"):
                 res[k] = min(v, res.get(k, v))
             else:
                 res[k] = max(v, res.get(k, v))
+    res.update({k: statistics.median(v) for k, v in arrow.items()})
     merged["results"] = res
     merged["repeats"] = len(runs)
     return merged
@@ -391,6 +516,25 @@ def fmt(v: float, unit: str) -> str:
     return f"{v:.1f}"
 
 
+def arrow_lines(ours: dict) -> list[str]:
+    """The Arrow scenarios against their floors and in-run baselines."""
+    r = ours["results"]
+    lines = []
+    for k, floor in ARROW_FLOORS.items():
+        if k in r:
+            met = "met" if r[k] >= floor else "NOT met"
+            lines.append(f"{k}: {fmt(r[k], 'rec/s')} rec/s (target >= {fmt(floor, 'rec/s')}: {met})")
+    for (a, b), tgt in ARROW_RATIOS.items():
+        if a in r and b in r:
+            ratio = r[a] / r[b]
+            met = "met" if ratio >= tgt else "NOT met"
+            lines.append(f"{a} / {b}: {ratio:.2f}x (target >= {tgt}x: {met})")
+    for a, b in (("arrow_str", "arrow_str_lists_table"), ("arrow_import", "arrow_import_pylist")):
+        if a in r and b in r:
+            lines.append(f"{a} / {b}: {r[a] / r[b]:.2f}x")
+    return lines
+
+
 def table(ours: dict, ref: dict | None) -> str:
     lines = []
     head = f"N = {ours['n']:,}, ooo = {ours['ooo']}, best of {ours.get('repeats', 1)}"
@@ -401,7 +545,7 @@ def table(ours: dict, ref: dict | None) -> str:
         for k, v in ours["results"].items():
             if not k.startswith("_"):
                 lines.append(f"| {k} | {fmt(v, UNITS[k])} | {UNITS[k]} |")
-        return "\n".join(lines)
+        return "\n".join(lines + arrow_lines(ours))
     lines.append(
         f"| scenario | {ours['impl']} {ours['version']} (py {ours['python']}) | "
         f"{ref['impl']} {ref['version']} (py {ref['python']}) | ratio | target | met |"
@@ -438,6 +582,7 @@ def table(ours: dict, ref: dict | None) -> str:
             + ", ".join(f"{k} {v:.2f}x" for k, v in over.items())
             + f" (target for ours <= {RANGE_FLOOR_TARGET}x: {verdict})"
         )
+    lines += [f"{line} (ours only)" for line in arrow_lines(ours)]
     return "\n".join(lines)
 
 

@@ -4,6 +4,10 @@
 //! handling, reader pins and payload lifetime. The engine logic lives in the
 //! engine; the public facade (`timelog/__init__.py`) lives in Python.
 
+mod arrow;
+mod arrow_col;
+mod arrow_import;
+mod arrow_values;
 mod buffer;
 mod cell;
 mod coerce;
@@ -46,6 +50,7 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PageSpanIter>()?;
     m.add_class::<views::PageSpanObjectsView>()?;
     m.add_class::<buffer::OwnedBuffer>()?;
+    m.add_class::<arrow::TimelogArrowStream>()?;
     m.add_function(wrap_pyfunction!(_slab_info, m)?)?;
     m.add("TL_TS_MIN", coerce::TS_MIN)?;
     m.add("TL_TS_MAX", coerce::TS_MAX)?;

@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PySlice, PyString, PyTuple};
+use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 use pyo3::{ffi, PyTraverseError, PyVisit};
 
 use timelog::{Accepted, AdaptiveConfig, CompactionConfig, MaintenanceMode, TimeUnit, Timelog as Engine};
 
+use crate::arrow::TimelogArrowStream;
 use crate::coerce::{self, closed_err, engine_err, TimelogBusyError, TimelogError, TS_MAX, TS_MIN};
 use crate::gil;
 use crate::ingest;
@@ -691,7 +692,10 @@ impl PyTimelog {
     /// skipped (counted in `extend_skipped`, one RuntimeWarning per call); any other
     /// error (non-pair item, floor violation, length mismatch, iterator error)
     /// raises and inserts nothing. With `insert_on_error=False` every record is
-    /// validated first and any error raises, inserting nothing.
+    /// validated first and any error raises, inserting nothing. An Arrow object
+    /// (`__arrow_c_stream__`/`__arrow_c_array__`: a pyarrow Table, a polars
+    /// DataFrame, ...) with a `ts` column (int64 or timestamp) and an optional `value`
+    /// column is appended one atomic batch per record batch (see docs/api.md, "Arrow").
     #[pyo3(signature = (ts_or_iterable, objects = None, *, mostly_ordered = None, insert_on_error = None))]
     fn extend(
         &self,
@@ -708,6 +712,21 @@ impl PyTimelog {
             None => true,
             Some(v) => v.is_truthy()?,
         };
+        if objects.is_none() && crate::arrow_import::is_arrow(ts_or_iterable) {
+            // Arrow data (pyarrow, polars, ...): one atomic batch per record batch. A
+            // busy error (the batch IS stored) is raised once every batch is stored.
+            let mut busy = None;
+            crate::arrow_import::extend(ts_or_iterable, open.unit, open.floor, |ts, objs| {
+                match self.insert_batch(py, open, ts, objs) {
+                    Err(e) if e.is_instance_of::<TimelogBusyError>(py) => {
+                        busy.get_or_insert(e);
+                        Ok(())
+                    }
+                    other => other,
+                }
+            })?;
+            return busy.map_or(Ok(()), Err);
+        }
         let batch = match objects {
             None => ingest::pairs(ts_or_iterable, lenient, open.floor)?,
             Some(objs) => ingest::columns(ts_or_iterable, objs, lenient, open.floor)?,
@@ -1002,6 +1021,50 @@ impl PyTimelog {
         let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
         let _pin = Pin::new(&self.pins);
         crate::export::numpy_raw(py, open, Self::range_of(lo, hi), kind)
+    }
+
+    /// `[t1, t2)` (slicing bounds) of a fresh snapshot as Arrow record batches: a
+    /// `TimelogArrowStream` (Arrow PyCapsule interface; pyarrow, polars, DuckDB, ...
+    /// read it) with the columns `ts` (`ts="timestamp"`: timestamp of the log's
+    /// time_unit; `ts="int64"`) and `value`. Payloads are converted now, with the GIL
+    /// held: `payload="auto"` infers one type over the range (int -> int64, float or
+    /// int mixed with float -> float64, str -> utf8, bytes -> binary, bool -> bool,
+    /// None -> null; no other type, and no other mix: TypeError naming the row; an int
+    /// past int64: OverflowError); an Arrow type (`"int64"`, `"float64"`, `"utf8"`,
+    /// `"binary"`, `"bool"`, `"null"`, or `pyarrow.int64()`...) fixes it;
+    /// `payload="none"` exports timestamps only (zero-copy for compacted segments);
+    /// `payload="pickle"` exports every object pickled (protocol 5) as binary. The
+    /// stream stays readable after `close()`.
+    #[pyo3(
+        signature = (t1 = None, t2 = None, *, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, t1=None, t2=None, *, payload='auto', ts='timestamp')"
+    )]
+    fn to_arrow(
+        &self,
+        py: Python<'_>,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<TimelogArrowStream> {
+        let g = self.open_guard()?;
+        let open = g.as_ref().expect("open");
+        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        let _pin = Pin::new(&self.pins);
+        crate::arrow::export(py, open, Self::range_of(lo, hi), &payload, &ts)
+    }
+
+    /// Arrow PyCapsule interface: `to_arrow()` of every record (fresh snapshot, default
+    /// options) as an `arrow_array_stream` capsule, so that `pyarrow.table(log)`,
+    /// `polars.DataFrame(log)` and DuckDB queries naming the log work.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let s = self.to_arrow(py, None, None, Arg::Missing, Arg::Missing)?;
+        s.stream_capsule(py, requested_schema)
     }
 
     // ----- views ---------------------------------------------------------------------

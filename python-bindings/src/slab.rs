@@ -428,7 +428,7 @@ pub fn get<'py>(py: Python<'py>, v: &PyVal) -> Bound<'py, PyAny> {
 }
 
 #[inline]
-fn prefetch(p: *const u8) {
+pub fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint: it never faults, whatever the address.
     unsafe {

@@ -17,17 +17,23 @@ import timelog
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "docs" / "api.md"]
+# The repository's README shows the package too: its ```python blocks run here as well
+# (its other fences are Rust and shell, tested elsewhere).
+REPO_README = ROOT.parent / "README.md"
 _FENCE = re.compile(r"^```([\w-]*)[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
 
 def _blocks():
     out = []
-    for path in DOCS:
+    sources = [(path, path.name) for path in DOCS]
+    if REPO_README.exists():
+        sources.append((REPO_README, "repo-README.md"))
+    for path, name in sources:
         text = path.read_text()
         for m in _FENCE.finditer(text):
             if m.group(1) == "python":
                 line = text.count("\n", 0, m.start()) + 1
-                out.append(pytest.param(m.group(2), id=f"{path.name}:{line}"))
+                out.append(pytest.param(m.group(2), id=f"{name}:{line}"))
     return out
 
 
@@ -37,6 +43,8 @@ BLOCKS = _blocks()
 def test_docs_have_examples():
     per_file = {p.name: sum(1 for b in BLOCKS if b.id.startswith(p.name + ":")) for p in DOCS}
     assert per_file["README.md"] >= 2 and per_file["api.md"] >= 10, per_file
+    if REPO_README.exists():
+        assert any(b.id.startswith("repo-README.md:") for b in BLOCKS), "the repository README's Python example"
 
 
 def test_every_fence_is_marked():
@@ -58,6 +66,9 @@ def test_api_md_names_every_public_method():
 def test_doc_example_runs(source):
     if "numpy" in source or "to_numpy" in source:
         pytest.importorskip("numpy")
+    for lib in ("pyarrow", "polars", "duckdb"):
+        if f"import {lib}" in source:
+            pytest.importorskip(lib)
     code = compile(source, "<doc example>", "exec")
     with contextlib.redirect_stdout(io.StringIO()):
         exec(code, {"__name__": "__doc_example__"})  # noqa: S102 - our own documentation
@@ -71,6 +82,7 @@ PUBLIC_CLASSES = [
     timelog.PageSpan,
     timelog.PageSpanIter,
     timelog.PageSpanObjectsView,
+    timelog.TimelogArrowStream,
 ]
 _DUNDERS_WITH_OWN_DOCS = {"__init__", "__enter__", "__exit__", "__reversed__", "__repr__"}
 

@@ -24,6 +24,7 @@ try:
         PageSpan,
         PageSpanIter,
         PageSpanObjectsView,
+        TimelogArrowStream,  # not in __all__ (the reference's list); returned by to_arrow()
         TimelogBusyError,
         TimelogError,
         TimelogIter,

@@ -1,7 +1,7 @@
 """Type stubs of the native module ``timelog._timelog`` (pyo3)."""
 
 from types import TracebackType
-from typing import Any, Iterator, SupportsIndex, final
+from typing import Any, Iterator, Literal, SupportsIndex, final
 
 TL_TS_MIN: int
 TL_TS_MAX: int
@@ -106,6 +106,28 @@ class _OwnedBuffer:
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, buffer: memoryview, /) -> None: ...
 
+@final
+class TimelogArrowStream:
+    """Record batches of one snapshot range, converted to Arrow at creation
+    (``Timelog.to_arrow``): an Arrow PyCapsule stream producer, readable any number of
+    times, from any thread, also after the log is closed (not constructible)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """A new ``arrow_array_stream`` PyCapsule over every batch."""
+        ...
+    def __arrow_c_schema__(self) -> object:
+        """The schema as an ``arrow_schema`` PyCapsule."""
+        ...
+    @property
+    def schema(self) -> dict[str, str]:
+        """Column name -> Arrow type name (pyarrow's spelling), e.g.
+        ``{"ts": "timestamp[ms]", "value": "int64"}``."""
+        ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_batches(self) -> int: ...
+
 class Timelog:
     """Native base class of ``timelog.Timelog``."""
 
@@ -177,6 +199,15 @@ class Timelog:
     def to_dict(
         self, t1: SupportsIndex | None = None, t2: SupportsIndex | None = None
     ) -> dict[int, object]: ...
+    def to_arrow(
+        self,
+        t1: SupportsIndex | None = None,
+        t2: SupportsIndex | None = None,
+        *,
+        payload: str | Any = "auto",
+        ts: Literal["timestamp", "int64"] = "timestamp",
+    ) -> TimelogArrowStream: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def _to_numpy_raw(
         self, t1: SupportsIndex | None, t2: SupportsIndex | None, kind: str
     ) -> tuple[_OwnedBuffer, Any, list[int] | None, list[object] | None]: ...
