@@ -80,6 +80,27 @@ fn late_records_between_segments_keep_batches_large_and_mostly_shared() {
 }
 
 #[test]
+fn string_logs_share_their_timestamps() {
+    let log: Timelog<String> = manual();
+    let _ = log.append_batch((0..50_000).map(|t| (t, format!("v{t}"))));
+    log.compact_now();
+    let snap = log.snapshot();
+    let pages = snap.segment_pages(..);
+    let batches = collect(snap.record_batches(.., &ExportOptions::new()));
+    for b in &batches {
+        let p = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().as_ptr() as usize;
+        assert!(pages.iter().any(|pg| {
+            let s = pg.timestamps().as_ptr() as usize;
+            p >= s && p < s + pg.len() * 8
+        }));
+        let v = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let ts = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(v.value(0), format!("v{}", ts.value(0)));
+    }
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 50_000);
+}
+
+#[test]
 fn a_held_batch_survives_compaction_and_deletes_and_pins_until_dropped() {
     let log: Timelog<u64> = manual();
     let _ = log.append_batch((0..50_000).map(|t| (t, t as u64 * 3)));
@@ -178,6 +199,19 @@ fn string_columns_are_cut_before_their_byte_limit() {
         n += s.len();
     }
     assert_eq!(n, 1000);
+    // The same once compacted: long stretches share their timestamps and still cut.
+    log.compact_now();
+    let batches = collect(log.snapshot().record_batches(.., &ExportOptions::new().max_batch_bytes(limit)));
+    let strings: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let s = b.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+            assert!(s.value_data().len() <= limit);
+            (0..s.len()).map(|i| s.value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(strings.len(), 1000);
+    assert!(strings.iter().enumerate().all(|(i, v)| v.len() == i % 50));
     // A value larger than the limit on its own cannot go anywhere: an error, not a loss.
     let big: Timelog<String> = manual();
     let _ = big.append(1, "y".repeat(2000));

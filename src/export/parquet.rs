@@ -47,10 +47,10 @@ use parquet::basic::{Compression as Codec, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use super::arrow::{ArrowValue, ExportOptions, SORTED_BY, SORTED_BY_TS};
+use super::arrow::{ArrowValue, ExportOptions, Native, ValueEncoder, SORTED_BY, SORTED_BY_TS};
 use crate::error::{Error, Result};
 use crate::snapshot::inclusive;
-use crate::Snapshot;
+use crate::{Snapshot, Value};
 
 /// The compression of Parquet pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -288,6 +288,46 @@ impl<V: ArrowValue> Snapshot<V> {
         dir: impl AsRef<Path>,
         opts: &ParquetOptions,
     ) -> Result<ParquetReport> {
+        self.write_parquet_with(r, dir, opts, Native::default())
+    }
+}
+
+impl<V: Value> Snapshot<V> {
+    /// [`write_parquet`](Snapshot::write_parquet) with the `value` column made by
+    /// `encoder` (any value type; see
+    /// [`record_batches_with`](Snapshot::record_batches_with)).
+    ///
+    /// ```
+    /// use timelog::arrow::ValueEncoder;
+    /// use timelog::parquet::ParquetOptions;
+    /// use timelog::Timelog;
+    ///
+    /// /// Values as their length, in a UInt64 column.
+    /// struct Len;
+    /// impl ValueEncoder<Vec<char>> for Len {
+    ///     fn field(&self) -> Option<arrow_schema::Field> {
+    ///         Some(arrow_schema::Field::new("value", arrow_schema::DataType::UInt64, false))
+    ///     }
+    ///     fn encode(&mut self, values: &[&Vec<char>]) -> timelog::Result<arrow_array::ArrayRef> {
+    ///         let lens: arrow_array::UInt64Array = values.iter().map(|v| v.len() as u64).collect();
+    ///         Ok(std::sync::Arc::new(lens))
+    ///     }
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("timelog-doc-with-{}", std::process::id()));
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, vec!['a', 'b']), (2, vec![])]);
+    /// let report = log.snapshot().write_parquet_with(.., &dir, &ParquetOptions::new(), Len).unwrap();
+    /// assert_eq!((report.rows, report.files.len()), (2, 1));
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn write_parquet_with<E: ValueEncoder<V>>(
+        &self,
+        r: impl RangeBounds<i64>,
+        dir: impl AsRef<Path>,
+        opts: &ParquetOptions,
+        encoder: E,
+    ) -> Result<ParquetReport> {
         let dir = dir.as_ref();
         let mut report = ParquetReport { watermark: self.watermark(), ..ParquetReport::default() };
         let Some((lo, hi)) = inclusive(&r) else { return Ok(report) };
@@ -296,7 +336,7 @@ impl<V: ArrowValue> Snapshot<V> {
             f.check_existing(opts.overwrite)?;
         }
         let props = self.writer_properties(opts, lo, hi);
-        let mut batches = self.record_batches(lo..=hi, &opts.export);
+        let mut batches = self.record_batches_with(lo..=hi, &opts.export, encoder);
         let schema = batches.schema_ref().clone();
         let mut carry: Option<RecordBatch> = None;
         for f in &plan {

@@ -91,7 +91,9 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
     fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
         let target = self.opts.batch_rows;
         let max_bytes = self.opts.max_batch_bytes;
-        let share = self.opts.zero_copy && (!self.has_value || self.enc.can_share());
+        // Timestamps of long segment stretches are always shared (when zero copy is
+        // on); values too where the encoder can.
+        let share = self.opts.zero_copy;
         while let Some(cur) = self.cur.as_mut() {
             let (i, r) = match self.carry.take() {
                 Some(c) => c,
@@ -156,8 +158,9 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
         None
     }
 
-    /// A batch of records `r` of one segment, sharing its memory; `None` if the
-    /// encoder would copy the values.
+    /// A batch of records `r` of one segment: its timestamps shared, its values
+    /// shared where the encoder can and copied otherwise; `None` to copy the stretch
+    /// instead (its variable-width bytes pass the batch limit).
     fn shared_batch(
         &mut self,
         seg: &crate::sync::Arc<crate::segment::Segment<V>>,
@@ -167,7 +170,25 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
         let ts = Shared::new(&seg.ts()[r.clone()], &owner).buffer();
         let mut cols: Vec<ArrayRef> = vec![ts_array(ts, &self.opts)];
         if self.has_value {
-            let v = self.enc.share(Shared::new(&seg.vals()[r.clone()], &owner))?;
+            let vals = &seg.vals()[r.clone()];
+            let shared = if self.enc.can_share() { self.enc.share(Shared::new(vals, &owner)) } else { None };
+            let v = match shared {
+                Some(v) => v,
+                None => {
+                    // The values are copied, the timestamps still shared; a stretch
+                    // whose variable-width bytes pass the limit goes to the copy path,
+                    // which cuts it.
+                    let bytes: usize = vals.iter().map(|v| self.enc.data_bytes(v)).sum();
+                    if bytes > self.opts.max_batch_bytes {
+                        return None;
+                    }
+                    let refs: Vec<&V> = vals.iter().collect();
+                    match self.enc.encode(&refs) {
+                        Ok(a) => a,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+            };
             cols.push(v);
         }
         Some(self.finish(cols, r.len()))

@@ -145,8 +145,9 @@ pub trait ValueEncoder<V>: Send + 'static {
         None
     }
 
-    /// Whether [`share`](ValueEncoder::share) may succeed: the export cuts long
-    /// stretches of a segment into batches of their own only when it can.
+    /// Whether [`share`](ValueEncoder::share) may succeed (`false`: it is not
+    /// called, and the values are copied through [`encode`](ValueEncoder::encode)
+    /// while the timestamps of long segment stretches are still shared).
     fn can_share(&self) -> bool {
         false
     }
