@@ -49,6 +49,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::arrow::{ArrowValue, ExportOptions, Native, ValueEncoder, SORTED_BY, SORTED_BY_TS};
 use crate::error::{Error, Result};
+use crate::segment::Window;
 use crate::snapshot::inclusive;
 use crate::{Snapshot, Value};
 
@@ -190,14 +191,6 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 fn pq_err(path: &Path, e: parquet::errors::ParquetError) -> Error {
     Error::Arrow(format!("writing {}: {e}", path.display()))
-}
-
-/// The window `[lo, hi]` holding `t`, clipped at the ends of `i64`.
-fn window_of(t: i64, size: i64, origin: i64) -> (i64, i64) {
-    let k = (t as i128 - origin as i128).div_euclid(size as i128);
-    let lo = origin as i128 + k * size as i128;
-    let hi = lo + size as i128 - 1;
-    (lo.max(i64::MIN as i128) as i64, hi.min(i64::MAX as i128) as i64)
 }
 
 /// A file to write: where, and which timestamps.
@@ -395,7 +388,8 @@ impl<V: Value> Snapshot<V> {
         };
         let mut next = self.edge_in(lo, hi);
         while let Some(t) = next {
-            let (wlo, whi) = window_of(t, size, opts.origin);
+            let w = Window::of(t, size, opts.origin);
+            let (wlo, whi) = (w.lo, w.hi);
             let covers = (wlo.max(lo), whi.min(hi));
             let sub = dir.join(format!("{}={wlo}", opts.partition));
             out.push(Planned { dir: sub, name: name(covers.0, covers.1), covers });
