@@ -5,11 +5,19 @@
 //! fixed-size *pages*; a small fence array (first timestamp of each page) is
 //! searched first, then one page, so a lookup touches few cache lines.
 //!
-//! Segments carry no per-record sequence numbers. Instead, every tombstone with a
-//! sequence number below `applied_seq` was applied (the records it hides were
-//! dropped) when the segment was built, and every record in the segment is older
-//! than every tombstone at or above `applied_seq`. So a record of a segment is
-//! hidden exactly when a tombstone with sequence `>= applied_seq` covers it.
+//! Segments carry no per-record sequence numbers, only the span [`SeqSpan`] that
+//! holds them all. Every tombstone visible when the segment was built (written
+//! below `applied_seq`) was applied then: the records it hides were dropped. A
+//! tombstone whose bound (see [`Tomb::seq`](crate::tombstone::Tomb)) is above the
+//! span's last number hides every record of the segment in its range; one whose
+//! bound is at or below it hides none of them. For an ordinary delete that is
+//! exact: its bound is its own number, and either it was written after every
+//! record here, or it was visible at build time, applied, and left in its range
+//! only records newer than itself. For a bounded delete (the archive's) it is
+//! exact because no segment mixes records from both sides of a bound that an
+//! unapplied bounded delete covers: the bound is a seal point (no memrun straddles
+//! it) and compaction does not merge across it while the archive runs (see
+//! [`crate::store::Fence`]).
 
 use crate::cursor::Src;
 use crate::sync::{Arc, AtomicU64, Ordering};
@@ -106,6 +114,8 @@ pub(crate) struct Segment<V> {
     radix: Radix,
     page_len: usize,
     pub(crate) applied_seq: u64,
+    /// Sequence numbers of the records (a span holding them all).
+    pub(crate) seqs: SeqSpan,
     pub(crate) level: Level,
     /// For L1: the window the segment lies in.
     pub(crate) window: Option<Window>,
@@ -119,6 +129,28 @@ impl<V> Drop for Segment<V> {
             t.segments.fetch_sub(1, Ordering::Relaxed);
             t.bytes.fetch_sub(self.bytes() as u64, Ordering::Relaxed);
         }
+    }
+}
+
+/// A span of sequence numbers `first..=last` that holds every record of a
+/// segment (it may be wider than the records' own: flush and compaction take
+/// their sources' spans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeqSpan {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl SeqSpan {
+    /// The smallest span holding both.
+    pub(crate) fn union(self, o: SeqSpan) -> SeqSpan {
+        SeqSpan { first: self.first.min(o.first), last: self.last.max(o.last) }
+    }
+
+    /// Whether the span holds numbers on both sides of `b` (some below, some at
+    /// or above).
+    pub(crate) fn straddles(self, b: u64) -> bool {
+        self.first < b && b <= self.last
     }
 }
 
@@ -148,12 +180,14 @@ impl Window {
 
 impl<V> Segment<V> {
     /// Builds a segment from sorted columns.
+    #[allow(clippy::too_many_arguments)] // (each is a plain property of the segment)
     pub(crate) fn new(
         id: u64,
         ts: Vec<i64>,
         vals: Vec<V>,
         page_len: usize,
         applied_seq: u64,
+        seqs: SeqSpan,
         level: Level,
         window: Option<Window>,
     ) -> Self {
@@ -170,7 +204,21 @@ impl<V> Segment<V> {
             (Some(&a), Some(&b)) => (a, b),
             _ => (i64::MAX, i64::MIN),
         };
-        Segment { id, min, max, ts, vals, fences, radix, page_len, applied_seq, level, window, tally: None }
+        Segment {
+            id,
+            min,
+            max,
+            ts,
+            vals,
+            fences,
+            radix,
+            page_len,
+            applied_seq,
+            seqs,
+            level,
+            window,
+            tally: None,
+        }
     }
 
     /// Counts the segment in `tally` until it is dropped.
@@ -341,8 +389,9 @@ impl<V> Segment<V> {
         lo + 1 + ts[lo + 1..hi].partition_point(|&x| x <= t)
     }
 
-    /// Index ranges of the records in `[lo, hi]` that no piece with sequence
-    /// `>= applied_seq` hides (sorted, disjoint, non-empty).
+    /// Index ranges of the records in `[lo, hi]` that no piece hides: a piece
+    /// whose bound is above the span's last sequence number hides every record
+    /// here in its range, any other hides none (sorted, disjoint, non-empty).
     pub(crate) fn visible_ranges(&self, lo: i64, hi: i64, pieces: &[Piece], mut f: impl FnMut(usize, usize)) {
         if self.ts.is_empty() || lo > hi {
             return;
@@ -358,7 +407,7 @@ impl<V> Segment<V> {
             if p.lo > self.ts[b - 1] {
                 break;
             }
-            if p.seq < self.applied_seq {
+            if p.seq <= self.seqs.last {
                 continue;
             }
             let pa = if p.lo <= self.ts[cur] { cur } else { self.lower_bound(p.lo).max(cur) };
@@ -394,11 +443,11 @@ impl<V> Segment<V> {
         a < self.ts.len() && self.ts[a] <= hi
     }
 
-    /// Whether a tombstone with sequence number `seq` over `[lo, hi]` hides
-    /// records of this segment: it is not applied yet (every record here is older
-    /// than every tombstone at or above `applied_seq`) and records lie in range.
+    /// Whether a tombstone with bound `seq` over `[lo, hi]` hides records of this
+    /// segment: its bound is above every record here (see the module docs) and
+    /// records lie in range.
     pub(crate) fn hidden_by(&self, lo: i64, hi: i64, seq: u64) -> bool {
-        seq >= self.applied_seq && self.has_records_in(lo, hi)
+        seq > self.seqs.last && self.has_records_in(lo, hi)
     }
 
     /// Visible records in `[lo, hi]`.
@@ -415,6 +464,12 @@ impl<V> Segment<V> {
         }
         if self.ts.len() != self.vals.len() {
             return Err(format!("segment {}: column lengths differ", self.id));
+        }
+        if self.seqs.first > self.seqs.last || self.seqs.last >= self.applied_seq {
+            return Err(format!(
+                "segment {}: sequence span {:?} is not below its build watermark {}",
+                self.id, self.seqs, self.applied_seq
+            ));
         }
         if self.min != self.ts[0] || self.max != self.ts[self.ts.len() - 1] {
             return Err(format!("segment {}: stored bounds differ from the column's", self.id));
@@ -464,12 +519,12 @@ mod tests {
     fn seg(mut ts: Vec<i64>) -> Segment<u64> {
         ts.sort_unstable();
         let vals = vec![0; ts.len()];
-        Segment::new(0, ts, vals, 7, 0, Level::L1, None)
+        Segment::new(0, ts, vals, 7, 1, SeqSpan { first: 0, last: 0 }, Level::L1, None)
     }
 
     fn check(s: &Segment<u64>, probes: &[i64]) {
         assert!(!s.radix.starts.is_empty());
-        let l0 = Segment::new(1, s.ts.clone(), s.vals.clone(), 7, 0, Level::L0, None);
+        let l0 = Segment::new(1, s.ts.clone(), s.vals.clone(), 7, 1, s.seqs, Level::L0, None);
         check_one(&l0, probes);
         check_one(s, probes);
     }

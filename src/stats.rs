@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
     pub compaction_retries: AtomicU64,
+    pub compactions_fenced: AtomicU64,
     pub select_calls: AtomicU64,
     pub select_l0_inputs: AtomicU64,
     pub select_l1_inputs: AtomicU64,
@@ -74,6 +75,9 @@ pub struct Stats {
     pub compactions: u64,
     /// Compaction publish retries (the manifest changed under it).
     pub compaction_retries: u64,
+    /// Compaction rounds put off because an archive was between its export and
+    /// its delete over their inputs ([`Timelog::archive`](crate::Timelog::archive)).
+    pub compactions_fenced: u64,
     /// Compaction selection attempts.
     pub select_calls: u64,
     /// L0 inputs selected, in total.
@@ -189,6 +193,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         flushes: Counters::get(&c.flushes),
         compactions: Counters::get(&c.compactions),
         compaction_retries: Counters::get(&c.compaction_retries),
+        compactions_fenced: Counters::get(&c.compactions_fenced),
         select_calls: Counters::get(&c.select_calls),
         select_l0_inputs: Counters::get(&c.select_l0_inputs),
         select_l1_inputs: Counters::get(&c.select_l1_inputs),

@@ -8,11 +8,11 @@ use crate::cursor::Range;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestCell};
 use crate::memtable::Memtable;
-use crate::segment::{Level, Segment, Tally, Window};
+use crate::segment::{Level, Segment, SeqSpan, Tally, Window};
 use crate::seq::Sequencer;
 use crate::snapshot::Snapshot;
 use crate::stats::Counters;
-use crate::sync::{spin_loop, Arc, AtomicU64, Ordering};
+use crate::sync::{spin_loop, Arc, AtomicU64, Mutex, Ordering};
 use crate::tombstone::TombIndex;
 use crate::Value;
 
@@ -24,7 +24,26 @@ pub(crate) struct Store<V> {
     pub(crate) counters: Counters,
     /// Every segment of this log that is still alive (published or pinned).
     pub(crate) tally: Arc<Tally>,
+    /// Archives in progress (see [`Fence`]).
+    pub(crate) fences: Mutex<Vec<Fence>>,
+    pub(crate) next_fence_id: AtomicU64,
     next_segment_id: AtomicU64,
+}
+
+/// An archive in progress over `[lo, hi]`, whose snapshot saw exactly the records
+/// numbered below `below` (a seal point) and whose bounded delete will hide
+/// those. Until that delete is visible, compaction merges no segments numbered
+/// on both sides of `below` when one of them has records in `[lo, hi]`: such a
+/// segment would hold, in the range, records the delete must hide and records it
+/// must keep, and segments carry no per-record numbers to tell them apart.
+/// Installed before the seal that fixes `below`, removed (between compaction
+/// rounds) once the delete is visible or the archive gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fence {
+    pub(crate) id: u64,
+    pub(crate) lo: i64,
+    pub(crate) hi: i64,
+    pub(crate) below: u64,
 }
 
 impl<V: Value> Store<V> {
@@ -45,6 +64,8 @@ impl<V: Value> Store<V> {
             manifest,
             counters: Counters::default(),
             tally: Arc::new(Tally::default()),
+            fences: Mutex::new(Vec::new()),
+            next_fence_id: AtomicU64::new(1),
             next_segment_id: AtomicU64::new(1),
         }
     }
@@ -67,6 +88,23 @@ impl<V: Value> Store<V> {
         }
     }
 
+    /// Whether an archive in progress forbids merging `inputs` (see [`Fence`]):
+    /// their sequence spans straddle a fence's bound and one of them has records
+    /// in its range.
+    pub(crate) fn fenced<'a>(&self, inputs: impl Iterator<Item = &'a Arc<Segment<V>>> + Clone) -> bool
+    where
+        V: 'a,
+    {
+        let fences = self.fences.lock();
+        if fences.is_empty() {
+            return false;
+        }
+        let Some(span) = inputs.clone().map(|s| s.seqs).reduce(SeqSpan::union) else { return false };
+        fences.iter().any(|f| {
+            span.straddles(f.below) && inputs.clone().any(|s| s.max_ts() >= f.lo && s.min_ts() <= f.hi)
+        })
+    }
+
     /// Records per segment page for this value type.
     pub(crate) fn page_len(&self) -> usize {
         self.cfg.page_records(std::mem::size_of::<V>())
@@ -86,6 +124,7 @@ impl<V: Value> Store<V> {
         mut iter: Range<'_, V>,
         max_records: usize,
         applied: u64,
+        seqs: SeqSpan,
         level: Level,
         window: Option<Window>,
     ) -> Vec<Segment<V>> {
@@ -107,7 +146,9 @@ impl<V: Value> Store<V> {
                 ts.shrink_to_fit();
                 vals.shrink_to_fit();
                 let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
-                out.push(Segment::new(id, ts, vals, page_len, applied, level, window).tallied(&self.tally));
+                out.push(
+                    Segment::new(id, ts, vals, page_len, applied, seqs, level, window).tallied(&self.tally),
+                );
             }
             if carry.is_none() {
                 return out;

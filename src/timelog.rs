@@ -175,9 +175,59 @@ impl<V: Value> Timelog<V> {
     /// ```
     pub fn delete_range(&self, range: impl RangeBounds<i64>) -> Result<Written> {
         Ok(match delete_bounds(&range)? {
-            Some((lo, hi)) => self.p.write(Op::Tomb(lo, hi)),
+            Some((lo, hi)) => self.p.write(Op::Tomb(lo, hi, None)),
             None => self.p.write(Op::Records(Vec::new(), Vec::new())),
         })
+    }
+
+    /// Moves a range out of the log without losing late data: hands `export` a
+    /// snapshot and, if it returns `Ok`, deletes from the log exactly the records
+    /// in `range` that this snapshot holds. Records written into the range after
+    /// the snapshot was taken (late data, other writers) stay in the log, and so
+    /// does everything if `export` fails or panics. Returns what `export` returned.
+    ///
+    /// This is the step under [`Timelog::archive`] (Parquet files), for any other
+    /// destination. The snapshot is taken at a seal point (the active memtable
+    /// is sealed), and until the delete is visible, compaction does not merge
+    /// data written before it with data written after it over `range` (it resumes
+    /// at the next round). An empty range deletes nothing; an inverted one is
+    /// [`Error::InvalidRange`] and `export` is not called.
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, "a"), (2, "b"), (9, "c")]);
+    /// let shipped = log
+    ///     .evict(..5, |snap| {
+    ///         // A late record for the same range arrives while the export runs ...
+    ///         let _ = log.append(3, "late");
+    ///         // ... which this snapshot does not see, so it is not deleted.
+    ///         Ok(snap.range(..5).map(|(t, v)| (t, *v)).collect::<Vec<_>>())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(shipped, [(1, "a"), (2, "b")]);
+    /// assert_eq!(log.range_vec(..), [(3, "late"), (9, "c")]);
+    /// ```
+    pub fn evict<T>(
+        &self,
+        range: impl RangeBounds<i64>,
+        export: impl FnOnce(&Snapshot<V>) -> Result<T>,
+    ) -> Result<T> {
+        let Some((lo, hi)) = delete_bounds(&range)? else {
+            return export(&self.snapshot());
+        };
+        /// Removes the fence however `evict` ends (an error or a panic in `export`).
+        struct Unfence<'a, V: Value>(&'a Pipeline<V>, u64);
+        impl<V: Value> Drop for Unfence<'_, V> {
+            fn drop(&mut self) {
+                self.0.unfence(self.1);
+            }
+        }
+        let (snap, id) = self.p.fenced_snapshot(lo, hi);
+        let _unfence = Unfence(&self.p, id);
+        let out = export(&snap)?;
+        self.p.delete_below(lo, hi, snap.w);
+        Ok(out)
     }
 
     /// Deletes every record with a timestamp below `ts` (written before this call).

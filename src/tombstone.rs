@@ -2,7 +2,10 @@
 //!
 //! A tombstone `[lo, hi]` (inclusive bounds internally, so that `i64::MAX` can be
 //! covered) with sequence `seq` hides every record in its range whose sequence
-//! number is below `seq`. For reading, a set of tombstones is turned into a step
+//! number is below `seq`. A delete is written at a sequence number of its own
+//! (which decides the snapshots that see it) and usually hides everything written
+//! before it, so `seq` is that number; a *bounded* delete (the archive's: "what
+//! this snapshot saw") hides less, and its `seq` is the bound. For reading, a set of tombstones is turned into a step
 //! function: disjoint pieces of the timestamp axis, each with the largest
 //! tombstone sequence covering it. A record `(ts, seq)` is hidden iff the piece
 //! containing `ts` has a larger sequence.
@@ -17,7 +20,8 @@ pub(crate) struct Tomb {
     pub lo: i64,
     /// Last deleted timestamp (inclusive).
     pub hi: i64,
-    /// Sequence number of the delete.
+    /// Records below this sequence number are hidden: the delete's own number,
+    /// or for a bounded delete its bound (never above its own number).
     pub seq: u64,
 }
 

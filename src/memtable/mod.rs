@@ -80,6 +80,14 @@ pub(crate) struct Edge<'a> {
     pub(crate) visible: &'a dyn Fn(i64, u64) -> bool,
 }
 
+/// A tombstone as a memtable holds it: what it hides, and the sequence number it
+/// was written at, which decides which snapshots see it.
+#[derive(Debug, Clone, Copy)]
+struct MemTomb {
+    tomb: Tomb,
+    at: u64,
+}
+
 /// The mutable write buffer (and, once sealed, an immutable memrun).
 pub(crate) struct Memtable<V> {
     /// First sequence number that may live here.
@@ -91,7 +99,7 @@ pub(crate) struct Memtable<V> {
     nruns: AtomicUsize,
     lanes: [CachePadded<Lane<V>>; LANES],
     skip: Ooo<V>,
-    tombs: Stack<Tomb>,
+    tombs: Stack<MemTomb>,
     /// Step function of all tombstones, built by the first reader that finds the
     /// memtable sealed and complete (its tombstones can no longer change).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
@@ -336,17 +344,19 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         }
     }
 
-    /// Records a tombstone.
-    pub(crate) fn insert_tomb(&self, t: Tomb) {
-        self.tombs.push(t);
+    /// Records a tombstone written at sequence number `at` (it is visible to
+    /// snapshots whose watermark passes `at`; `t.seq <= at` is what it hides below).
+    pub(crate) fn insert_tomb(&self, t: Tomb, at: u64) {
+        debug_assert!(t.seq <= at);
+        self.tombs.push(MemTomb { tomb: t, at });
         self.bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
     }
 
     // ----- reads -------------------------------------------------------------------
 
-    /// Every tombstone with a sequence number below `w`.
+    /// Every tombstone written below the watermark `w`.
     pub(crate) fn tombs_below(&self, w: u64, out: &mut Vec<Tomb>) {
-        out.extend(self.tombs.iter().filter(|t| t.seq < w));
+        out.extend(self.tombs.iter().filter(|t| t.at < w).map(|t| t.tomb));
     }
 
     /// For a memtable sealed below the watermark `w` (so its tombstones are final),
@@ -359,7 +369,7 @@ impl<V: Send + Sync + 'static> Memtable<V> {
                 return false;
             }
             let pieces = self.tomb_index.get_or_init(|| {
-                let mut all: Vec<Tomb> = self.tombs.iter().copied().collect();
+                let mut all: Vec<Tomb> = self.tombs.iter().map(|t| t.tomb).collect();
                 crate::tombstone::step_function(&mut all, i64::MIN, i64::MAX)
             });
             let start = pieces.partition_point(|p| p.hi < lo);
@@ -378,10 +388,15 @@ impl<V: Send + Sync + 'static> Memtable<V> {
         }
     }
 
-    /// The largest sequence number below `w` of a tombstone here covering `ts`
-    /// (0 if none).
+    /// The largest bound (see [`Tomb::seq`]) of a tombstone here written below
+    /// `w` and covering `ts` (0 if none).
     pub(crate) fn tomb_cover(&self, ts: i64, w: u64) -> u64 {
-        self.tombs.iter().filter(|t| t.seq < w && t.lo <= ts && ts <= t.hi).map(|t| t.seq).max().unwrap_or(0)
+        self.tombs
+            .iter()
+            .filter(|t| t.at < w && t.tomb.lo <= ts && ts <= t.tomb.hi)
+            .map(|t| t.tomb.seq)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Number of tombstones stored here.

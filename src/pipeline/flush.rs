@@ -27,7 +27,7 @@
 use crate::cursor::{ts_bounds, Range};
 use crate::manifest::Quiet;
 use crate::memtable::{Edge, Memtable};
-use crate::segment::{Level, Segment, Window};
+use crate::segment::{Level, Segment, SeqSpan, Window};
 use crate::stats::Counters;
 use crate::store::Store;
 use crate::sync::{par_map, wait_until, Arc, AtomicU64, Mutex, Ordering};
@@ -215,14 +215,17 @@ impl Flusher {
                 Some((a, b)) if a <= lo && hi <= b => within(&all_pieces, lo, hi),
                 _ => snap.pieces(lo, hi),
             };
-            if hides_all(&pieces, lo, hi, mr.seal_seq().expect("memruns are sealed")) {
+            let seal = mr.seal_seq().expect("memruns are sealed");
+            // Every record of the memrun is numbered in `start_seq..seal`.
+            let seqs = SeqSpan { first: mr.start_seq, last: seal.saturating_sub(1) };
+            if hides_all(&pieces, lo, hi, seal) {
                 // Deleted whole: nothing to copy.
                 return (Vec::new(), Vec::new());
             }
             let Some(Direct { a, b }) = *direct else {
                 // One L0 segment per memrun (no size cap), so L0 age order is memrun order.
                 let it = Range::new(srcs, pieces, snap.w);
-                return (store.collect_segments(it, usize::MAX, snap.w, Level::L0, None), Vec::new());
+                return (store.collect_segments(it, usize::MAX, snap.w, seqs, Level::L0, None), Vec::new());
             };
             drop(srcs);
             // L0: what lies below `a`, and the tail above `b`, as two segments (one
@@ -237,7 +240,7 @@ impl Flusher {
                 let mut part = Vec::new();
                 mr.sources(from, to, &mut part);
                 let it = Range::new(part, pieces.clone(), snap.w);
-                l0.extend(store.collect_segments(it, usize::MAX, snap.w, Level::L0, None));
+                l0.extend(store.collect_segments(it, usize::MAX, snap.w, seqs, Level::L0, None));
             }
             // L1: `[a, b]`, window by window.
             let mut l1 = Vec::new();
@@ -248,7 +251,14 @@ impl Flusher {
                 let mut part = Vec::new();
                 mr.sources(from, to, &mut part);
                 let it = Range::new(part, pieces.clone(), snap.w);
-                l1.extend(store.collect_segments(it, store.l1_segment_records(), snap.w, Level::L1, Some(w)));
+                l1.extend(store.collect_segments(
+                    it,
+                    store.l1_segment_records(),
+                    snap.w,
+                    seqs,
+                    Level::L1,
+                    Some(w),
+                ));
                 if to >= b {
                     break;
                 }

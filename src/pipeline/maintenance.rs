@@ -131,6 +131,11 @@ impl Maintenance {
         self.release_memory(store, true);
     }
 
+    /// Runs `f` between two compaction rounds.
+    pub(crate) fn between_compactions<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.compactor.between_rounds(f)
+    }
+
     /// Asks for a full compaction: by the compactor thread soon in background
     /// mode, by the next [`Maintenance::step`] in manual mode.
     pub(crate) fn request_compaction(&self, signals: &Signals) {

@@ -16,6 +16,7 @@
 //! flush, compaction; write → seal; flush → seal; every stage → signal and the
 //! store; nothing below calls up.
 
+mod archive;
 mod compaction;
 mod flush;
 mod maintenance;

@@ -85,8 +85,9 @@ pub(crate) enum Op<V> {
     Records(Vec<i64>, Vec<V>),
     /// A batch sorted by timestamp, inserted as one run.
     Run(Vec<i64>, Vec<V>),
-    /// A range tombstone over `[lo, hi]`.
-    Tomb(i64, i64),
+    /// A range tombstone over `[lo, hi]`: hides what was written before it, or
+    /// with a bound, only what was written below that sequence number.
+    Tomb(i64, i64, Option<u64>),
 }
 
 impl<V> Op<V> {
@@ -135,7 +136,7 @@ pub(crate) fn publish<V: Value>(store: &Store<V>, signals: &Signals, op: Op<V>) 
             }
         }
         Op::Run(ts, vals) => mt.insert_run(Run::from_batch(ts, vals, s)),
-        Op::Tomb(lo, hi) => mt.insert_tomb(Tomb { lo, hi, seq: s }),
+        Op::Tomb(lo, hi, below) => mt.insert_tomb(Tomb { lo, hi, seq: below.unwrap_or(s) }, s),
     }
     store.seq.publish(s, n);
     drop(quiet);

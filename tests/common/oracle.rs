@@ -58,8 +58,10 @@ impl Delete {
 pub struct Oracle<V> {
     /// `(ts, seq, value)` in write order.
     recs: Vec<(i64, u64, V)>,
-    /// `(first, last, seq)`: the inclusive range of each recorded delete.
-    tombs: Vec<(i64, i64, u64)>,
+    /// `(first, last, seq, below)`: the inclusive range of each recorded delete,
+    /// its number, and the number below which it hides records (its own number,
+    /// but for the bounded deletes of `evict`).
+    tombs: Vec<(i64, i64, u64, u64)>,
     /// The last sequence number taken.
     seq: u64,
 }
@@ -95,11 +97,20 @@ impl<V: Clone> Oracle<V> {
         match bounds::inclusive(&r) {
             Some((first, last)) => {
                 self.seq += 1;
-                self.tombs.push((first, last, self.seq));
+                self.tombs.push((first, last, self.seq, self.seq));
                 Delete::Recorded
             }
             None if bounds::is_inverted(&r) => Delete::Inverted,
             None => Delete::Empty,
+        }
+    }
+
+    /// The delete of `Timelog::evict`: hides the records of `r` that a snapshot
+    /// taken when the oracle was at `seen` shows, and nothing written later.
+    pub fn delete_seen<R: RangeBounds<i64>>(&mut self, r: R, seen: u64) {
+        if let Some((first, last)) = bounds::inclusive(&r) {
+            self.seq += 1;
+            self.tombs.push((first, last, self.seq, seen + 1));
         }
     }
 
@@ -116,7 +127,9 @@ impl<V: Clone> Oracle<V> {
 
     /// Whether the record `(ts, seq)` is hidden by a delete numbered at most `upto`.
     fn hidden_at(&self, upto: u64, ts: i64, seq: u64) -> bool {
-        self.tombs.iter().any(|&(first, last, q)| q <= upto && q > seq && first <= ts && ts <= last)
+        self.tombs
+            .iter()
+            .any(|&(first, last, q, below)| q <= upto && below > seq && first <= ts && ts <= last)
     }
 
     /// What a snapshot taken when the oracle was at `seq` shows.

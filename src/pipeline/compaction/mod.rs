@@ -10,7 +10,9 @@
 //! overlapping one, to a fixed point, so outputs never overlap untouched L1
 //! segments. Each interval is built in parallel on rayon; records hidden by
 //! tombstones visible to the compaction's snapshot are dropped, and the outputs'
-//! `applied_seq` is that snapshot's watermark. Compactions are serialised by the
+//! `applied_seq` is that snapshot's watermark (their `seqs` span, the union of the
+//! inputs'). A round whose inputs an archive's fence forbids merging is put off
+//! (see [`crate::store::Fence`]). Compactions are serialised by the
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
 mod plan;
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::cursor::Range;
 use crate::manifest::{Manifest, Quiet};
-use crate::segment::{Level, Segment};
+use crate::segment::{Level, Segment, SeqSpan};
 use crate::snapshot::Snapshot;
 use crate::stats::{Counters, WindowReport};
 use crate::store::Store;
@@ -238,7 +240,18 @@ impl Compactor {
         Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
+        if store.fenced(l0_in.iter().chain(l1_in.iter().copied())) {
+            // An archive is between its export and its delete over these inputs:
+            // the next round after it finishes does this work.
+            Counters::bump(&store.counters.compactions_fenced, 1);
+            if requested && !force {
+                self.requested.store(true, Ordering::Release);
+            }
+            return pruned;
+        }
         let max_records = store.l1_segment_records();
+        let seqs = l0_in.iter().chain(l1_in.iter().copied()).map(|s| s.seqs).reduce(SeqSpan::union);
+        let seqs = seqs.unwrap_or(SeqSpan { first: 0, last: 0 });
         // The step function over the span of every stretch, built once (per stretch it
         // would walk every memrun's tombstones once per stretch).
         let span = plan.stretches.iter().fold(None, |acc: Option<(i64, i64)>, &(_, lo, hi)| {
@@ -255,7 +268,7 @@ impl Compactor {
                 s.sources(lo, hi, &pieces, 1 + i as u32, &mut srcs);
             }
             let it = Range::new(srcs, Vec::new(), snap.w);
-            store.collect_segments(it, max_records, snap.w, Level::L1, Some(w))
+            store.collect_segments(it, max_records, snap.w, seqs, Level::L1, Some(w))
         })
         .into_iter()
         .flatten()
@@ -284,6 +297,15 @@ impl Compactor {
             self.requested.store(true, Ordering::Release);
         }
         true
+    }
+}
+
+impl Compactor {
+    /// Runs `f` between two compaction rounds (holding the lock that serialises
+    /// them): a round that starts afterwards takes its snapshot afterwards.
+    pub(crate) fn between_rounds<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _c = self.lock.lock();
+        f()
     }
 }
 

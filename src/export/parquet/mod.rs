@@ -18,6 +18,47 @@
 //!   written beside a file of the same directory whose timestamps it overlaps:
 //!   such an export refuses before it writes anything.
 //!
+//! # The archive
+//! A range moved out of the log into files of this layout, with nothing lost and
+//! nothing written twice, even when it is interrupted.
+//!
+//! [`Timelog::archive`](crate::Timelog::archive) writes the records of a range that a snapshot holds (the
+//! same files, names aside, as [`Snapshot::write_parquet`](crate::Snapshot::write_parquet))
+//! and deletes from the log exactly those records
+//! ([`Timelog::evict`](crate::Timelog::evict)): a record
+//! written into the range after the snapshot stays in the log, and a later
+//! archive of the range moves it. The steps, each durable before the next:
+//!
+//! 1. **Recover** what an interrupted archive into the same directory left (see
+//!    below).
+//! 2. **Stage**: each file is written under a temporary name, synced, and renamed
+//!    to a hidden staging name `.part-<lo>_<hi>-a<run>.parquet.pending`, which
+//!    readers skip (engines skip hidden files and files not ending in `.parquet`).
+//! 3. **Commit**: a marker `_archive-<run>.commit` listing the files is written
+//!    (temporary name, sync, rename, directory sync). From here on the archive
+//!    is decided.
+//! 4. **Delete** the archived records from the log (in memory: cannot fail).
+//! 5. **Publish**: each staged file is renamed to its final name
+//!    `part-<lo>_<hi>-a<run>.parquet`, directories synced.
+//! 6. **Clean up**: the marker is removed.
+//!
+//! If the archive stops before step 3 (an error, a panic in the encoder), the
+//! log still holds every record and the next archive into the directory removes
+//! the staged files: the records are archived once, by it (the same holds for
+//! the files if the process was killed).
+//! If it stops after step 3, the records are out of the log (or, if the process
+//! died, out of a log that is gone), and the next archive into the directory
+//! completes steps 5 and 6 from the marker before doing its own work. Either
+//! way, the files of the directory and the log together hold every record once.
+//!
+//! A directory takes one archive at a time (two archives into it at once could
+//! discard each other's staged files). Files written by archives may overlap in
+//! time (a later archive of the same range holds the late records); an archive
+//! still refuses to write beside a file of
+//! [`Snapshot::write_parquet`](crate::Snapshot::write_parquet) whose timestamps
+//! it overlaps, since those records are still in the log. It never overwrites
+//! ([`ParquetOptions::overwrite`] does not apply).
+//!
 //! # Type mapping
 //! The Arrow schema of the export is stored in each file (readers that know Arrow
 //! restore it exactly). In Parquet's own types:
@@ -53,6 +94,9 @@ use crate::segment::Window;
 use crate::snapshot::inclusive;
 use crate::{Snapshot, Value};
 
+mod archive;
+pub use archive::{ArchiveFault, ArchiveReport};
+
 /// The compression of Parquet pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -82,6 +126,7 @@ pub struct ParquetOptions {
     compression: Compression,
     row_group_rows: usize,
     export: ExportOptions,
+    fault: Option<ArchiveFault>,
 }
 
 impl Default for ParquetOptions {
@@ -94,6 +139,7 @@ impl Default for ParquetOptions {
             compression: Compression::Snappy,
             row_group_rows: 1 << 20,
             export: ExportOptions::new(),
+            fault: None,
         }
     }
 }
@@ -153,6 +199,14 @@ impl ParquetOptions {
         self
     }
 
+    /// Makes [`Timelog::archive`](crate::Timelog::archive) fail at `fault` (for
+    /// the tests of its recovery).
+    #[doc(hidden)]
+    pub fn inject_archive_fault(mut self, fault: ArchiveFault) -> Self {
+        self.fault = Some(fault);
+        self
+    }
+
     /// The window size, if files are partitioned by time.
     pub fn window_size(&self) -> Option<i64> {
         self.window
@@ -185,7 +239,7 @@ pub struct ParquetReport {
     pub watermark: u64,
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+pub(super) fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::Io(format!("{what} {}: {e}", path.display()))
 }
 
@@ -194,14 +248,14 @@ fn pq_err(path: &Path, e: parquet::errors::ParquetError) -> Error {
 }
 
 /// A file to write: where, and which timestamps.
-struct Planned {
-    dir: PathBuf,
-    name: String,
-    covers: (i64, i64),
+pub(super) struct Planned {
+    pub(super) dir: PathBuf,
+    pub(super) name: String,
+    pub(super) covers: (i64, i64),
 }
 
 impl Planned {
-    fn path(&self) -> PathBuf {
+    pub(super) fn path(&self) -> PathBuf {
         self.dir.join(&self.name)
     }
 
@@ -211,14 +265,16 @@ impl Planned {
 
     /// Refuses a file that exists (unless `overwrite`) and any other file of the
     /// directory whose timestamps overlap this one's: the dataset would hold those
-    /// rows twice.
-    fn check_existing(&self, overwrite: bool) -> Result<()> {
+    /// rows twice. With `archived_may_overlap`, files an archive wrote may overlap
+    /// (an archive deleted their rows from the log, so a later archive of the same
+    /// timestamps holds other rows).
+    pub(super) fn check_existing(&self, overwrite: bool, archived_may_overlap: bool) -> Result<()> {
         let Ok(entries) = fs::read_dir(&self.dir) else { return Ok(()) };
         for e in entries {
             let e = e.map_err(|e| io_err("listing", &self.dir, e))?;
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Some((a, b)) = parse_name(name) else { continue };
+            let Some((a, b, archived)) = parse_name(name) else { continue };
             if name == self.name {
                 if !overwrite {
                     return Err(Error::Io(format!(
@@ -226,7 +282,7 @@ impl Planned {
                         self.path().display()
                     )));
                 }
-            } else if a <= self.covers.1 && self.covers.0 <= b {
+            } else if a <= self.covers.1 && self.covers.0 <= b && !(archived && archived_may_overlap) {
                 return Err(Error::Io(format!(
                     "{} holds timestamps [{a}, {b}], which overlap the export's [{}, {}] in that directory: \
                      the rows would be there twice",
@@ -240,16 +296,23 @@ impl Planned {
     }
 }
 
-/// The timestamps `[a, b]` of a file named `part-<a>_<b>.parquet`.
-fn parse_name(name: &str) -> Option<(i64, i64)> {
+/// The timestamps `[a, b]` of a file named `part-<a>_<b>.parquet`, or
+/// `part-<a>_<b>-a<run>.parquet` (written by an archive: then `true`).
+pub(super) fn parse_name(name: &str) -> Option<(i64, i64, bool)> {
     let core = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    let (core, archived) = match core.rfind("-a") {
+        Some(i) if core[i + 2..].bytes().all(|c| c.is_ascii_digit()) && i + 2 < core.len() => {
+            (&core[..i], true)
+        }
+        _ => (core, false),
+    };
     // `a` may be negative (`part--5_3`), and so may `b` (`part--9_-2`).
-    let cut = core[1..].find('_')? + 1;
-    Some((core[..cut].parse().ok()?, core[cut + 1..].parse().ok()?))
+    let cut = core.get(1..)?.find('_')? + 1;
+    Some((core[..cut].parse().ok()?, core[cut + 1..].parse().ok()?, archived))
 }
 
 /// Syncs a directory, so that a rename in it is durable.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err("syncing directory", dir, e))
 }
 
@@ -322,19 +385,41 @@ impl<V: Value> Snapshot<V> {
         encoder: E,
     ) -> Result<ParquetReport> {
         let dir = dir.as_ref();
-        let mut report = ParquetReport { watermark: self.watermark(), ..ParquetReport::default() };
-        let Some((lo, hi)) = inclusive(&r) else { return Ok(report) };
-        let plan = self.plan_files(lo, hi, dir, opts);
+        let Some((lo, hi)) = inclusive(&r) else {
+            return Ok(ParquetReport { watermark: self.watermark(), ..ParquetReport::default() });
+        };
+        let plan = self.plan_files(lo, hi, dir, opts, "");
         for f in &plan {
-            f.check_existing(opts.overwrite)?;
+            f.check_existing(opts.overwrite, false)?;
         }
+        self.write_planned(lo, hi, &plan, opts, encoder, |f, tmp| {
+            let path = f.path();
+            fs::rename(tmp, &path).map_err(|e| io_err("renaming into place", &path, e))?;
+            sync_dir(&f.dir)?;
+            Ok(path)
+        })
+    }
+
+    /// Writes the files of `plan` (rows of `[lo, hi]`, in order), each to its
+    /// temporary name, synced, then handed to `place`, which moves it where it
+    /// goes and returns that path.
+    pub(super) fn write_planned<E: ValueEncoder<V>>(
+        &self,
+        lo: i64,
+        hi: i64,
+        plan: &[Planned],
+        opts: &ParquetOptions,
+        encoder: E,
+        mut place: impl FnMut(&Planned, &Path) -> Result<PathBuf>,
+    ) -> Result<ParquetReport> {
+        let mut report = ParquetReport { watermark: self.watermark(), ..ParquetReport::default() };
         let props = self.writer_properties(opts, lo, hi);
         let mut batches = self.record_batches_with(lo..=hi, &opts.export, encoder);
         let schema = batches.schema_ref().clone();
         let mut carry: Option<RecordBatch> = None;
-        for f in &plan {
+        for f in plan {
             fs::create_dir_all(&f.dir).map_err(|e| io_err("creating", &f.dir, e))?;
-            let (tmp, path) = (f.tmp(), f.path());
+            let tmp = f.tmp();
             let file = File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
             let mut w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props.clone()))
                 .map_err(|e| pq_err(&tmp, e))?;
@@ -364,8 +449,7 @@ impl<V: Value> Snapshot<V> {
             file.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
             let bytes = file.metadata().map_err(|e| io_err("reading size of", &tmp, e))?.len();
             drop(file);
-            fs::rename(&tmp, &path).map_err(|e| io_err("renaming into place", &path, e))?;
-            sync_dir(&f.dir)?;
+            let path = place(f, &tmp)?;
             report.rows += rows;
             report.bytes += bytes;
             report.files.push(ParquetFile { path, covers: f.covers, rows, bytes });
@@ -377,9 +461,17 @@ impl<V: Value> Snapshot<V> {
     /// The files of an export of `[lo, hi]`: one per window holding a visible
     /// record (found by jumping from record to record window by window, so the
     /// cost follows the windows with data, not the span), or one.
-    fn plan_files(&self, lo: i64, hi: i64, dir: &Path, opts: &ParquetOptions) -> Vec<Planned> {
+    /// Names are `part-<lo>_<hi><suffix>.parquet`.
+    pub(super) fn plan_files(
+        &self,
+        lo: i64,
+        hi: i64,
+        dir: &Path,
+        opts: &ParquetOptions,
+        suffix: &str,
+    ) -> Vec<Planned> {
         let mut out = Vec::new();
-        let name = |a: i64, b: i64| format!("part-{a}_{b}.parquet");
+        let name = |a: i64, b: i64| format!("part-{a}_{b}{suffix}.parquet");
         let Some(size) = opts.window else {
             if self.count(lo..=hi) > 0 {
                 out.push(Planned { dir: dir.to_path_buf(), name: name(lo, hi), covers: (lo, hi) });
