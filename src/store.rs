@@ -36,14 +36,25 @@ pub(crate) struct Store<V> {
 /// on both sides of `below` when one of them has records in `[lo, hi]`: such a
 /// segment would hold, in the range, records the delete must hide and records it
 /// must keep, and segments carry no per-record numbers to tell them apart.
-/// Installed before the seal that fixes `below`, removed (between compaction
-/// rounds) once the delete is visible or the archive gave up.
+/// Installed before the seal that fixes `below`. An archive that gives up
+/// removes it at once (no bounded delete exists to misjudge a merge); one whose
+/// delete is written marks it `released` with the delete's number, and it goes
+/// once no compaction round can have a snapshot that misses the delete
+/// ([`Store::retire_fences`]): rounds whose snapshot sees the delete ignore it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fence {
     pub(crate) id: u64,
     pub(crate) lo: i64,
     pub(crate) hi: i64,
     pub(crate) below: u64,
+    pub(crate) released: Option<u64>,
+}
+
+impl Fence {
+    /// Whether a compaction whose snapshot has watermark `w` must respect it.
+    fn binds(&self, w: u64) -> bool {
+        self.released.is_none_or(|s| s >= w)
+    }
 }
 
 impl<V: Value> Store<V> {
@@ -91,7 +102,8 @@ impl<V: Value> Store<V> {
     /// Whether an archive in progress forbids merging `inputs` (see [`Fence`]):
     /// their sequence spans straddle a fence's bound and one of them has records
     /// in its range.
-    pub(crate) fn fenced<'a>(&self, inputs: impl Iterator<Item = &'a Arc<Segment<V>>> + Clone) -> bool
+    /// `w` is the watermark of the compaction's snapshot.
+    pub(crate) fn fenced<'a>(&self, w: u64, inputs: impl Iterator<Item = &'a Arc<Segment<V>>> + Clone) -> bool
     where
         V: 'a,
     {
@@ -100,9 +112,29 @@ impl<V: Value> Store<V> {
             return false;
         }
         let Some(span) = inputs.clone().map(|s| s.seqs).reduce(SeqSpan::union) else { return false };
-        fences.iter().any(|f| {
+        fences.iter().filter(|f| f.binds(w)).any(|f| {
             span.straddles(f.below) && inputs.clone().any(|s| s.max_ts() >= f.lo && s.min_ts() <= f.hi)
         })
+    }
+
+    /// Drops the released fences whose delete is below `w`: the caller holds the
+    /// compaction lock, and every round from now on takes a snapshot at or above
+    /// `w`, which sees the delete.
+    pub(crate) fn retire_fences(&self, w: u64) {
+        let mut fences = self.fences.lock();
+        if !fences.is_empty() {
+            fences.retain(|f| f.binds(w));
+        }
+    }
+
+    /// How many of the oldest `l0` segments lie wholly below every fence's bound
+    /// (`l0.len()` without fences): a compaction that takes no more than these from
+    /// L0 merges nothing across a bound in L0 (its L1 inputs are checked by
+    /// [`Store::fenced`]).
+    pub(crate) fn fence_cap(&self, w: u64, l0: &[Arc<Segment<V>>]) -> usize {
+        let fences = self.fences.lock();
+        let Some(low) = fences.iter().filter(|f| f.binds(w)).map(|f| f.below).min() else { return l0.len() };
+        l0.iter().position(|s| s.seqs.last >= low).unwrap_or(l0.len())
     }
 
     /// Records per segment page for this value type.

@@ -120,6 +120,19 @@ impl<T> Mutex<T> {
         let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         MutexGuard(Some(g))
     }
+
+    /// The guard if the lock is free now, without waiting.
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let g = self.0.try_lock()?;
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let g = match self.0.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(MutexGuard(Some(g)))
+    }
 }
 
 impl<T> std::ops::Deref for MutexGuard<'_, T> {

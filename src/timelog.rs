@@ -216,17 +216,18 @@ impl<V: Value> Timelog<V> {
         let Some((lo, hi)) = delete_bounds(&range)? else {
             return export(&self.snapshot());
         };
-        /// Removes the fence however `evict` ends (an error or a panic in `export`).
-        struct Unfence<'a, V: Value>(&'a Pipeline<V>, u64);
+        /// Ends the fence however `evict` ends (an error or a panic in `export`:
+        /// no delete).
+        struct Unfence<'a, V: Value>(&'a Pipeline<V>, u64, Option<u64>);
         impl<V: Value> Drop for Unfence<'_, V> {
             fn drop(&mut self) {
-                self.0.unfence(self.1);
+                self.0.unfence(self.1, self.2);
             }
         }
         let (snap, id) = self.p.fenced_snapshot(lo, hi);
-        let _unfence = Unfence(&self.p, id);
+        let mut fence = Unfence(&self.p, id, None);
         let out = export(&snap)?;
-        self.p.delete_below(lo, hi, snap.w);
+        fence.2 = Some(self.p.delete_below(lo, hi, snap.w).first_seq);
         Ok(out)
     }
 

@@ -141,7 +141,7 @@ proptest! {
 /// A scenario that makes compaction meet the fence: records before the snapshot
 /// in L0 and L1, late records into the range flushed during the export, and a
 /// forced compaction while the delete is pending. The late records survive, the
-/// seen ones go, and the round was put off rather than merged across the bound.
+/// seen ones go, and compaction took only the L0 segments below the bound.
 #[test]
 fn compaction_waits_for_the_delete_and_late_records_survive() {
     let log = manual();
@@ -157,7 +157,10 @@ fn compaction_waits_for_the_delete_and_late_records_survive() {
             log.flush();
             log.compact();
             while log.maint_step().unwrap() {}
-            assert!(log.stats().compactions_fenced > 0, "compaction did not meet the fence");
+            // Compaction merged what was written before the seal point and left
+            // the late records' segment in L0, for after the delete.
+            let st = log.stats();
+            assert_eq!(st.l0_segments, 1, "a merge across the bound: {st:?}");
             Ok(rows)
         })
         .unwrap();
@@ -205,7 +208,8 @@ fn evicted_and_kept_partition_everything_written_under_concurrent_writers() {
         let (log, stop) = (log.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) || n < 20_000 {
+            // (Bounded, so that a slow evict fails the test instead of filling memory.)
+            while (!stop.load(Ordering::Relaxed) || n < 20_000) && n < 3_000_000 {
                 // Mostly in time order, one in four late (anywhere behind).
                 let ts = if n % 4 == 3 { (n * 7919 % (n + 1)) as i64 } else { n as i64 };
                 let _ = log.append(ts, n);
@@ -219,6 +223,9 @@ fn evicted_and_kept_partition_everything_written_under_concurrent_writers() {
         let hi = round * 500;
         let rows = log.evict(..hi, |snap| Ok(snap.range(..hi).map(|(_, v)| *v).collect::<Vec<_>>())).unwrap();
         evicted.extend(rows);
+        if std::env::var("EVICT_DEBUG").is_ok() {
+            eprintln!("round {round}: {:?}", log.stats());
+        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     stop.store(true, Ordering::Relaxed);

@@ -58,7 +58,7 @@ impl<V: Value> Pipeline<V> {
                 continue;
             };
             let id = store.next_fence_id.fetch_add(1, Ordering::Relaxed);
-            fences.push(Fence { id, lo, hi, below });
+            fences.push(Fence { id, lo, hi, below, released: None });
             drop(fences);
             // Every write numbered below the seal has finished (into the sealed
             // memtable, which this manifest holds) once the watermark passes it.
@@ -72,13 +72,26 @@ impl<V: Value> Pipeline<V> {
                 return (Snapshot { m, w: below }, id);
             }
             // (A flush got in between the seal and the load: seal again.)
-            self.unfence(id);
+            self.unfence(id, None);
         }
     }
 
-    /// Removes the fence `id`, between two compaction rounds.
-    pub(crate) fn unfence(&self, id: u64) {
-        self.maint.between_compactions(|| self.store.fences.lock().retain(|f| f.id != id));
+    /// Ends the fence `id`: at once if no bounded delete was written (`delete`
+    /// is `None`); otherwise it is released at the delete's number, and goes when
+    /// no compaction round can miss the delete (now, if none runs).
+    pub(crate) fn unfence(&self, id: u64, delete: Option<u64>) {
+        let store = &self.store;
+        {
+            let mut fences = store.fences.lock();
+            match delete {
+                None => fences.retain(|f| f.id != id),
+                Some(s) => fences.iter_mut().filter(|f| f.id == id).for_each(|f| f.released = Some(s)),
+            }
+        }
+        if delete.is_some() {
+            // The delete is visible: a round that starts after this sees it.
+            let _ = self.maint.between_compactions(|| store.retire_fences(store.seq.visible()));
+        }
     }
 
     /// Deletes the records in `[lo, hi]` numbered below `below`, and waits until

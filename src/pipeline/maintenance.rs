@@ -131,8 +131,8 @@ impl Maintenance {
         self.release_memory(store, true);
     }
 
-    /// Runs `f` between two compaction rounds.
-    pub(crate) fn between_compactions<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` between two compaction rounds, if none runs now.
+    pub(crate) fn between_compactions<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
         self.compactor.between_rounds(f)
     }
 

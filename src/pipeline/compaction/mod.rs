@@ -146,6 +146,7 @@ impl Compactor {
         let requested = force || self.requested.swap(false, Ordering::AcqRel);
         let tombs_changed = self.tombs_changed.swap(false, Ordering::AcqRel);
         let mut snap = store.snapshot();
+        store.retire_fences(snap.w);
         let survey = requested || (tombs_changed && self.survey_due(&snap));
         if tombs_changed && !survey {
             // Not yet worth it: look again at the next wake-up.
@@ -197,6 +198,9 @@ impl Compactor {
         if caps.max_inputs > 0 {
             k = k.min(caps.max_inputs as usize);
         }
+        // While an archive runs, only the L0 segments written before its seal point
+        // (a prefix: L0 is in write order) may merge; the rest wait for its delete.
+        k = k.min(store.fence_cap(snap.w, &m.l0));
         if caps.target_bytes > 0 {
             let mut bytes = 0u64;
             let mut take = 0;
@@ -240,7 +244,7 @@ impl Compactor {
         Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
-        if store.fenced(l0_in.iter().chain(l1_in.iter().copied())) {
+        if store.fenced(snap.w, l0_in.iter().chain(l1_in.iter().copied())) {
             // An archive is between its export and its delete over these inputs:
             // the next round after it finishes does this work.
             Counters::bump(&store.counters.compactions_fenced, 1);
@@ -302,10 +306,11 @@ impl Compactor {
 
 impl Compactor {
     /// Runs `f` between two compaction rounds (holding the lock that serialises
-    /// them): a round that starts afterwards takes its snapshot afterwards.
-    pub(crate) fn between_rounds<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _c = self.lock.lock();
-        f()
+    /// them), if no round runs now: a round that starts afterwards takes its
+    /// snapshot afterwards.
+    pub(crate) fn between_rounds<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        let _c = self.lock.try_lock()?;
+        Some(f())
     }
 }
 
