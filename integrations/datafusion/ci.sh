@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks of the DataFusion integration: format, clippy, tests (debug) and the
-# sql_live example. Run from anywhere; builds into target/datafusion at the
+# sql_live and archive_live examples. Run from anywhere; builds into target/datafusion at the
 # repository root (a target dir of its own: DataFusion is large).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -16,3 +16,5 @@ echo "== timelog-datafusion: cargo test"
 cargo test --manifest-path "$manifest" --locked
 echo "== timelog-datafusion: cargo run --example sql_live"
 cargo run --manifest-path "$manifest" --example sql_live
+echo "== timelog-datafusion: cargo run --example archive_live"
+cargo run --manifest-path "$manifest" --example archive_live

@@ -49,7 +49,7 @@ pub enum TsType {
     Int64,
 }
 
-fn parse_ts(ts: &Arg<'_>) -> PyResult<TsType> {
+pub fn parse_ts(ts: &Arg<'_>) -> PyResult<TsType> {
     let Arg::Given(v) = ts else { return Ok(TsType::Timestamp) };
     let bad = || {
         PyValueError::new_err(format!(
@@ -70,7 +70,7 @@ fn arrow_unit(unit: TimeUnit) -> ArrowUnit {
 }
 
 /// The export options (the `ts` column's type) of `ts` for a log of `unit`.
-fn options(ts: TsType, unit: TimeUnit) -> ExportOptions {
+pub fn options(ts: TsType, unit: TimeUnit) -> ExportOptions {
     let o = ExportOptions::new().batch_rows(BATCH_ROWS);
     match ts {
         TsType::Timestamp => o.timestamp(unit),
@@ -106,7 +106,7 @@ pub fn arrow_py_err(e: ArrowError) -> PyErr {
 }
 
 /// The value encoder of `payload="none"`: no `value` column.
-struct TsOnly;
+pub struct TsOnly;
 
 impl ValueEncoder<PyVal> for TsOnly {
     fn field(&self) -> Option<Field> {

@@ -260,38 +260,79 @@ unsafe fn as_bytes<'a>(p: *mut ffi::PyObject) -> Option<&'a [u8]> {
     }
 }
 
-/// The error of a payload that did not convert, naming its row.
+/// The error of a payload that did not convert, naming its row (and its
+/// timestamp, when known) and the call (`op`).
+#[allow(clippy::too_many_arguments)] // (each names part of the message)
 fn row_err(
     py: Python<'_>,
+    op: &str,
     payload: Payload,
     kind: Kind,
     row: usize,
-    ts: i64,
+    ts: Option<i64>,
     p: *mut ffi::PyObject,
     f: Fail,
 ) -> PyErr {
     let what = payload.shown();
+    let at = ts.map(|t| format!(" (ts={t})")).unwrap_or_default();
     match f {
         Fail::Type => PyTypeError::new_err(format!(
-            "to_arrow({what}): the payload at row {row} (ts={ts}) is a {}, which does not \
-             convert to {}",
+            "{op}({what}): the payload at row {row}{at} is a {}, which does not convert to {}",
             type_name(py, p),
             kind.name()
         )),
         Fail::Overflow(cause) => {
             let e = PyOverflowError::new_err(format!(
-                "to_arrow({what}): the int at row {row} (ts={ts}) does not fit in {}",
+                "{op}({what}): the int at row {row}{at} does not fit in {}",
                 kind.name()
             ));
             e.set_cause(py, cause);
             e
         }
         Fail::Py(e) => {
-            let note = format!("to_arrow({what}): raised converting the payload at row {row} (ts={ts})");
+            let note = format!("{op}({what}): raised converting the payload at row {row}{at}");
             let _ = e.value(py).call_method1(pyo3::intern!(py, "add_note"), (note,));
             e
         }
     }
+}
+
+/// One column of `kind` (pickled for `Payload::Pickle`) from `payloads` (live
+/// objects, None for a released one, in row order; the first is row
+/// `first_row` of the call `op`): the value encoder of the Parquet export, which
+/// converts one batch at a time. A payload that does not convert raises, naming
+/// its row; so does a column past what 32-bit offsets address.
+pub fn column(
+    py: Python<'_>,
+    op: &str,
+    (payload, kind): (Payload, Kind),
+    first_row: usize,
+    payloads: &[*mut ffi::PyObject],
+) -> PyResult<ArrayRef> {
+    let dumps = match payload {
+        Payload::Pickle => Some(py.import("pickle")?.getattr("dumps")?),
+        _ => None,
+    };
+    let mut col = Col::new(kind, payloads.len(), payloads.len() * BYTES_PER_ROW);
+    for (i, &p) in payloads.iter().enumerate() {
+        let pushed = match &dumps {
+            // SAFETY: `p` is a live object (the caller's snapshot keeps it); attached.
+            None => unsafe { col.push(py, p) },
+            Some(d) => push_pickled(py, d, &mut col, p),
+        };
+        match pushed {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(PyValueError::new_err(format!(
+                    "{op}(): the payloads of one batch, up to row {}, hold more bytes than one Arrow \
+                     column may ({MAX_BYTES}); export with a smaller batch",
+                    first_row + i
+                )))
+            }
+            Err(f) => return Err(row_err(py, op, payload, kind, first_row + i, None, p, f)),
+        }
+    }
+    Ok(col.finish())
 }
 
 /// Why the conversion pass stopped.
@@ -367,7 +408,9 @@ impl Convert<'_> {
                      Arrow column may ({MAX_BYTES})"
                 ))),
                 Err(Fail::Type | Fail::Overflow(_)) if self.trial => Stop::Guess,
-                Err(f) => Stop::Err(row_err(self.py, self.payload, self.kind, row, ts, p, f)),
+                Err(f) => {
+                    Stop::Err(row_err(self.py, "to_arrow", self.payload, self.kind, row, Some(ts), p, f))
+                }
             };
             self.stop = Some(stop);
             return;

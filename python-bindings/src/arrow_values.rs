@@ -271,7 +271,12 @@ fn first_kind(snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64>)) -> Kind
 
 /// The `auto` rule over every row of the range: the column's kind, or the error
 /// naming the first row that does not fit.
-fn infer(py: Python<'_>, snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64>)) -> PyResult<Kind> {
+pub fn infer(
+    py: Python<'_>,
+    op: &str,
+    snap: &Snapshot<PyVal>,
+    range: (RBound<i64>, RBound<i64>),
+) -> PyResult<Kind> {
     let mut inf = Infer { class: Class::None, first: (0, 0) };
     let mut err: Option<PyErr> = None;
     crate::export::each(py, snap, range, |row, t, p| {
@@ -281,7 +286,7 @@ fn infer(py: Python<'_>, snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64
         // SAFETY: `p` is a live payload (the snapshot keeps it); we are attached.
         let c = unsafe { class_of(p) };
         if inf.add(c, row, t).is_err() {
-            err = Some(auto_mismatch(py, p, c, row, t, &inf));
+            err = Some(auto_mismatch(py, op, p, c, row, t, &inf));
         }
     });
     match err {
@@ -290,18 +295,26 @@ fn infer(py: Python<'_>, snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64
     }
 }
 
-fn auto_mismatch(py: Python<'_>, p: *mut ffi::PyObject, c: Class, row: usize, ts: i64, inf: &Infer) -> PyErr {
+fn auto_mismatch(
+    py: Python<'_>,
+    op: &str,
+    p: *mut ffi::PyObject,
+    c: Class,
+    row: usize,
+    ts: i64,
+    inf: &Infer,
+) -> PyErr {
     let tn = type_name(py, p);
     if c == Class::Other {
         return PyTypeError::new_err(format!(
-            "to_arrow(payload='auto'): the payload at row {row} (ts={ts}) is a {tn}, which has \
+            "{op}(payload='auto'): the payload at row {row} (ts={ts}) is a {tn}, which has \
              no Arrow type here (int, float, str, bytes, bool and None have one); export such \
              payloads with payload='pickle'"
         ));
     }
     let (r0, t0) = inf.first;
     PyTypeError::new_err(format!(
-        "to_arrow(payload='auto'): the payload at row {row} (ts={ts}) is a {tn}, which does not \
+        "{op}(payload='auto'): the payload at row {row} (ts={ts}) is a {tn}, which does not \
          fit the value column's type {} (set by row {r0}, ts={t0}); one column holds one type \
          (int and float mix as float64, None fits any); use payload='pickle' or convert the \
          payloads",
@@ -339,7 +352,7 @@ pub fn batches(
             let guess = first_kind(snap, range);
             match run(guess, true) {
                 Err(Stop::Guess) => {
-                    let kind = infer(py, snap, range)?;
+                    let kind = infer(py, "to_arrow", snap, range)?;
                     (kind, run(kind, false))
                 }
                 other => (guess, other),

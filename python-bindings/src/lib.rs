@@ -16,6 +16,7 @@ mod gil;
 mod ingest;
 mod iter;
 mod log;
+mod parquet;
 mod pin;
 mod slab;
 mod views;

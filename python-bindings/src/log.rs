@@ -1054,6 +1054,78 @@ impl PyTimelog {
         crate::arrow::export(py, open, Self::range_of(lo, hi), &payload, &ts)
     }
 
+    /// Writes the records of `[t1, t2)` as Parquet under the directory `path`: one
+    /// file, or with `window` one file per time window (in the log's unit) under
+    /// hive-style `window_start=<first timestamp>/` directories; each file sorted by
+    /// `ts`, with statistics, written to a temporary name, synced and renamed.
+    /// Refuses (OSError) to overwrite a file, or to write beside one whose
+    /// timestamps overlap, unless `overwrite`. `payload` and `ts` as in
+    /// `to_arrow`. Returns a report dict (`rows`, `bytes`, `watermark`, `files`).
+    #[pyo3(
+        signature = (path, t1 = None, t2 = None, *, window = None, origin = 0, compression = "snappy".to_string(),
+                     overwrite = false, row_group_rows = None, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, path, t1=None, t2=None, *, window=None, origin=0, compression='snappy', \
+                          overwrite=False, row_group_rows=None, payload='auto', ts='timestamp')"
+    )]
+    #[allow(clippy::too_many_arguments)] // (the Python call's arguments)
+    fn to_parquet(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        window: Option<i64>,
+        origin: i64,
+        compression: String,
+        overwrite: bool,
+        row_group_rows: Option<usize>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<Py<PyDict>> {
+        let g = self.open_guard()?;
+        let open = g.as_ref().expect("open");
+        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        let _pin = Pin::new(&self.pins);
+        let layout = crate::parquet::Layout { window, origin, compression, overwrite, row_group_rows };
+        crate::parquet::write(py, open, Self::range_of(lo, hi), &path, &layout, &payload, &ts, false)
+    }
+
+    /// Moves the records of `[t1, t2)` out of the log into Parquet under `path`
+    /// (the layout of `to_parquet`, file names `part-<lo>_<hi>-a<run>.parquet`):
+    /// writes what a snapshot holds, then deletes exactly those records. Records
+    /// appended into the range meanwhile stay in the log for a later archive. An
+    /// archive interrupted at any step (an error, a crash) is completed or undone by
+    /// the next `archive` into the same directory, so that files and log hold every
+    /// record once. One archive at a time per directory. Returns a report dict
+    /// (`rows`, `bytes`, `watermark`, `files`, `recovered`, `discarded`).
+    #[pyo3(
+        signature = (path, t1 = None, t2 = None, *, window = None, origin = 0, compression = "snappy".to_string(),
+                     row_group_rows = None, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, path, t1=None, t2=None, *, window=None, origin=0, compression='snappy', \
+                          row_group_rows=None, payload='auto', ts='timestamp')"
+    )]
+    #[allow(clippy::too_many_arguments)] // (the Python call's arguments)
+    fn archive(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        window: Option<i64>,
+        origin: i64,
+        compression: String,
+        row_group_rows: Option<usize>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<Py<PyDict>> {
+        let g = self.open_guard()?;
+        let open = g.as_ref().expect("open");
+        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        let _pin = Pin::new(&self.pins);
+        let layout = crate::parquet::Layout { window, origin, compression, overwrite: false, row_group_rows };
+        crate::parquet::write(py, open, Self::range_of(lo, hi), &path, &layout, &payload, &ts, true)
+    }
+
     /// Arrow PyCapsule interface: `to_arrow()` of every record (fresh snapshot, default
     /// options) as an `arrow_array_stream` capsule, so that `pyarrow.table(log)`,
     /// `polars.DataFrame(log)` and DuckDB queries naming the log work.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::error::Result;
-use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
 use timelog::{MaintenanceMode, Timelog};
 use timelog_datafusion::{TimelogScanExec, TimelogTable};

@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit as Arrow
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{internal_err, plan_err, ColumnStatistics, DataFusionError, Result, ScalarValue};
+use datafusion::common::{ColumnStatistics, DataFusionError, Result, ScalarValue, internal_err, plan_err};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr, PhysicalSortExpr};
@@ -23,8 +23,8 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
     ReplaceChildrenOptions, SendableRecordBatchStream, Statistics, StatisticsArgs,
 };
-use timelog::arrow::{ArrowValue, ExportOptions, ValueEncoder};
 use timelog::Snapshot;
+use timelog::arrow::{ArrowValue, ExportOptions, ValueEncoder};
 
 use crate::range::TsRange;
 
@@ -260,7 +260,7 @@ impl<V: ArrowValue> TimelogScanExec<V> {
         let parts = match p {
             Some(i) if i < self.parts.len() => &self.parts[i..=i],
             Some(i) => {
-                return internal_err!("TimelogScanExec has no partition {i} (it has {})", self.parts.len())
+                return internal_err!("TimelogScanExec has no partition {i} (it has {})", self.parts.len());
             }
             None => &self.parts[..],
         };

@@ -50,7 +50,7 @@ pub mod pushdown;
 mod range;
 mod table;
 
-pub use exec::{ScanOptions, ScanPartition, TimelogScanExec, DEFAULT_MIN_PARTITION_ROWS, ROWS_READ};
+pub use exec::{DEFAULT_MIN_PARTITION_ROWS, ROWS_READ, ScanOptions, ScanPartition, TimelogScanExec};
 pub use range::TsRange;
 pub use table::TimelogTable;
 

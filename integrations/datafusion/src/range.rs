@@ -34,11 +34,7 @@ impl TsRange {
 
     /// `[lo, hi]`, empty when `lo > hi`.
     pub fn new(lo: i64, hi: i64) -> Self {
-        if lo <= hi {
-            TsRange { bounds: Some((lo, hi)) }
-        } else {
-            TsRange::EMPTY
-        }
+        if lo <= hi { TsRange { bounds: Some((lo, hi)) } } else { TsRange::EMPTY }
     }
 
     /// The interval of any Rust range of `i64` (`a..b`, `a..=b`, `a..`, `..b`, `..`).
@@ -64,11 +60,7 @@ impl TsRange {
     pub(crate) fn from_i128(lo: i128, hi: i128) -> Self {
         let lo = lo.max(i64::MIN as i128);
         let hi = hi.min(i64::MAX as i128);
-        if lo > hi {
-            TsRange::EMPTY
-        } else {
-            TsRange::new(lo as i64, hi as i64)
-        }
+        if lo > hi { TsRange::EMPTY } else { TsRange::new(lo as i64, hi as i64) }
     }
 
     /// The inclusive bounds `(lo, hi)`, or `None` for the empty set.

@@ -8,13 +8,13 @@ use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{plan_err, Result, Statistics};
+use datafusion::common::{Result, Statistics, plan_err};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
-use timelog::arrow::{arrow_unit, ArrowValue};
+use timelog::arrow::{ArrowValue, arrow_unit};
 use timelog::{TimeUnit, Timelog};
 
-use crate::exec::{export_options, ScanOptions, TimelogScanExec, DEFAULT_MIN_PARTITION_ROWS};
+use crate::exec::{DEFAULT_MIN_PARTITION_ROWS, ScanOptions, TimelogScanExec, export_options};
 use crate::pushdown::{filter_range, filters_range};
 
 /// A DataFusion table over a live [`Timelog`]: columns `ts` (`Int64`, or

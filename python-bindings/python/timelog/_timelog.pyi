@@ -1,5 +1,6 @@
 """Type stubs of the native module ``timelog._timelog`` (pyo3)."""
 
+import os
 from types import TracebackType
 from typing import Any, Iterator, Literal, SupportsIndex, final
 
@@ -208,6 +209,33 @@ class Timelog:
         ts: Literal["timestamp", "int64"] = "timestamp",
     ) -> TimelogArrowStream: ...
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def to_parquet(
+        self,
+        path: str | os.PathLike[str],
+        t1: SupportsIndex | None = None,
+        t2: SupportsIndex | None = None,
+        *,
+        window: int | None = None,
+        origin: int = 0,
+        compression: str = "snappy",
+        overwrite: bool = False,
+        row_group_rows: int | None = None,
+        payload: str | Any = "auto",
+        ts: Literal["timestamp", "int64"] = "timestamp",
+    ) -> dict[str, Any]: ...
+    def archive(
+        self,
+        path: str | os.PathLike[str],
+        t1: SupportsIndex | None = None,
+        t2: SupportsIndex | None = None,
+        *,
+        window: int | None = None,
+        origin: int = 0,
+        compression: str = "snappy",
+        row_group_rows: int | None = None,
+        payload: str | Any = "auto",
+        ts: Literal["timestamp", "int64"] = "timestamp",
+    ) -> dict[str, Any]: ...
     def _to_numpy_raw(
         self, t1: SupportsIndex | None, t2: SupportsIndex | None, kind: str
     ) -> tuple[_OwnedBuffer, Any, list[int] | None, list[object] | None]: ...

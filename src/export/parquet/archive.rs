@@ -11,7 +11,7 @@ use super::{io_err, sync_dir, ParquetFile, ParquetOptions};
 use crate::error::{Error, Result};
 use crate::export::arrow::{ArrowValue, Native, ValueEncoder};
 use crate::snapshot::delete_bounds;
-use crate::{Timelog, Value};
+use crate::{Snapshot, Timelog, Value};
 
 /// Where [`Timelog::archive`] stops on purpose (set with the hidden
 /// `ParquetOptions::inject_archive_fault`, for the tests of its recovery).
@@ -215,6 +215,20 @@ impl<V: Value> Timelog<V> {
         opts: &ParquetOptions,
         encoder: E,
     ) -> Result<ArchiveReport> {
+        self.archive_using(range, dir, opts, move |_| Ok(encoder))
+    }
+
+    /// [`archive_with`](Timelog::archive_with) with the encoder made by `make`
+    /// from the very snapshot the archive writes, for encoders that choose the
+    /// column from the data (as the Python package's `payload="auto"` does). An
+    /// error from `make` stops the archive before anything is written or deleted.
+    pub fn archive_using<E: ValueEncoder<V>>(
+        &self,
+        range: impl RangeBounds<i64>,
+        dir: impl AsRef<Path>,
+        opts: &ParquetOptions,
+        make: impl FnOnce(&Snapshot<V>) -> Result<E>,
+    ) -> Result<ArchiveReport> {
         let root = dir.as_ref();
         if opts.partition.contains(['/', '\\', '\n']) || opts.partition.is_empty() {
             return Err(Error::Io(format!(
@@ -234,6 +248,7 @@ impl<V: Value> Timelog<V> {
         // Steps 2 to 4: staged and committed inside `evict`, which deletes only
         // if this returns `Ok`.
         let (plan, written) = self.evict(lo..=hi, |snap| {
+            let encoder = make(snap)?;
             let plan = snap.plan_files(lo, hi, root, opts, &suffix);
             for f in &plan {
                 f.check_existing(false, true)?;

@@ -2,14 +2,13 @@
 //! merged, not sorted), partitions hold disjoint, ascending time ranges of about
 //! equal row counts, and rows with equal timestamps come in insertion order.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
-use datafusion::physical_plan::{collect_partitioned, ExecutionPlan};
+use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
 use timelog::Timelog;
 use timelog_datafusion::{ScanOptions, TimelogScanExec, TimelogTable, TsRange};
+
+use crate::common::*;
 
 #[tokio::test]
 async fn order_by_ts_sorts_nothing() {

@@ -1,16 +1,15 @@
 //! One snapshot per query: a planned query reads the log as it was when planned,
 //! all its partitions the same state, while writers keep appending and deleting.
 
-mod common;
-
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use common::*;
 use datafusion::physical_plan::collect;
 use timelog::Timelog;
 use timelog_datafusion::TimelogTable;
+
+use crate::common::*;
 
 #[tokio::test]
 async fn planned_query_ignores_later_writes() {

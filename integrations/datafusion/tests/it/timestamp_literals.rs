@@ -3,15 +3,14 @@
 //! `now()`-relative ones) are pushed down exactly — checked against the oracle,
 //! against DataFusion's own evaluation (pushdown off) and in the plan.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::arrow::datatypes::{DataType, TimeUnit as ArrowUnit};
 use datafusion::prelude::SessionContext;
 use timelog::{TimeUnit, Timelog};
 use timelog_datafusion::{TimelogScanExec, TimelogTable, TsRange};
+
+use crate::common::*;
 
 /// 2024-01-01T00:00:00Z in seconds.
 const JAN1: i64 = 1_704_067_200;

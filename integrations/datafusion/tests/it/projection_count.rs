@@ -2,15 +2,14 @@
 //! (`count(*)`), which must still count every row: through SQL and through a
 //! scan executed directly with an empty projection.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use timelog_datafusion::{ScanOptions, TimelogScanExec, TsRange};
+
+use crate::common::*;
 
 #[tokio::test]
 async fn projections_and_count_star() {

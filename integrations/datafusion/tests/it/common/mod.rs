@@ -1,6 +1,5 @@
 //! Shared by the integration tests: a log with every layer, its oracle, and
 //! SQL helpers.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

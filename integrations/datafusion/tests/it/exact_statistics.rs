@@ -2,16 +2,15 @@
 //! in total, for its snapshot; DataFusion answers `count(*)` over a pushed-down
 //! range from them without reading a row.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
-use datafusion::common::stats::Precision;
 use datafusion::common::ScalarValue;
+use datafusion::common::stats::Precision;
 use datafusion::physical_plan::{StatisticsArgs, StatisticsContext};
 use timelog::{TimeUnit, Timelog};
 use timelog_datafusion::{ScanOptions, TimelogScanExec, TimelogTable, TsRange};
+
+use crate::common::*;
 
 #[tokio::test]
 async fn scan_statistics_are_exact() {

@@ -2,14 +2,13 @@
 //! leave no FilterExec; others keep one (and still narrow the scan where they
 //! can); with pushdown off every filter stays and the scan reads everything.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use timelog::Timelog;
 use timelog_datafusion::{TimelogScanExec, TimelogTable, TsRange};
+
+use crate::common::*;
 
 fn log() -> Arc<Timelog<i64>> {
     let log = Arc::new(Timelog::new());

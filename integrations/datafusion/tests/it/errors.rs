@@ -1,16 +1,15 @@
 //! Bad input gives clear errors, never lost or wrong rows: a payload type whose
 //! Arrow encoding is broken, an unknown time zone, a projection past the columns.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use timelog::arrow::ArrowValue;
 use timelog::{TimeUnit, Timelog};
 use timelog_datafusion::TimelogTable;
+
+use crate::common::*;
 
 /// Declares Int64 but encodes strings.
 #[derive(Clone, Debug)]

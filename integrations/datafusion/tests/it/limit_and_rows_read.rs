@@ -2,15 +2,14 @@
 //! returns, and a pushed-down range reads only its own rows (the `rows_read`
 //! metric), whatever layers hold them.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
 use timelog::Timelog;
 use timelog_datafusion::{TimelogScanExec, TimelogTable};
+
+use crate::common::*;
 
 /// Runs `sql`, returning its rows and the scan's (rows read, rows returned).
 async fn run_counted(ctx: &SessionContext, sql: &str) -> (usize, usize, usize) {

@@ -4,14 +4,13 @@
 //! `NOT`), and mixes of both; with and without LIMIT; and the same with pushdown
 //! switched off.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use timelog_datafusion::TimelogTable;
+
+use crate::common::*;
 
 type Pred = Box<dyn Fn(i64, i64) -> bool>;
 

@@ -2,17 +2,16 @@
 //! the log to a Parquet file (as an archive would) are queried next to the live
 //! table, in one SQL statement.
 
-mod common;
-
 use std::fs::File;
 use std::sync::Arc;
 
-use common::*;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::ParquetReadOptions;
 use timelog::arrow::ExportOptions;
 use timelog::{TimeUnit, Timelog};
 use timelog_datafusion::TimelogTable;
+
+use crate::common::*;
 
 #[tokio::test]
 async fn archived_parquet_next_to_the_live_log() {

@@ -1,14 +1,13 @@
 //! Records at the ends of the `i64` range: every bound is reachable, nothing
 //! overflows, ranges past the ends are empty.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use datafusion::prelude::{col, lit};
 use timelog::Timelog;
 use timelog_datafusion::{TimelogScanExec, TimelogTable, TsRange};
+
+use crate::common::*;
 
 const TS: [i64; 9] = [i64::MIN, i64::MIN + 1, -2, -1, 0, 1, 2, i64::MAX - 1, i64::MAX];
 
