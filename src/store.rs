@@ -55,6 +55,30 @@ impl Fence {
     fn binds(&self, w: u64) -> bool {
         self.released.is_none_or(|s| s >= w)
     }
+
+    /// How many of the oldest `l0` segments lie wholly below every bound of
+    /// `fences` (`l0.len()` without fences): a compaction that takes no more than
+    /// these from L0 merges nothing across a bound in L0 (its L1 inputs are
+    /// checked by [`Fence::forbid`]).
+    pub(crate) fn l0_cap<V>(fences: &[Fence], l0: &[Arc<Segment<V>>]) -> usize {
+        let Some(low) = fences.iter().map(|f| f.below).min() else { return l0.len() };
+        l0.iter().position(|s| s.seqs.last >= low).unwrap_or(l0.len())
+    }
+
+    /// Whether `fences` forbid merging `inputs`: their sequence spans straddle a
+    /// fence's bound and one of them has records in its range.
+    pub(crate) fn forbid<'a, V: 'a>(
+        fences: &[Fence],
+        inputs: impl Iterator<Item = &'a Arc<Segment<V>>> + Clone,
+    ) -> bool {
+        if fences.is_empty() {
+            return false;
+        }
+        let Some(span) = inputs.clone().map(|s| s.seqs).reduce(SeqSpan::union) else { return false };
+        fences.iter().any(|f| {
+            span.straddles(f.below) && inputs.clone().any(|s| s.max_ts() >= f.lo && s.min_ts() <= f.hi)
+        })
+    }
 }
 
 impl<V: Value> Store<V> {
@@ -99,42 +123,39 @@ impl<V: Value> Store<V> {
         }
     }
 
-    /// Whether an archive in progress forbids merging `inputs` (see [`Fence`]):
-    /// their sequence spans straddle a fence's bound and one of them has records
-    /// in its range.
-    /// `w` is the watermark of the compaction's snapshot.
-    pub(crate) fn fenced<'a>(&self, w: u64, inputs: impl Iterator<Item = &'a Arc<Segment<V>>> + Clone) -> bool
-    where
-        V: 'a,
-    {
-        let fences = self.fences.lock();
-        if fences.is_empty() {
-            return false;
+    /// The fences a compaction round whose snapshot has watermark `w` must
+    /// respect, read once per round (after its snapshot: a fence installed later
+    /// has a bound above every record that snapshot holds). Released fences such
+    /// a round would ignore are dropped on the way: the caller holds the
+    /// compaction lock, and every later round's snapshot sees their deletes.
+    ///
+    /// The loom build reads none: its models never evict, and the lock would add
+    /// a scheduling point to every round of every model (the shuttle schedules
+    /// cover evict).
+    pub(crate) fn round_fences(&self, w: u64) -> Vec<Fence> {
+        #[cfg(timelog_loom)]
+        {
+            let _ = w;
+            Vec::new()
         }
-        let Some(span) = inputs.clone().map(|s| s.seqs).reduce(SeqSpan::union) else { return false };
-        fences.iter().filter(|f| f.binds(w)).any(|f| {
-            span.straddles(f.below) && inputs.clone().any(|s| s.max_ts() >= f.lo && s.min_ts() <= f.hi)
-        })
+        #[cfg(not(timelog_loom))]
+        {
+            let mut fences = self.fences.lock();
+            if fences.is_empty() {
+                return Vec::new();
+            }
+            fences.retain(|f| f.binds(w));
+            fences.clone()
+        }
     }
 
-    /// Drops the released fences whose delete is below `w`: the caller holds the
-    /// compaction lock, and every round from now on takes a snapshot at or above
-    /// `w`, which sees the delete.
+    /// Drops the released fences whose delete is below `w` (see
+    /// [`Store::round_fences`]; the caller holds the compaction lock).
     pub(crate) fn retire_fences(&self, w: u64) {
         let mut fences = self.fences.lock();
         if !fences.is_empty() {
             fences.retain(|f| f.binds(w));
         }
-    }
-
-    /// How many of the oldest `l0` segments lie wholly below every fence's bound
-    /// (`l0.len()` without fences): a compaction that takes no more than these from
-    /// L0 merges nothing across a bound in L0 (its L1 inputs are checked by
-    /// [`Store::fenced`]).
-    pub(crate) fn fence_cap(&self, w: u64, l0: &[Arc<Segment<V>>]) -> usize {
-        let fences = self.fences.lock();
-        let Some(low) = fences.iter().filter(|f| f.binds(w)).map(|f| f.below).min() else { return l0.len() };
-        l0.iter().position(|s| s.seqs.last >= low).unwrap_or(l0.len())
     }
 
     /// Records per segment page for this value type.

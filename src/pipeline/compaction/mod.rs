@@ -26,7 +26,7 @@ use crate::manifest::{Manifest, Quiet};
 use crate::segment::{Level, Segment, SeqSpan};
 use crate::snapshot::Snapshot;
 use crate::stats::{Counters, WindowReport};
-use crate::store::Store;
+use crate::store::{Fence, Store};
 use crate::sync::{par_map, Arc, AtomicBool, Mutex, Ordering};
 use crate::tombstone::{within, Piece, Tomb};
 use crate::Value;
@@ -146,7 +146,6 @@ impl Compactor {
         let requested = force || self.requested.swap(false, Ordering::AcqRel);
         let tombs_changed = self.tombs_changed.swap(false, Ordering::AcqRel);
         let mut snap = store.snapshot();
-        store.retire_fences(snap.w);
         let survey = requested || (tombs_changed && self.survey_due(&snap));
         if tombs_changed && !survey {
             // Not yet worth it: look again at the next wake-up.
@@ -169,6 +168,8 @@ impl Compactor {
             snap = store.snapshot();
             pieces = all_pieces(&snap);
         }
+        // The archives' fences this round respects (read after its last snapshot).
+        let fences = store.round_fences(snap.w);
         let m = &snap.m;
         // Partly deleted segments worth a rewrite.
         let mut dead_l1: Vec<usize> = Vec::new();
@@ -200,7 +201,7 @@ impl Compactor {
         }
         // While an archive runs, only the L0 segments written before its seal point
         // (a prefix: L0 is in write order) may merge; the rest wait for its delete.
-        k = k.min(store.fence_cap(snap.w, &m.l0));
+        k = k.min(Fence::l0_cap(&fences, &m.l0));
         if caps.target_bytes > 0 {
             let mut bytes = 0u64;
             let mut take = 0;
@@ -244,7 +245,7 @@ impl Compactor {
         Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
-        if store.fenced(snap.w, l0_in.iter().chain(l1_in.iter().copied())) {
+        if Fence::forbid(&fences, l0_in.iter().chain(l1_in.iter().copied())) {
             // An archive is between its export and its delete over these inputs:
             // the next round after it finishes does this work.
             Counters::bump(&store.counters.compactions_fenced, 1);
