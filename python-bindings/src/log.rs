@@ -337,6 +337,24 @@ impl PyTimelog {
         }
     }
 
+    /// `to_parquet` (`archive = false`) or `archive` of `[t1, t2)`, with the log held
+    /// open and pinned.
+    fn parquet(
+        &self,
+        py: Python<'_>,
+        path: &std::path::Path,
+        (t1, t2): (Option<&Bound<'_, PyAny>>, Option<&Bound<'_, PyAny>>),
+        layout: &crate::parquet::Layout,
+        (payload, ts): (&Arg<'_>, &Arg<'_>),
+        archive: bool,
+    ) -> PyResult<Py<PyDict>> {
+        let g = self.open_guard()?;
+        let open = g.as_ref().expect("open");
+        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        let _pin = Pin::new(&self.pins);
+        crate::parquet::write(py, open, Self::range_of(lo, hi), path, layout, payload, ts, archive)
+    }
+
     fn range_of(lo: i64, hi: Option<i64>) -> (RBound<i64>, RBound<i64>) {
         (
             RBound::Included(lo),
@@ -1082,12 +1100,8 @@ impl PyTimelog {
         payload: Arg<'_>,
         ts: Arg<'_>,
     ) -> PyResult<Py<PyDict>> {
-        let g = self.open_guard()?;
-        let open = g.as_ref().expect("open");
-        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
-        let _pin = Pin::new(&self.pins);
         let layout = crate::parquet::Layout { window, origin, compression, overwrite, row_group_rows };
-        crate::parquet::write(py, open, Self::range_of(lo, hi), &path, &layout, &payload, &ts, false)
+        self.parquet(py, &path, (t1, t2), &layout, (&payload, &ts), false)
     }
 
     /// Moves the records of `[t1, t2)` out of the log into Parquet under `path`
@@ -1118,12 +1132,8 @@ impl PyTimelog {
         payload: Arg<'_>,
         ts: Arg<'_>,
     ) -> PyResult<Py<PyDict>> {
-        let g = self.open_guard()?;
-        let open = g.as_ref().expect("open");
-        let (lo, hi) = Self::read_bounds(coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
-        let _pin = Pin::new(&self.pins);
         let layout = crate::parquet::Layout { window, origin, compression, overwrite: false, row_group_rows };
-        crate::parquet::write(py, open, Self::range_of(lo, hi), &path, &layout, &payload, &ts, true)
+        self.parquet(py, &path, (t1, t2), &layout, (&payload, &ts), true)
     }
 
     /// Arrow PyCapsule interface: `to_arrow()` of every record (fresh snapshot, default
