@@ -25,5 +25,4 @@
 //! assert_eq!(cursor.collect::<Vec<_>>(), [(1, "a"), (2, "b"), (2, "c")]);
 //! ```
 
-pub use crate::cursor::{Cursor, Range};
-pub use crate::snapshot::Point;
+pub use crate::snapshot::{Cursor, Point, Range};

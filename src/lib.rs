@@ -34,8 +34,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod bounds;
 mod config;
-mod cursor;
+mod counters;
 mod error;
 #[cfg(feature = "arrow")]
 mod export;
@@ -43,10 +44,13 @@ mod hint;
 pub mod iter;
 mod manifest;
 mod memtable;
+mod merge;
+mod outcome;
 mod pipeline;
 mod segment;
 mod seq;
 mod snapshot;
+mod source;
 mod stats;
 mod store;
 pub(crate) mod sync;
@@ -55,7 +59,7 @@ mod tombstone;
 
 pub use config::{AdaptiveConfig, Builder, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use error::{Error, Result};
-pub use pipeline::{Accepted, Written};
+pub use outcome::{Accepted, Written};
 pub use segment::Level;
 pub use snapshot::{PageRef, Snapshot};
 pub use stats::Stats;

@@ -19,7 +19,7 @@
 //! it) and compaction does not merge across it while the archive runs (see
 //! [`crate::store::Fence`]).
 
-use crate::cursor::Src;
+use crate::source::Src;
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::tombstone::Piece;
 

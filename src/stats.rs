@@ -1,40 +1,10 @@
-//! Counters and the [`Stats`] report.
+//! The [`Stats`] report, collected from the store's layers and counters.
 
-use crate::cursor::Range;
+use crate::counters::Counters;
 use crate::memtable::Memtable;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Range, Snapshot};
 use crate::store::Store;
-use crate::sync::{AtomicU64, Ordering};
 use crate::Value;
-
-/// Cumulative counters kept by the engine (all relaxed: they are statistics).
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub seals: AtomicU64,
-    pub ooo_budget_hits: AtomicU64,
-    pub backpressure_waits: AtomicU64,
-    pub backpressure_events: AtomicU64,
-    pub flushes: AtomicU64,
-    pub compactions: AtomicU64,
-    pub compaction_retries: AtomicU64,
-    pub compactions_fenced: AtomicU64,
-    pub select_calls: AtomicU64,
-    pub select_l0_inputs: AtomicU64,
-    pub select_l1_inputs: AtomicU64,
-    pub select_no_work: AtomicU64,
-    pub segments_dropped: AtomicU64,
-    pub flushed_records: AtomicU64,
-    pub compacted_records: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn bump(c: &AtomicU64, by: u64) {
-        c.fetch_add(by, Ordering::Relaxed);
-    }
-    pub(crate) fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
-}
 
 /// A report on the log's layers and activity (see [`Timelog::stats`](crate::Timelog::stats)).
 #[derive(Debug, Clone, PartialEq, Default)]

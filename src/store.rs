@@ -4,14 +4,14 @@
 //! structural check). It knows nothing of the stages above it.
 
 use crate::config::Config;
-use crate::cursor::Range;
+use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestCell};
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment, SeqSpan, Tally, Window};
 use crate::seq::Sequencer;
+use crate::snapshot::Range;
 use crate::snapshot::Snapshot;
-use crate::stats::Counters;
 use crate::sync::{spin_loop, Arc, AtomicU64, Mutex, Ordering};
 use crate::tombstone::TombIndex;
 use crate::Value;

@@ -4,10 +4,12 @@
 use std::ops::RangeBounds;
 use std::time::Duration;
 
+use crate::bounds::delete_bounds;
 use crate::config::{Builder, Config, MaintenanceMode};
 use crate::error::{Error, Result};
-use crate::pipeline::{Op, Pipeline, Workers, Written};
-use crate::snapshot::{delete_bounds, Snapshot};
+use crate::outcome::Written;
+use crate::pipeline::{Op, Pipeline, Workers};
+use crate::snapshot::Snapshot;
 use crate::stats::Stats;
 use crate::sync::Arc;
 use crate::Value;

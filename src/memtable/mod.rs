@@ -32,7 +32,7 @@ pub(crate) use run::{sort_batch, Run};
 use stack::Stack;
 
 use crate::config::Config;
-use crate::cursor::{Seqs, Src, Vals};
+use crate::source::{Seqs, Src, Vals};
 use crate::sync::{thread_token, wait_until, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use crate::tombstone::Tomb;
 

@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
-use crate::cursor::{Seqs, Vals};
+use crate::source::{Seqs, Vals};
 use crate::sync::{AtomicUsize, Ordering};
 
 #[cfg(not(timelog_loom))]
@@ -520,8 +520,8 @@ mod tests {
                 let q = run.seqs(n);
                 let _ = (0..n).map(|j| q.get(j)).sum::<u64>();
                 match run.vals(n) {
-                    crate::cursor::Vals::Slice(v) => assert_eq!(v.len(), n),
-                    crate::cursor::Vals::Refs(v) => assert_eq!(v.len(), n),
+                    crate::source::Vals::Slice(v) => assert_eq!(v.len(), n),
+                    crate::source::Vals::Refs(v) => assert_eq!(v.len(), n),
                 }
             }
             for n in [len + 1, run.capacity().max(len + 1), run.capacity() + 1, usize::MAX] {

@@ -25,7 +25,8 @@ use crate::store::Fence;
 use crate::sync::{wait_until, Ordering};
 use crate::Value;
 
-use super::{seal, Op, Pipeline, Written};
+use super::{seal, Op, Pipeline};
+use crate::outcome::Written;
 
 impl<V: Value> Pipeline<V> {
     /// A snapshot whose watermark is a seal point, and the id of the fence over

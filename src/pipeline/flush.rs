@@ -24,11 +24,12 @@
 //! Compaction then merges only small L0 segments, and with the L1 segments they
 //! overlap, which are the small ones built from earlier tails.
 
-use crate::cursor::{ts_bounds, Range};
+use crate::counters::Counters;
 use crate::manifest::Quiet;
 use crate::memtable::{Edge, Memtable};
 use crate::segment::{Level, Segment, SeqSpan, Window};
-use crate::stats::Counters;
+use crate::snapshot::Range;
+use crate::source::ts_bounds;
 use crate::store::Store;
 use crate::sync::{par_map, wait_until, Arc, AtomicU64, Mutex, Ordering};
 use crate::tombstone::{within, Piece, Tomb};

@@ -27,6 +27,7 @@ mod write;
 use std::time::Duration;
 
 use crate::config::{Config, MaintenanceMode};
+use crate::outcome::Written;
 use crate::snapshot::Snapshot;
 use crate::stats::Stats;
 use crate::store::Store;
@@ -34,10 +35,8 @@ use crate::sync::{is_current, spawn, Arc, JoinHandle, Mutex};
 use crate::Value;
 
 pub(crate) use maintenance::Maintenance;
-pub use seal::Accepted;
 pub(crate) use signal::Signals;
 pub(crate) use write::Op;
-pub use write::Written;
 
 /// One log's pipeline: the store and the stages, shared by the handle and the
 /// background threads.

@@ -6,41 +6,15 @@
 use std::time::Duration;
 
 use crate::config::MaintenanceMode;
+use crate::counters::Counters;
 use crate::manifest::{Manifest, Quiet};
 use crate::memtable::Memtable;
-use crate::stats::Counters;
+use crate::outcome::Accepted;
 use crate::store::Store;
 use crate::sync::Arc;
 use crate::Value;
 
 use super::signal::Signals;
-
-/// What a write reports. The write itself is always accepted and durable in
-/// memory; `Backpressure` says that maintenance is behind — the sealed-memtable
-/// queue is over `sealed_max_runs`, or (background maintenance) L0 holds more
-/// than twice `max_l0_segments` segments — and the writer waited up to `sealed_wait`
-/// without it catching up, so the caller may want to slow down or call
-/// [`Timelog::flush`](crate::Timelog::flush).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Accepted {
-    /// Accepted, no pressure.
-    Clean,
-    /// Accepted, but the sealed queue is over its limit.
-    Backpressure,
-}
-
-impl Accepted {
-    /// `true` for [`Accepted::Backpressure`].
-    ///
-    /// ```
-    /// use timelog::Accepted;
-    /// assert!(Accepted::Backpressure.is_backpressure());
-    /// assert!(!Accepted::Clean.is_backpressure());
-    /// ```
-    pub fn is_backpressure(self) -> bool {
-        self == Accepted::Backpressure
-    }
-}
 
 /// Called by a writer that found its memtable full: seals it if no other writer
 /// did, wakes the flusher, and waits for room if maintenance is behind.

@@ -5,76 +5,14 @@
 
 use crate::manifest::{Guard, Manifest, Quiet};
 use crate::memtable::{sort_batch, Memtable, Run, SMALL_BATCH};
-use crate::snapshot::Snapshot;
 use crate::store::Store;
 use crate::sync::spin_loop;
 use crate::tombstone::Tomb;
 use crate::Value;
 
-use super::seal::{self, Accepted};
+use super::seal;
 use super::signal::Signals;
-
-/// What a write reports: its sequence numbers and whether maintenance is behind.
-///
-/// A snapshot sees the write iff its [`Snapshot::watermark`] is above the write's
-/// sequence numbers; a batch's numbers are consecutive and it is seen whole.
-///
-/// ```
-/// use timelog::Timelog;
-/// let log = Timelog::new();
-/// let before = log.snapshot();
-/// let w = log.append_batch([(1, 'a'), (2, 'b')]);
-/// assert!(!w.visible_in(&before));
-/// assert!(w.visible_in(&log.snapshot()));
-/// assert_eq!(w.last_seq(), w.first_seq + 1);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    /// Sequence number of the first record (or of the delete).
-    pub first_seq: u64,
-    /// How many sequence numbers the write took (records of a batch; 1 for a
-    /// delete; 0 for an empty batch or an empty delete).
-    pub count: u64,
-    /// Whether backpressure occurred.
-    pub accepted: Accepted,
-}
-
-impl Written {
-    /// Sequence number of the last record.
-    ///
-    /// ```
-    /// use timelog::Timelog;
-    /// let log = Timelog::new();
-    /// let w = log.append_batch([(5, ()), (6, ()), (7, ())]);
-    /// assert_eq!(w.last_seq() - w.first_seq + 1, 3);
-    /// ```
-    pub fn last_seq(&self) -> u64 {
-        self.first_seq + self.count.max(1) - 1
-    }
-
-    /// Whether `snap` sees this write.
-    ///
-    /// ```
-    /// use timelog::Timelog;
-    /// let log = Timelog::new();
-    /// let w = log.append(1, "x");
-    /// assert!(w.visible_in(&log.snapshot()));
-    /// ```
-    pub fn visible_in<V: Value>(&self, snap: &Snapshot<V>) -> bool {
-        self.count == 0 || self.last_seq() < snap.watermark()
-    }
-
-    /// Whether the write met backpressure ([`Accepted::Backpressure`]).
-    ///
-    /// ```
-    /// use timelog::Timelog;
-    /// let log = Timelog::new();
-    /// assert!(!log.append(1, ()).is_backpressure());
-    /// ```
-    pub fn is_backpressure(&self) -> bool {
-        self.accepted.is_backpressure()
-    }
-}
+use crate::outcome::{Accepted, Written};
 
 /// One write, as the memtable takes it.
 pub(crate) enum Op<V> {

@@ -55,7 +55,7 @@ pub use memory::Shared;
 pub use reader::RecordBatches;
 pub use value::{ArrowValue, Native, ValueEncoder};
 
-use crate::snapshot::inclusive;
+use crate::bounds::inclusive;
 use crate::{Snapshot, TimeUnit, Value};
 
 /// The schema metadata key that states the rows' order; its value is

@@ -9,8 +9,8 @@ use arrow_schema::{ArrowError, SchemaRef};
 use super::memory::{keep, Shared};
 use super::value::{arrow_err, Native, ValueEncoder};
 use super::{ts_array, ExportOptions};
-use crate::cursor::Cursor;
 use crate::error::{Error, Result};
+use crate::snapshot::Cursor;
 
 /// An owning reader of Arrow [`RecordBatch`]es over one snapshot range, made by
 /// [`Snapshot::record_batches`](crate::Snapshot::record_batches) (or `_with`, for an

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{io_err, sync_dir, ParquetFile, ParquetOptions};
+use crate::bounds::delete_bounds;
 use crate::error::{Error, Result};
 use crate::export::arrow::{ArrowValue, Native, ValueEncoder};
-use crate::snapshot::delete_bounds;
 use crate::{Snapshot, Timelog, Value};
 
 /// Where [`Timelog::archive`] stops on purpose (set with the hidden

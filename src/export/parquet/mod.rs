@@ -89,9 +89,9 @@ use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::arrow::{ArrowValue, ExportOptions, Native, ValueEncoder, SORTED_BY, SORTED_BY_TS};
+use crate::bounds::inclusive;
 use crate::error::{Error, Result};
 use crate::segment::Window;
-use crate::snapshot::inclusive;
 use crate::{Snapshot, Value};
 
 mod archive;

@@ -21,11 +21,12 @@ mod window;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::cursor::Range;
+use crate::counters::Counters;
 use crate::manifest::{Manifest, Quiet};
 use crate::segment::{Level, Segment, SeqSpan};
+use crate::snapshot::Range;
 use crate::snapshot::Snapshot;
-use crate::stats::{Counters, WindowReport};
+use crate::stats::WindowReport;
 use crate::store::{Fence, Store};
 use crate::sync::{par_map, Arc, AtomicBool, Mutex, Ordering};
 use crate::tombstone::{within, Piece, Tomb};
