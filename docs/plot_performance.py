@@ -6,7 +6,7 @@ Vec floor" (throughput / floor throughput for records/s, floor time / time for
 ns and bytes), so that higher is always better and 1.0 is the floor, on a log
 scale. The scenarios without a floor (delete_range, two_writers,
 writer_under_readers) are drawn in a second panel with their own units and
-the issue's target as a dashed line.
+the project's target as a dashed line.
 
 Usage:
     pip install matplotlib
@@ -24,12 +24,12 @@ LABELS = {
     "skiplist": "SkipMap",
 }
 COLORS = {"engine": "#d62728", "vec_floor": "#7f7f7f", "btree": "#1f77b4", "skiplist": "#2ca02c"}
-# Targets of the issue, in the units of the second panel (ratios) or ns.
+# The project's targets, in the units of the second panel (ratios) or ns.
 OTHER_TARGETS = {"delete_range": 300.0, "two_writers": 1.6, "writer_under_readers": 0.7}
 
 
 def floor_targets(data):
-    """The issue's engine targets as "times better than the floor" (first panel)."""
+    """The project's engine targets as "times better than the floor" (first panel)."""
     t = {
         "batch_ingest": 0.75,
         "single_append": 0.55,
