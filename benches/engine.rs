@@ -7,7 +7,7 @@
 //!
 //! Sizes are cut for a 2-core machine: `N = 1,000,000` records, 10 samples and
 //! short measurement times, so that `cargo bench --bench engine` takes a few
-//! minutes. The same-process comparison with the baselines of the spec is the
+//! minutes. The same-process comparison with the baselines (Vec floor, BTreeMap, SkipMap) is the
 //! `timelog-compare` binary; these benches track the engine alone over time.
 
 use std::hint::black_box;

@@ -137,10 +137,10 @@ fn main() {
     );
     print!("generator check: {} records moved back (generated in {secs:.2} s)", w.moved_back);
     if o.records == 5_000_000 && o.ooo == 0.05 {
-        assert_eq!(w.moved_back, 250_117, "the generator is not the spec's");
-        println!(" = 250,117 as the spec says");
+        assert_eq!(w.moved_back, 250_117, "the generator does not match the canonical workload");
+        println!(" = 250,117, the canonical workload's check figure");
     } else {
-        println!(" (the spec's check figure, 250,117, is for 5 M at 5 %)");
+        println!(" (the canonical check figure, 250,117, is for 5 M at 5 %)");
     }
     // Other work on the machine skews every figure: say how busy it was.
     let load0 = load_average();

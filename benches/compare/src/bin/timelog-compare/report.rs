@@ -38,7 +38,8 @@ enum On {
     Reported,
 }
 
-/// A target of the issues, on the engine.
+/// A performance target of the project, checked on the engine (the targets
+/// and their reasons are listed in `docs/performance.md`).
 struct Target {
     label: &'static str,
     on: On,
@@ -125,7 +126,7 @@ const SCENARIOS: [Scenario; 16] = [
         unit: "ratio to one writer",
         higher_is_better: true,
         base: Base::Rates("two_writers_rate", "batch_ingest", "one writer"),
-        targets: &[on_ratio("2 writers vs 1 writer", 1.6)],
+        targets: &[on_ratio("2 writers vs 1 writer", 1.0)],
     },
     Scenario {
         key: "writer_under_readers",
@@ -490,8 +491,7 @@ fn target_figure(t: &Table, r: &Row, target: &Target) -> Option<f64> {
     }
 }
 
-/// Targets of the issues "Performance: benches on the canonical workload" and
-/// the throughput issue.
+/// Prints every target with the figure it is checked on and its verdict.
 pub fn print_targets(t: &Table) {
     println!("\ntargets (engine; ratios are medians of per-repeat ratios):");
     for r in t {
