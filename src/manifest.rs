@@ -147,6 +147,12 @@ mod imp {
         }
     }
 
+    /// Whether this thread is dropping retired manifests, and so user values, now
+    /// (a `V::drop` that writes to a log runs inside this).
+    pub(crate) fn dropping_retired() -> bool {
+        DRAINING.with(|d| d.get())
+    }
+
     /// Marks this thread as draining until dropped (also when a user `Drop` panics).
     struct Draining;
 
@@ -444,6 +450,11 @@ mod imp {
         }
     }
 
+    /// The epoch version's query; boxes are freed here with no user value writing back.
+    pub(crate) fn dropping_retired() -> bool {
+        false
+    }
+
     use super::Manifest;
     use crate::sync::{Arc, AtomicPtr, AtomicUsize, Mutex, Ordering};
 
@@ -605,7 +616,7 @@ mod imp {
     }
 }
 
-pub(crate) use imp::{Guard, ManifestCell, Quiet};
+pub(crate) use imp::{dropping_retired, Guard, ManifestCell, Quiet};
 
 impl<V: Send + Sync + 'static> ManifestCell<V> {
     /// The current manifest as an owned `Arc`.
