@@ -97,8 +97,8 @@ const BATCH: usize = 16;
 /// flushes it with `maint_step`, whose manifest update retires the flushed memtable
 /// and advances the epoch once; the next collection after that, the next round's
 /// seal, frees it and runs the values' drops. Before the fix this hung in the
-/// first rounds. Later, under CPU contention, about one run in five ran past a
-/// minute: every drop's write sealed a memtable of its own (see
+/// first rounds. Later, under CPU contention, about one run in five did not
+/// finish in two minutes: every drop's write sealed a memtable of its own (see
 /// `one_drain_of_writing_drops_seals_once`).
 #[test]
 fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
