@@ -91,4 +91,13 @@ impl Accepted {
     pub fn is_backpressure(self) -> bool {
         self == Accepted::Backpressure
     }
+
+    /// The worse of two reports.
+    pub(crate) fn or(self, other: Accepted) -> Accepted {
+        if other.is_backpressure() {
+            other
+        } else {
+            self
+        }
+    }
 }

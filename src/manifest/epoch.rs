@@ -43,6 +43,12 @@ impl Drop for Quiet {
     }
 }
 
+/// Whether this thread is dropping retired manifests, and so user values, now
+/// (a `V::drop` that writes to a log runs inside this).
+pub(crate) fn dropping_retired() -> bool {
+    DRAINING.with(|d| d.get())
+}
+
 /// Marks this thread as draining until dropped (also when a user `Drop` panics).
 struct Draining;
 

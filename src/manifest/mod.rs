@@ -113,7 +113,7 @@ mod model;
 #[cfg(any(timelog_loom, timelog_shuttle))]
 use model as imp;
 
-pub(crate) use imp::{Guard, ManifestCell, Quiet};
+pub(crate) use imp::{dropping_retired, Guard, ManifestCell, Quiet};
 
 impl<V: Send + Sync + 'static> ManifestCell<V> {
     /// The current manifest as an owned `Arc`.

@@ -7,6 +7,11 @@
 use super::Manifest;
 use crate::sync::{Arc, AtomicPtr, AtomicUsize, Mutex, Ordering};
 
+/// The epoch version's query; boxes are freed here with no user value writing back.
+pub(crate) fn dropping_retired() -> bool {
+    false
+}
+
 /// The epoch version's region marker; nothing to mark here (the model
 /// reclaimer frees boxes when the last guard goes, and model values never
 /// write back).

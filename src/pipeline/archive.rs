@@ -69,7 +69,7 @@ impl<V: Value> Pipeline<V> {
             let next = below + 1;
             if m.active.start_seq == next || m.memruns.iter().any(|mr| mr.start_seq == next) {
                 // Hand back what the seal retired (no lock held, nothing pinned).
-                store.manifest.drain();
+                seal::drain(store, &self.signals, false);
                 return (Snapshot { m, w: below }, id);
             }
             // (A flush got in between the seal and the load: seal again.)

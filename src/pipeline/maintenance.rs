@@ -19,6 +19,7 @@ use crate::Value;
 
 use super::compaction::Compactor;
 use super::flush::{Flushed, Flusher};
+use super::seal;
 use super::signal::Signals;
 
 /// Shortest time between two background calls of [`Maintenance::release_memory`].
@@ -81,9 +82,10 @@ impl Maintenance {
             // to the graveyard by some later pin, and must not wait there for the
             // next write to be freed.
             store.manifest.tidy();
+            seal::drain(store, signals, false);
             if matches!(role, Role::Flusher | Role::Both) {
                 while self.flush(store, signals, false, true) {
-                    store.manifest.drain();
+                    seal::drain(store, signals, false);
                     if store.manifest.current().l0.len() > store.cfg.max_l0_segments {
                         signals.wake_compactor();
                     }
@@ -92,14 +94,14 @@ impl Maintenance {
             if matches!(role, Role::Compactor | Role::Both) {
                 let mut worked = false;
                 while self.compactor.due(store) && self.compactor.compact_once(store, signals, false) {
-                    store.manifest.drain();
+                    seal::drain(store, signals, false);
                     worked = true;
                     if signals.stopping() {
                         return;
                     }
                 }
                 if worked {
-                    self.release_memory(store, false);
+                    self.release_memory(store, signals, false);
                 }
             }
         }
@@ -110,7 +112,7 @@ impl Maintenance {
     pub(crate) fn step<V: Value>(&self, store: &Store<V>, signals: &Signals) -> bool {
         let worked =
             self.flush(store, signals, false, false) || self.compactor.compact_once(store, signals, false);
-        store.manifest.drain();
+        seal::drain(store, signals, false);
         worked
     }
 
@@ -118,7 +120,7 @@ impl Maintenance {
     pub(crate) fn flush_all<V: Value>(&self, store: &Store<V>, signals: &Signals) {
         self.flusher.flush_all(store, signals, |done| self.after_flush(signals, &done));
         // Settled: return what the flushes (and compactions so far) retired.
-        self.release_memory(store, true);
+        self.release_memory(store, signals, true);
     }
 
     /// [`Maintenance::flush_all`], then compactions until none is left, forced to
@@ -126,9 +128,9 @@ impl Maintenance {
     pub(crate) fn compact_now<V: Value>(&self, store: &Store<V>, signals: &Signals) {
         self.flush_all(store, signals);
         while self.compactor.compact_once(store, signals, true) {
-            store.manifest.drain();
+            seal::drain(store, signals, false);
         }
-        self.release_memory(store, true);
+        self.release_memory(store, signals, true);
     }
 
     /// Runs `f` between two compaction rounds, if none runs now.
@@ -174,7 +176,7 @@ impl Maintenance {
     /// return free pages to the system. Without `force`, at most once per
     /// [`RELEASE_INTERVAL`]: the allocator's walk costs about a millisecond per
     /// hundred megabytes of heap, and holds its locks meanwhile.
-    fn release_memory<V: Value>(&self, store: &Store<V>, force: bool) {
+    fn release_memory<V: Value>(&self, store: &Store<V>, signals: &Signals, force: bool) {
         {
             let mut last = self.last_release.lock();
             let now = Instant::now();
@@ -185,6 +187,7 @@ impl Maintenance {
         }
         // `reclaim` ends by dropping what it parked (and what was parked before).
         store.manifest.reclaim();
+        seal::drain(store, signals, false);
         crate::hint::release_free_memory();
     }
 }

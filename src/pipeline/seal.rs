@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::config::MaintenanceMode;
 use crate::counters::Counters;
-use crate::manifest::{Manifest, Quiet};
+use crate::manifest::{dropping_retired, Manifest, Quiet};
 use crate::memtable::Memtable;
 use crate::outcome::Accepted;
 use crate::store::Store;
@@ -15,6 +15,90 @@ use crate::sync::Arc;
 use crate::Value;
 
 use super::signal::Signals;
+
+/// Seals a write left undone because its thread was dropping retired values (see
+/// [`defer_seal`]); always `false` under a model checker, where no value writes
+/// back.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+mod pending {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Whether a write of this thread found its memtable full and left it
+        /// unsealed, because the thread was dropping retired values.
+        static SEAL: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn set() {
+        SEAL.with(|p| p.set(true));
+    }
+
+    pub(super) fn take() -> bool {
+        SEAL.with(|p| p.replace(false))
+    }
+}
+
+#[cfg(any(timelog_loom, timelog_shuttle))]
+mod pending {
+    pub(super) fn set() {}
+
+    pub(super) fn take() -> bool {
+        false
+    }
+}
+
+/// Called by a writer that found its memtable full: whether it must leave the seal
+/// to [`drain`]. A write made while its thread drops retired values (a `V::drop`
+/// that writes to a log, run by the graveyard's drain or by the epoch) does not
+/// seal: every such write would seal a memtable of its own, each seal copying a
+/// manifest whose memrun list those very seals lengthen — quadratic in the values
+/// one drain drops, and with tiny memtables in manual mode, minutes. It writes
+/// past the memtable's budget instead (the run table spills to the skiplist;
+/// nothing is refused), and the outermost [`drain`] seals once.
+pub(crate) fn defer_seal() -> bool {
+    if dropping_retired() {
+        pending::set();
+        true
+    } else {
+        false
+    }
+}
+
+/// Rounds of [`drain`]: a seal it makes retires a manifest, whose drop may drop
+/// values (parked by other threads meanwhile) that write and fill the memtable again.
+const DRAIN_ROUNDS: usize = 4;
+
+/// Drops the retired manifests parked so far ([`ManifestCell::drain`]), then seals
+/// the active memtable if writes made by the drops filled it (see [`defer_seal`]),
+/// and drops what that seal retired. With `wait`, the seal is a writer's
+/// ([`on_full`]: backpressure, and a wait for room); without, it only wakes the
+/// flusher (maintenance threads must not wait for themselves). The caller holds no
+/// pin, no stage lock and no unpublished sequence number. A no-op inside a drain:
+/// the outermost one seals.
+///
+/// [`ManifestCell::drain`]: crate::manifest::ManifestCell::drain
+pub(crate) fn drain<V: Value>(store: &Store<V>, signals: &Signals, wait: bool) -> Accepted {
+    let mut accepted = Accepted::Clean;
+    store.manifest.drain();
+    for _ in 0..DRAIN_ROUNDS {
+        if dropping_retired() || !pending::take() {
+            break;
+        }
+        let guard = store.manifest.pin();
+        let active = &store.manifest.load(&guard).active;
+        if active.is_full() {
+            if wait {
+                accepted = accepted.or(on_full(store, signals, active));
+            } else if active.begin_seal() {
+                seal(store, active);
+                signals.wake_flusher();
+            }
+        }
+        drop(guard);
+        store.manifest.drain();
+    }
+    accepted
+}
 
 /// Called by a writer that found its memtable full: seals it if no other writer
 /// did, wakes the flusher, and waits for room if maintenance is behind.
@@ -49,8 +133,7 @@ pub(crate) fn on_full<V: Value>(store: &Store<V>, signals: &Signals, mt: &Memtab
 /// to this log would wait for this very thread. Values are dropped only when the
 /// manifest's graveyard is drained, which the seal never does (its callers do,
 /// once no lock is held and nothing is pinned: the write path after `on_full`,
-/// and `flush_all`'s caller). Regression:
-/// `tests/hazards.rs`.
+/// and `flush_all`'s caller; see [`drain`]). Regression: `tests/hazards.rs`.
 pub(crate) fn seal<V: Value>(store: &Store<V>, mt: &Memtable<V>) -> usize {
     debug_assert!(store.manifest.pin_is_inert(), "seal: the caller must hold a guard");
     let _quiet = Quiet::enter();

@@ -78,12 +78,13 @@ pub(crate) fn publish<V: Value>(store: &Store<V>, signals: &Signals, op: Op<V>) 
     }
     store.seq.publish(s, n);
     drop(quiet);
-    let accepted = if mt.is_full() { seal::on_full(store, signals, mt) } else { Accepted::Clean };
+    let accepted =
+        if mt.is_full() && !seal::defer_seal() { seal::on_full(store, signals, mt) } else { Accepted::Clean };
     drop(guard);
     // Published and unpinned: drop what the epoch parked while this write (or
-    // another) was quiet.
-    store.manifest.drain();
-    Written { first_seq: s, count: n, accepted }
+    // another) was quiet, and seal what the drops' own writes filled.
+    let settled = seal::drain(store, signals, true);
+    Written { first_seq: s, count: n, accepted: accepted.or(settled) }
 }
 
 /// The memtable that owns sequence number `s` (reserved after loading `m`).
