@@ -5,7 +5,7 @@
 //! under shuttle's random and PCT schedulers:
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg timelog_shuttle" SHUTTLE_ITERATIONS=1000 \
+//! RUSTFLAGS="--cfg timelog_shuttle" SHUTTLE_ITERATIONS=5000 \
 //!     cargo test --release --manifest-path python-bindings/slab/Cargo.toml --test shuttle
 //! ```
 //!
@@ -17,7 +17,7 @@
 mod common;
 
 fn iterations() -> usize {
-    std::env::var("SHUTTLE_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("SHUTTLE_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000)
 }
 
 /// An operation seed from shuttle's random source (recorded with the schedule, so a
