@@ -124,7 +124,12 @@ impl<const C: usize, const D: usize> Handle<C, D> {
     ) -> Option<Vec<Self>> {
         // SAFETY: as in `insert`.
         unsafe {
-            slab.insert_many(owner, ks, |k| (ledger.ptr(k), k.is_multiple_of(2)), |i| Handle { slab: slab.clone(), i })
+            slab.insert_many(
+                owner,
+                ks,
+                |k| (ledger.ptr(k), k.is_multiple_of(2)),
+                |i| Handle { slab: slab.clone(), i },
+            )
         }
         .ok()
     }
