@@ -228,6 +228,3 @@ def _options_markdown() -> str:
     ]
     return "\n".join(lines)
 
-
-if __name__ == "__main__":  # pragma: no cover - prints the docs' option table
-    print(_options_markdown())
