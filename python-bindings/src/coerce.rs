@@ -28,6 +28,7 @@ pub const TS_MIN: i64 = i64::MIN;
 pub const TS_MAX: i64 = i64::MAX;
 
 /// The error raised by every data method of a closed log.
+#[cold]
 pub fn closed_err() -> PyErr {
     TimelogError::new_err("Timelog is closed")
 }
@@ -44,6 +45,7 @@ pub fn engine_err(e: timelog::Error) -> PyErr {
     }
 }
 
+#[cold]
 fn overflow(v: &Bound<'_, PyAny>) -> PyErr {
     let shown = v.str().map(|s| s.to_string()).unwrap_or_else(|_| "?".into());
     PyOverflowError::new_err(format!("timestamp {shown} is outside int64 range [{TS_MIN}, {TS_MAX}]"))
@@ -51,7 +53,7 @@ fn overflow(v: &Bound<'_, PyAny>) -> PyErr {
 
 /// `int(v)` as an i64, for an object that is exactly an int (or the result of
 /// `__index__`). Raises OverflowError naming the value outside int64.
-#[inline]
+#[inline(always)]
 fn long_to_i64(v: &Bound<'_, PyAny>) -> PyResult<i64> {
     let mut overflow_flag: c_int = 0;
     // SAFETY: `v` is a live int object (checked by the callers) and we are attached.
@@ -84,7 +86,7 @@ fn is_date(v: &Bound<'_, PyAny>) -> bool {
 /// with `__index__` is accepted, the result must fit in int64. Raises TypeError for a
 /// bool or an object without `__index__` (floats and datetimes get an explanatory
 /// message) and OverflowError for a value outside int64.
-#[inline]
+#[inline(always)]
 pub fn ts(v: &Bound<'_, PyAny>) -> PyResult<i64> {
     // SAFETY: `v` is a live object.
     if unsafe { ffi::PyLong_CheckExact(v.as_ptr()) } != 0 {

@@ -27,13 +27,16 @@ use crate::slab::{self, PyVal};
 
 /// Everything that exists only while the log is open.
 pub struct Open {
+    /// The engine.
     pub log: Engine<PyVal>,
     /// The slab owner id of this log's payloads.
     pub owner: u32,
     /// Set once a payload of a GC-tracked type was stored: until then the GC has
     /// nothing to learn from traversing the records.
     pub any_gc: AtomicBool,
+    /// The min_ts floor: writes below it are refused.
     pub floor: Option<i64>,
+    /// The options the binding applies itself (see `options::Settings`).
     pub unit: TimeUnit,
     pub policy: BusyPolicy,
     pub background: bool,
@@ -43,7 +46,7 @@ pub struct Open {
 
 impl Open {
     /// ValueError if `ts` is below the min_ts floor.
-    #[inline]
+    #[inline(always)]
     pub fn check_floor(&self, ts: i64) -> PyResult<()> {
         match self.floor {
             Some(f) if ts < f => Err(floor_err(ts, f)),
@@ -72,10 +75,13 @@ pub struct PyTimelog {
     /// `None` while closed. Data methods take a shared (recursive) lock for their
     /// whole duration; `close()` takes the exclusive lock without waiting.
     state: RwLock<Option<Open>>,
+    /// The configuration echo.
     pub info: Mutex<Info>,
+    /// Counters since open (`stats()`).
     pub busy_events: AtomicU64,
     pub extend_skipped: AtomicU64,
     pub backpressure_waits: AtomicU64,
+    /// Readers alive (iterators, spans, exports): `close()` refuses while any is.
     pub pins: Pins,
 }
 
@@ -107,7 +113,7 @@ fn shutdown(py: Python<'_>, open: Open) {
 impl PyTimelog {
     /// The open log (TimelogError if closed), holding the shared state lock so that
     /// `close()` cannot run while the result lives.
-    #[inline]
+    #[inline(always)]
     pub fn open(&self) -> PyResult<OpenRef<'_>> {
         RwLockReadGuard::try_map(self.state.read_recursive(), Option::as_ref).map_err(|_| closed_err())
     }
@@ -120,7 +126,7 @@ impl PyTimelog {
     }
 
     /// Maps what the engine reported for an accepted write to the busy policy.
-    #[inline]
+    #[inline(always)]
     pub fn accepted(&self, py: Python<'_>, open: &Open, acc: Accepted) -> PyResult<()> {
         if acc == Accepted::Clean {
             return Ok(());

@@ -48,7 +48,7 @@ fn now_ts(unit: TimeUnit) -> i64 {
 }
 
 /// Stores one validated record and applies the busy policy.
-#[inline]
+#[inline(always)]
 fn append_one(log: &PyTimelog, py: Python<'_>, open: &Open, t: i64, obj: Bound<'_, PyAny>) -> PyResult<()> {
     open.check_floor(t)?;
     slab::drain(py, drain_quota(open.drain_limit, 1));

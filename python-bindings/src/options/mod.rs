@@ -94,9 +94,13 @@ impl Kind {
 pub enum Value<'a> {
     /// Not given and no default to apply (the engine's own default stays).
     Unset,
+    /// A string choice.
     Str(&'a str),
+    /// A non-negative int.
     U64(u64),
+    /// Any int64.
     I64(i64),
+    /// A fraction.
     F64(f64),
 }
 
@@ -155,6 +159,7 @@ impl<'a> Value<'a> {
 pub struct Opt {
     /// The keyword.
     pub name: &'static str,
+    /// Its type and range.
     pub kind: Kind,
     /// `(dict, key)`: the option may also be given as `dict={key: value}`.
     pub group: Option<(&'static str, &'static str)>,
@@ -206,11 +211,15 @@ pub fn to_python(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
 /// (`timelog._api._parse_options`): what the engine is built with and what the
 /// binding keeps for itself.
 pub struct Settings {
+    /// `time_unit`.
     pub unit: TimeUnit,
+    /// `maintenance="background"`.
     pub background: bool,
+    /// `busy_policy`.
     pub policy: BusyPolicy,
     /// How long a writer waits for room (the binding waits, without the GIL).
     pub sealed_wait: Duration,
+    /// `drain_batch_limit` (0: no limit).
     pub drain_limit: usize,
     memtable_max_bytes: u64,
     target_page_bytes: u64,
