@@ -6,134 +6,36 @@
 //! payload that does not fit raises there), and the object keeps no reference to the
 //! log nor to any Python object. Each `__arrow_c_stream__` call hands out a fresh C
 //! stream over the same batches (cheap `Arc` clones); a consumer pulls from it on any
-//! thread without the GIL. The payload rules live in [`crate::arrow_values`].
+//! thread without the GIL. The payload rules live in `arrow_values`, their conversion
+//! in `arrow_col`.
 
-use std::ffi::CStr;
 use std::ops::Bound as RBound;
 use std::sync::Arc;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use arrow_array::types::{
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
-};
-use arrow_array::{
-    Array, ArrayRef, Int64Array, PrimitiveArray, RecordBatch, RecordBatchOptions, RecordBatchReader,
-};
+use arrow_array::{Array, RecordBatch, RecordBatchOptions, RecordBatchReader};
 use arrow_buffer::ScalarBuffer;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit as ArrowUnit};
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyCapsuleMethods, PyDict, PyString};
-use timelog::arrow::{ExportOptions, ValueEncoder};
+use pyo3::types::{PyCapsule, PyDict};
+use timelog::arrow::ExportOptions;
 use timelog::{Snapshot, TimeUnit};
 
-use crate::arrow_values::{self, Payload};
-use crate::log::{Arg, Open};
+use crate::arrow_col::{convert, Stop};
+use crate::arrow_ffi::{
+    arrow_py_err, read_schema, schema_capsule, type_name, SCHEMA_CAPSULE, STREAM_CAPSULE,
+};
+use crate::arrow_ts::{arrow_unit, batch, options, parse_ts, ts_array, ts_batches};
+use crate::arrow_values::{self, first_kind, infer, Kind, Payload};
+use crate::coerce::{self, Arg};
+use crate::pin::Pin;
 use crate::slab::PyVal;
-
-/// Capsule names of the Arrow PyCapsule interface.
-pub const STREAM_CAPSULE: &CStr = c"arrow_array_stream";
-pub const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
-pub const ARRAY_CAPSULE: &CStr = c"arrow_array";
-
-/// Rows per record batch of the export.
-pub const BATCH_ROWS: usize = 65_536;
-
-/// The type of the `ts` column.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TsType {
-    /// `timestamp[<the log's unit>]`, no time zone (the default).
-    Timestamp,
-    /// `int64`.
-    Int64,
-}
-
-pub fn parse_ts(ts: &Arg<'_>) -> PyResult<TsType> {
-    let Arg::Given(v) = ts else { return Ok(TsType::Timestamp) };
-    let bad = || {
-        PyValueError::new_err(format!(
-            "to_arrow(): ts must be 'timestamp' or 'int64', not {}",
-            v.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))
-    };
-    let Ok(s) = v.cast::<PyString>() else { return Err(bad()) };
-    match s.to_str()? {
-        "timestamp" => Ok(TsType::Timestamp),
-        "int64" => Ok(TsType::Int64),
-        _ => Err(bad()),
-    }
-}
-
-fn arrow_unit(unit: TimeUnit) -> ArrowUnit {
-    timelog::arrow::arrow_unit(unit)
-}
-
-/// The export options (the `ts` column's type) of `ts` for a log of `unit`.
-pub fn options(ts: TsType, unit: TimeUnit) -> ExportOptions {
-    let o = ExportOptions::new().batch_rows(BATCH_ROWS);
-    match ts {
-        TsType::Timestamp => o.timestamp(unit),
-        TsType::Int64 => o.int64(),
-    }
-}
-
-/// A `ts` column of type `dt` (Int64 or a Timestamp type) over `ts`.
-pub fn ts_array(ts: ScalarBuffer<i64>, dt: &DataType) -> ArrayRef {
-    fn stamp<T: arrow_array::types::ArrowTimestampType>(
-        ts: ScalarBuffer<i64>,
-        tz: &Option<Arc<str>>,
-    ) -> ArrayRef {
-        Arc::new(PrimitiveArray::<T>::new(ts, None).with_timezone_opt(tz.clone()))
-    }
-    match dt {
-        DataType::Timestamp(ArrowUnit::Second, tz) => stamp::<TimestampSecondType>(ts, tz),
-        DataType::Timestamp(ArrowUnit::Millisecond, tz) => stamp::<TimestampMillisecondType>(ts, tz),
-        DataType::Timestamp(ArrowUnit::Microsecond, tz) => stamp::<TimestampMicrosecondType>(ts, tz),
-        DataType::Timestamp(ArrowUnit::Nanosecond, tz) => stamp::<TimestampNanosecondType>(ts, tz),
-        _ => Arc::new(Int64Array::new(ts, None)),
-    }
-}
-
-/// A batch of `columns` with `schema` (the columns match it by construction).
-pub fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> PyResult<RecordBatch> {
-    let opts = RecordBatchOptions::new().with_row_count(Some(rows));
-    RecordBatch::try_new_with_options(schema.clone(), columns, &opts).map_err(arrow_py_err)
-}
-
-pub fn arrow_py_err(e: ArrowError) -> PyErr {
-    PyValueError::new_err(format!("arrow: {e}"))
-}
-
-/// The value encoder of `payload="none"`: no `value` column.
-pub struct TsOnly;
-
-impl ValueEncoder<PyVal> for TsOnly {
-    fn field(&self) -> Option<Field> {
-        None
-    }
-
-    fn encode(&mut self, _: &[&PyVal]) -> timelog::Result<ArrayRef> {
-        Err(timelog::Error::Arrow("payload='none' exports no value column".into()))
-    }
-}
-
-/// The `ts` batches of `range` of `snap` (no `value` column): the engine's reader,
-/// which shares the `ts` columns of compacted segments instead of copying them. No
-/// Python object is touched, so the GIL is released meanwhile.
-pub fn ts_batches(
-    py: Python<'_>,
-    snap: &Snapshot<PyVal>,
-    range: (RBound<i64>, RBound<i64>),
-    opts: &ExportOptions,
-) -> PyResult<Vec<RecordBatch>> {
-    let reader = snap.record_batches_with(range, opts, TsOnly);
-    py.detach(move || reader.collect::<Result<Vec<RecordBatch>, ArrowError>>()).map_err(arrow_py_err)
-}
+use crate::state::{Open, PyTimelog};
 
 /// Builds the stream object of `range` of a fresh snapshot of `open` (the caller
 /// holds the log open and pinned, with the GIL).
-pub fn export(
+fn export(
     py: Python<'_>,
     open: &Open,
     range: (RBound<i64>, RBound<i64>),
@@ -149,10 +51,66 @@ pub fn export(
             let schema = timelog::arrow::schema(&opts, None);
             (schema, ts_batches(py, &snap, range, &opts)?)
         }
-        other => arrow_values::batches(py, &snap, range, other, &opts)?,
+        other => batches(py, &snap, range, other, &opts)?,
     };
     drop(snap);
     Ok(TimelogArrowStream::new(schema, batches, open.unit))
+}
+
+/// The schema and batches of `range` of `snap` under `payload` (not `TsOnly`): the
+/// `ts` batches of the engine's timestamps-only export (`ts_batches`, in the same
+/// row order), each paired with the converted payloads of its rows (split where a
+/// value column is full).
+pub fn batches(
+    py: Python<'_>,
+    snap: &Snapshot<PyVal>,
+    range: (RBound<i64>, RBound<i64>),
+    payload: Payload,
+    opts: &ExportOptions,
+) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
+    let ts_batches = ts_batches(py, snap, range, opts)?;
+    let cuts: Vec<usize> = ts_batches
+        .iter()
+        .scan(0, |end, b| {
+            *end += b.num_rows();
+            Some(*end)
+        })
+        .collect();
+    let run = |kind, trial| convert(py, snap, range, (payload, kind, trial), &cuts);
+    let (kind, converted) = match payload {
+        Payload::Fixed(k) => (k, run(k, false)),
+        Payload::Pickle | Payload::TsOnly => (Kind::Binary, run(Kind::Binary, false)),
+        Payload::Auto => {
+            // Convert with the first payload's kind; only if a row does not fit, apply
+            // the rule over every row (naming the first row that fits no kind) and
+            // convert again with its kind.
+            let guess = first_kind(snap, range);
+            match run(guess, true) {
+                Err(Stop::Guess) => {
+                    let kind = infer(py, "to_arrow", snap, range)?;
+                    (kind, run(kind, false))
+                }
+                other => (guess, other),
+            }
+        }
+    };
+    let cols = converted.map_err(|s| match s {
+        Stop::Err(e) => e,
+        Stop::Guess => unreachable!("only a trial stops on a guess"),
+    })?;
+    let schema = timelog::arrow::schema(opts, Some(Field::new("value", kind.data_type(), true)));
+    let mut out = Vec::with_capacity(cols.len());
+    let (mut j, mut at) = (0, 0);
+    for (values, n) in cols {
+        // Each column lies within one `ts` batch (it ends at the batch's end at the latest).
+        while at == ts_batches[j].num_rows() {
+            (j, at) = (j + 1, 0);
+        }
+        let ts = ts_batches[j].column(0).slice(at, n);
+        at += n;
+        out.push(batch(&schema, vec![ts, values], n)?);
+    }
+    Ok((schema, out))
 }
 
 /// Replays a stream object's batches: the reader behind one C stream.
@@ -175,70 +133,6 @@ impl Iterator for Replay {
 impl RecordBatchReader for Replay {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-}
-
-/// The `arrow_schema` capsule behind `obj`: the capsule itself, or what its
-/// `__arrow_c_schema__()` returns.
-pub fn schema_capsule<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Bound<'py, PyCapsule>> {
-    let cap = if let Ok(c) = obj.cast::<PyCapsule>() {
-        c.clone()
-    } else if obj.hasattr(pyo3::intern!(obj.py(), "__arrow_c_schema__"))? {
-        obj.call_method0(pyo3::intern!(obj.py(), "__arrow_c_schema__"))?.cast_into::<PyCapsule>()?
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be an Arrow schema: an object with __arrow_c_schema__ or an \
-             'arrow_schema' PyCapsule, not {}",
-            obj.get_type().name()?
-        )));
-    };
-    if !cap.is_valid_checked(Some(SCHEMA_CAPSULE)) {
-        return Err(PyTypeError::new_err(format!("{what}: expected a PyCapsule named 'arrow_schema'")));
-    }
-    Ok(cap)
-}
-
-/// Reads the ArrowSchema held by an `arrow_schema` capsule with `f` (the capsule
-/// keeps it; nothing is moved out).
-pub fn read_schema<R>(
-    cap: &Bound<'_, PyCapsule>,
-    f: impl FnOnce(&FFI_ArrowSchema) -> Result<R, ArrowError>,
-) -> PyResult<R> {
-    let p = cap.pointer_checked(Some(SCHEMA_CAPSULE))?;
-    // SAFETY: by the Arrow PyCapsule interface, a capsule named "arrow_schema" points
-    // to an ArrowSchema struct that the capsule owns and keeps alive; we hold a
-    // reference to the capsule and run no Python code while `f` reads it (a shared
-    // borrow: nothing is moved out or released). A released struct (null `release`)
-    // is refused before any other field is read.
-    let s = unsafe { p.cast::<FFI_ArrowSchema>().as_ref() };
-    if s.release.is_none() {
-        return Err(PyValueError::new_err("the 'arrow_schema' capsule holds a released schema"));
-    }
-    f(s).map_err(arrow_py_err)
-}
-
-/// The pyarrow spelling of a data type (for `schema` and messages).
-pub fn type_name(dt: &DataType) -> String {
-    match dt {
-        DataType::Null => "null".into(),
-        DataType::Boolean => "bool".into(),
-        DataType::Int64 => "int64".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Utf8 => "string".into(),
-        DataType::Binary => "binary".into(),
-        DataType::Timestamp(u, tz) => {
-            let u = match u {
-                ArrowUnit::Second => "s",
-                ArrowUnit::Millisecond => "ms",
-                ArrowUnit::Microsecond => "us",
-                ArrowUnit::Nanosecond => "ns",
-            };
-            match tz {
-                None => format!("timestamp[{u}]"),
-                Some(tz) => format!("timestamp[{u}, tz={tz}]"),
-            }
-        }
-        other => other.to_string(),
     }
 }
 
@@ -376,5 +270,52 @@ impl TimelogArrowStream {
     /// `TimelogArrowStream(num_rows=N, schema={...})`.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("TimelogArrowStream(num_rows={}, schema={})", self.rows, self.schema_dict(py)?.repr()?))
+    }
+}
+
+#[pymethods]
+impl PyTimelog {
+    /// `[t1, t2)` (slicing bounds) of a fresh snapshot as Arrow record batches: a
+    /// `TimelogArrowStream` (Arrow PyCapsule interface; pyarrow, polars, DuckDB, ...
+    /// read it) with the columns `ts` (`ts="timestamp"`: timestamp of the log's
+    /// time_unit; `ts="int64"`) and `value`. Payloads are converted now, with the GIL
+    /// held: `payload="auto"` infers one type over the range (int -> int64, float or
+    /// int mixed with float -> float64, str -> utf8, bytes -> binary, bool -> bool,
+    /// None -> null; no other type, and no other mix: TypeError naming the row; an int
+    /// past int64: OverflowError); an Arrow type (`"int64"`, `"float64"`, `"utf8"`,
+    /// `"binary"`, `"bool"`, `"null"`, or `pyarrow.int64()`...) fixes it;
+    /// `payload="none"` exports timestamps only (zero-copy for compacted segments);
+    /// `payload="pickle"` exports every object pickled (protocol 5) as binary. The
+    /// stream stays readable after `close()`.
+    #[pyo3(
+        signature = (t1 = None, t2 = None, *, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, t1=None, t2=None, *, payload='auto', ts='timestamp')"
+    )]
+    fn to_arrow(
+        &self,
+        py: Python<'_>,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<TimelogArrowStream> {
+        let g = self.open()?;
+        let open = &*g;
+        let range = coerce::read_range(t1, t2)?;
+        let _pin = Pin::new(&self.pins);
+        export(py, open, range, &payload, &ts)
+    }
+
+    /// Arrow PyCapsule interface: `to_arrow()` of every record (fresh snapshot, default
+    /// options) as an `arrow_array_stream` capsule, so that `pyarrow.table(log)`,
+    /// `polars.DataFrame(log)` and DuckDB queries naming the log work.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let s = self.to_arrow(py, None, None, Arg::Missing, Arg::Missing)?;
+        s.stream_capsule(py, requested_schema)
     }
 }

@@ -21,7 +21,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use timelog::Snapshot;
 
-use crate::arrow::BATCH_ROWS;
+use crate::arrow_ts::BATCH_ROWS;
 use crate::arrow_values::{class_of, type_name, Class, Kind, Payload};
 use crate::slab::PyVal;
 

@@ -27,8 +27,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyList, PyTuple};
 use timelog::TimeUnit;
 
-use crate::arrow::{arrow_py_err, read_schema, ARRAY_CAPSULE, SCHEMA_CAPSULE, STREAM_CAPSULE};
-use crate::log::PyTimelog;
+use crate::arrow_ffi::{arrow_py_err, read_schema, ARRAY_CAPSULE, SCHEMA_CAPSULE, STREAM_CAPSULE};
+use crate::state::PyTimelog;
 
 /// Whether `extend` takes `obj` as Arrow data: lists and tuples never are, nor logs
 /// (iterated as pairs, payloads as they are, as before Arrow support).

@@ -4,7 +4,7 @@
 //! Everything runs with the GIL held (payloads are Python objects). The `ts` column
 //! comes from the engine's timestamps-only export (shared, not copied, where the
 //! range lies in compacted segments). An explicit type (or pickle) is then one
-//! conversion pass ([`crate::arrow_col::convert`]). `auto` converts
+//! conversion pass (`arrow_col::convert`). `auto` converts
 //! with the kind of the first payload that is not None, and only when a row does not
 //! fit that kind applies the rule over every row ([`infer`], which names the first row
 //! that fits no kind) and converts again with the inferred kind.
@@ -12,18 +12,15 @@
 use std::ops::Bound as RBound;
 use std::ptr::addr_of_mut;
 
-use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Field, SchemaRef};
+use arrow_schema::DataType;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use timelog::arrow::ExportOptions;
 use timelog::Snapshot;
 
-use crate::arrow::{batch, read_schema, schema_capsule, ts_batches};
-use crate::arrow_col::{convert, Stop};
-use crate::log::Arg;
+use crate::arrow_ffi::{read_schema, schema_capsule};
+use crate::coerce::Arg;
 use crate::slab::PyVal;
 
 /// The Arrow type of a `value` column.
@@ -254,7 +251,7 @@ impl Infer {
 
 /// The kind of the first payload of the range that is not None: the guess the
 /// `auto` rule converts with first (an empty or all-None range: null).
-fn first_kind(snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64>)) -> Kind {
+pub fn first_kind(snap: &Snapshot<PyVal>, range: (RBound<i64>, RBound<i64>)) -> Kind {
     for (_, v) in snap.range(range) {
         let p = crate::slab::raw(v);
         if p.is_null() {
@@ -320,60 +317,4 @@ fn auto_mismatch(
          payloads",
         kind_of(inf.class).name()
     ))
-}
-
-/// The schema and batches of `range` of `snap` under `payload` (not `TsOnly`): the
-/// `ts` batches of the engine's timestamps-only export (`ts_batches`, in the same
-/// row order), each paired with the converted payloads of its rows (split where a
-/// value column is full).
-pub fn batches(
-    py: Python<'_>,
-    snap: &Snapshot<PyVal>,
-    range: (RBound<i64>, RBound<i64>),
-    payload: Payload,
-    opts: &ExportOptions,
-) -> PyResult<(SchemaRef, Vec<RecordBatch>)> {
-    let ts_batches = ts_batches(py, snap, range, opts)?;
-    let cuts: Vec<usize> = ts_batches
-        .iter()
-        .scan(0, |end, b| {
-            *end += b.num_rows();
-            Some(*end)
-        })
-        .collect();
-    let run = |kind, trial| convert(py, snap, range, (payload, kind, trial), &cuts);
-    let (kind, converted) = match payload {
-        Payload::Fixed(k) => (k, run(k, false)),
-        Payload::Pickle | Payload::TsOnly => (Kind::Binary, run(Kind::Binary, false)),
-        Payload::Auto => {
-            // Convert with the first payload's kind; only if a row does not fit, apply
-            // the rule over every row (naming the first row that fits no kind) and
-            // convert again with its kind.
-            let guess = first_kind(snap, range);
-            match run(guess, true) {
-                Err(Stop::Guess) => {
-                    let kind = infer(py, "to_arrow", snap, range)?;
-                    (kind, run(kind, false))
-                }
-                other => (guess, other),
-            }
-        }
-    };
-    let cols = converted.map_err(|s| match s {
-        Stop::Err(e) => e,
-        Stop::Guess => unreachable!("only a trial stops on a guess"),
-    })?;
-    let schema = timelog::arrow::schema(opts, Some(Field::new("value", kind.data_type(), true)));
-    let mut out = Vec::with_capacity(cols.len());
-    let (mut j, mut at) = (0, 0);
-    for (values, n) in cols {
-        // Each column lies within one `ts` batch (it ends at the batch's end at the latest).
-        while at == ts_batches[j].num_rows() {
-            (j, at) = (j + 1, 0);
-        }
-        let ts = ts_batches[j].column(0).slice(at, n);
-        at += n;
-        out.push(batch(&schema, vec![ts, values], n)?);
-    }
-    Ok((schema, out))
 }

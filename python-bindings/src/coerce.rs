@@ -1,12 +1,14 @@
-//! Conversions at the Python boundary: strict timestamp coercion, the exception
-//! types and the mapping of engine errors.
+//! Conversions at the Python boundary: the one strict timestamp coercion (also
+//! `timelog._api._coerce_ts`), bounds and optional arguments, the exception types
+//! and the mapping of engine errors.
 
+use std::ops::Bound as RBound;
 use std::os::raw::c_int;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyFloat, PyType};
+use pyo3::types::{PyBool, PyFloat, PySlice, PyType};
 use pyo3::{create_exception, ffi};
 
 create_exception!(
@@ -26,6 +28,7 @@ pub const TS_MIN: i64 = i64::MIN;
 pub const TS_MAX: i64 = i64::MAX;
 
 /// The error raised by every data method of a closed log.
+#[cold]
 pub fn closed_err() -> PyErr {
     TimelogError::new_err("Timelog is closed")
 }
@@ -42,6 +45,7 @@ pub fn engine_err(e: timelog::Error) -> PyErr {
     }
 }
 
+#[cold]
 fn overflow(v: &Bound<'_, PyAny>) -> PyErr {
     let shown = v.str().map(|s| s.to_string()).unwrap_or_else(|_| "?".into());
     PyOverflowError::new_err(format!("timestamp {shown} is outside int64 range [{TS_MIN}, {TS_MAX}]"))
@@ -49,7 +53,7 @@ fn overflow(v: &Bound<'_, PyAny>) -> PyErr {
 
 /// `int(v)` as an i64, for an object that is exactly an int (or the result of
 /// `__index__`). Raises OverflowError naming the value outside int64.
-#[inline]
+#[inline(always)]
 fn long_to_i64(v: &Bound<'_, PyAny>) -> PyResult<i64> {
     let mut overflow_flag: c_int = 0;
     // SAFETY: `v` is a live int object (checked by the callers) and we are attached.
@@ -79,8 +83,10 @@ fn is_date(v: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Strict timestamp coercion (`docs/api.md`, "Timestamps"): `bool` is rejected, anything
-/// with `__index__` is accepted, the result must fit in int64.
-#[inline]
+/// with `__index__` is accepted, the result must fit in int64. Raises TypeError for a
+/// bool or an object without `__index__` (floats and datetimes get an explanatory
+/// message) and OverflowError for a value outside int64.
+#[inline(always)]
 pub fn ts(v: &Bound<'_, PyAny>) -> PyResult<i64> {
     // SAFETY: `v` is a live object.
     if unsafe { ffi::PyLong_CheckExact(v.as_ptr()) } != 0 {
@@ -149,4 +155,68 @@ pub fn check_step(step: &Bound<'_, PyAny>) -> PyResult<()> {
         "Timelog slice step must be None or 1, not {}",
         step.repr().map(|r| r.to_string()).unwrap_or_default()
     )))
+}
+
+/// `timelog._api._coerce_ts(x)`: the strict timestamp coercion of every method, for
+/// Python code (bool rejected, `__index__` accepted, int64 range; TypeError or
+/// OverflowError otherwise).
+#[pyfunction]
+pub fn _coerce_ts(x: &Bound<'_, PyAny>) -> PyResult<i64> {
+    ts(x)
+}
+
+/// One argument that may be absent (distinct from an explicit `None`).
+pub enum Arg<'py> {
+    Missing,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg::Given(obj.to_owned()))
+    }
+}
+
+/// The `(start, stop)` of a slice key (its step checked).
+pub fn slice_bounds(key: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
+    check_step(&key.getattr(pyo3::intern!(key.py(), "step"))?)?;
+    let start = opt_ts(Some(&key.getattr(pyo3::intern!(key.py(), "start"))?))?;
+    let stop = opt_ts(Some(&key.getattr(pyo3::intern!(key.py(), "stop"))?))?;
+    Ok((start, stop))
+}
+
+/// Read bounds with slicing semantics: reversed bounds give an empty range.
+pub fn read_bounds(t1: Option<i64>, t2: Option<i64>) -> (i64, Option<i64>) {
+    let lo = t1.unwrap_or(TS_MIN);
+    match t2 {
+        None => (lo, None),
+        Some(h) if h < lo => (lo, Some(lo)),
+        Some(h) => (lo, Some(h)),
+    }
+}
+
+/// The engine range of `[t1, t2)` given as optional Python bounds, with slicing
+/// semantics (missing bounds: everything; reversed bounds: empty).
+pub fn read_range(
+    t1: Option<&Bound<'_, PyAny>>,
+    t2: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(RBound<i64>, RBound<i64>)> {
+    let (lo, hi) = read_bounds(opt_ts(t1)?, opt_ts(t2)?);
+    Ok((
+        RBound::Included(lo),
+        match hi {
+            None => RBound::Unbounded,
+            Some(h) => RBound::Excluded(h),
+        },
+    ))
+}
+
+/// Bounds of a point query at `ts`: `[ts, ts+1)`, open-ended at TL_TS_MAX.
+pub fn point_bounds(ts: i64) -> (i64, Option<i64>) {
+    if ts == TS_MAX {
+        (ts, None)
+    } else {
+        (ts, Some(ts + 1))
+    }
 }

@@ -1,18 +1,22 @@
-//! The Rust half of `to_numpy`: one pass over the snapshot that fills the int64
-//! timestamp column and converts the values of exact `int`/`float`/`bool` type;
-//! values of any other type are handed back with their row numbers so that numpy
-//! converts them with its own rules (None -> NaN, numeric strings, Decimal, ...).
+//! The record walk of the one-shot exports ([`each`]) and the exports to Python
+//! containers: `to_dict`, and the Rust half of `to_numpy` (one pass over the snapshot
+//! that fills the int64 timestamp column and converts the values of exact
+//! `int`/`float`/`bool` type; values of any other type are handed back with their row
+//! numbers so that numpy converts them with its own rules: None -> NaN, numeric
+//! strings, Decimal, ...).
 
 use std::ops::Bound as RBound;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use pyo3::{ffi, IntoPyObjectExt};
 use timelog::Snapshot;
 
 use crate::buffer::OwnedBuffer;
-use crate::log::Open;
+use crate::coerce;
+use crate::pin::Pin;
 use crate::slab::{self, PyVal};
+use crate::state::{Open, PyTimelog};
 
 /// Rows between two chances for other threads to run.
 const CHUNK: usize = 65_536;
@@ -100,7 +104,7 @@ pub fn each(
     })
 }
 
-pub fn numpy_raw<'py>(
+fn numpy_raw<'py>(
     py: Python<'py>,
     open: &Open,
     range: (RBound<i64>, RBound<i64>),
@@ -171,4 +175,66 @@ pub fn numpy_raw<'py>(
     };
     drop(snap);
     PyTuple::new(py, [ts_buf, vals, rows, objs])
+}
+
+#[pymethods]
+impl PyTimelog {
+    /// `{ts: obj}` for the records in `[t1, t2)` (slicing bounds; with duplicate
+    /// timestamps the last one in insertion order wins).
+    #[pyo3(signature = (t1 = None, t2 = None))]
+    fn to_dict<'py>(
+        &self,
+        py: Python<'py>,
+        t1: Option<&Bound<'py, PyAny>>,
+        t2: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let g = self.open()?;
+        let open = &*g;
+        let range = coerce::read_range(t1, t2)?;
+        let _pin = Pin::new(&self.pins);
+        let snap = open.log.snapshot();
+        let d = PyDict::new(py);
+        let mut res = Ok(());
+        each(py, &snap, range, |_, ts, p| {
+            if res.is_err() {
+                return;
+            }
+            // SAFETY: we are attached; the new int is checked and handed to the dict
+            // (which takes its own references), then released; `p` is a live payload
+            // kept alive by the snapshot.
+            unsafe {
+                let k = ffi::PyLong_FromLongLong(ts);
+                if k.is_null() {
+                    res = Err(PyErr::fetch(py));
+                    return;
+                }
+                let r = ffi::PyDict_SetItem(d.as_ptr(), k, p);
+                ffi::Py_DecRef(k);
+                if r != 0 {
+                    res = Err(PyErr::fetch(py));
+                }
+            }
+        });
+        res?;
+        Ok(d)
+    }
+
+    /// Raw material of `to_numpy` (see the facade): `(ts_buffer, values, slow_rows,
+    /// slow_objects)`. `kind` is "f8" (float64), "i8" (int64) or "obj" (values as a
+    /// list). Values of exact int/float/bool type are converted here; the others
+    /// are returned with their row numbers for numpy to convert.
+    #[pyo3(signature = (t1, t2, kind))]
+    fn _to_numpy_raw<'py>(
+        &self,
+        py: Python<'py>,
+        t1: Option<&Bound<'py, PyAny>>,
+        t2: Option<&Bound<'py, PyAny>>,
+        kind: &str,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let g = self.open()?;
+        let open = &*g;
+        let range = coerce::read_range(t1, t2)?;
+        let _pin = Pin::new(&self.pins);
+        numpy_raw(py, open, range, kind)
+    }
 }

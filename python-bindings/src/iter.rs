@@ -11,10 +11,9 @@ use timelog::iter::Cursor;
 use timelog::Snapshot;
 
 use crate::cell::StateCell;
-use crate::coerce::TS_MAX;
-use crate::log::PyTimelog;
 use crate::pin::{Pin, Pins};
 use crate::slab::{self, PyVal};
+use crate::state::PyTimelog;
 use crate::views::PageSpanIter;
 
 /// Builds the `(ts, obj)` tuple for one record (`obj`: a borrowed, non-null pointer).
@@ -244,6 +243,7 @@ fn batch_size(n: &Bound<'_, PyAny>) -> PyResult<usize> {
     // SAFETY: live object.
     if unsafe { ffi::PyLong_Check(n.as_ptr()) } == 0 && !n.is_instance_of::<PyBool>() {
         // Accept other integer-likes (numpy ints) but nothing else.
+        // SAFETY: live object.
         if unsafe { ffi::PyIndex_Check(n.as_ptr()) } == 0 {
             return Err(PyTypeError::new_err(format!(
                 "next_batch() argument must be an int, not {}",
@@ -486,14 +486,5 @@ impl TimelogIter {
     fn __clear__(&self) {
         let spare = self.st.try_borrow_in_gc().and_then(|mut st| st.spare.take());
         drop(spare);
-    }
-}
-
-/// Bounds of a point query at `ts`: `[ts, ts+1)`, open-ended at TL_TS_MAX.
-pub fn point_bounds(ts: i64) -> (i64, Option<i64>) {
-    if ts == TS_MAX {
-        (ts, None)
-    } else {
-        (ts, Some(ts + 1))
     }
 }

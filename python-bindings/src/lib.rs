@@ -2,11 +2,15 @@
 //!
 //! Thin glue over the `timelog-engine` crate: conversions, exceptions, GIL
 //! handling, reader pins and payload lifetime. The engine logic lives in the
-//! engine; the public facade (`timelog/__init__.py`) lives in Python.
+//! engine; the public facade (`timelog/__init__.py`) lives in Python. The native
+//! `Timelog` class is declared in `state` and its methods are grouped by concept,
+//! one `#[pymethods]` block per file (pyo3's `multiple-pymethods`).
 
 mod arrow;
 mod arrow_col;
+mod arrow_ffi;
 mod arrow_import;
+mod arrow_ts;
 mod arrow_values;
 mod buffer;
 mod cell;
@@ -15,11 +19,16 @@ mod export;
 mod gil;
 mod ingest;
 mod iter;
-mod log;
+mod maintenance;
+mod options;
 mod parquet;
 mod pin;
+mod reads;
 mod slab;
+mod state;
+mod stats;
 mod views;
+mod writes;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -45,7 +54,7 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("TimelogError", py.get_type::<coerce::TimelogError>())?;
     m.add("TimelogBusyError", py.get_type::<coerce::TimelogBusyError>())?;
-    m.add_class::<log::PyTimelog>()?;
+    m.add_class::<state::PyTimelog>()?;
     m.add_class::<iter::TimelogIter>()?;
     m.add_class::<views::PageSpan>()?;
     m.add_class::<views::PageSpanIter>()?;
@@ -53,6 +62,8 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffer::OwnedBuffer>()?;
     m.add_class::<arrow::TimelogArrowStream>()?;
     m.add_function(wrap_pyfunction!(_slab_info, m)?)?;
+    m.add_function(wrap_pyfunction!(coerce::_coerce_ts, m)?)?;
+    m.add("_OPTIONS", options::to_python(py)?)?;
     m.add("TL_TS_MIN", coerce::TS_MIN)?;
     m.add("TL_TS_MAX", coerce::TS_MAX)?;
     Ok(())

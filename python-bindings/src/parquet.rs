@@ -21,19 +21,20 @@ use pyo3::types::{PyDict, PyList};
 use timelog::arrow::ValueEncoder;
 use timelog::parquet::{ArchiveReport, Compression, ParquetFile, ParquetOptions, ParquetReport};
 
-use crate::arrow::{options, parse_ts, TsOnly};
+use crate::arrow_ts::{options, parse_ts, TsOnly};
 use crate::arrow_values::{infer, parse_payload, Kind, Payload};
-use crate::coerce::engine_err;
-use crate::log::{Arg, Open};
+use crate::coerce::{self, engine_err, Arg};
+use crate::pin::Pin;
 use crate::slab::{self, PyVal};
+use crate::state::{Open, PyTimelog};
 
 /// The file layout asked for.
-pub struct Layout {
-    pub window: Option<i64>,
-    pub origin: i64,
-    pub compression: String,
-    pub overwrite: bool,
-    pub row_group_rows: Option<usize>,
+struct Layout {
+    window: Option<i64>,
+    origin: i64,
+    compression: String,
+    overwrite: bool,
+    row_group_rows: Option<usize>,
 }
 
 fn compression(op: &str, s: &str) -> PyResult<Compression> {
@@ -157,7 +158,7 @@ impl Report {
 /// `to_parquet` (`archive = false`) or `archive` of `range` into `path` (the
 /// caller holds the log open and pinned, with the GIL).
 #[allow(clippy::too_many_arguments)] // (the Python call's arguments)
-pub fn write(
+fn write(
     py: Python<'_>,
     open: &Open,
     range: (RBound<i64>, RBound<i64>),
@@ -216,4 +217,88 @@ pub fn write(
         (_, true) => log.archive_using(range, path, &opts, encoder_for).map(Report::Archive),
     });
     result.map_err(|e| raise(e, &kept))?.into_dict(py)
+}
+
+/// `to_parquet` (`archive = false`) or `archive` of `[t1, t2)`, with the log held
+/// open and pinned.
+fn write_open(
+    log: &PyTimelog,
+    py: Python<'_>,
+    path: &Path,
+    (t1, t2): (Option<&Bound<'_, PyAny>>, Option<&Bound<'_, PyAny>>),
+    layout: &Layout,
+    (payload, ts): (&Arg<'_>, &Arg<'_>),
+    archive: bool,
+) -> PyResult<Py<PyDict>> {
+    let g = log.open()?;
+    let range = coerce::read_range(t1, t2)?;
+    let _pin = Pin::new(&log.pins);
+    write(py, &g, range, path, layout, payload, ts, archive)
+}
+
+#[pymethods]
+impl PyTimelog {
+    /// Writes the records of `[t1, t2)` as Parquet under the directory `path`: one
+    /// file, or with `window` one file per time window (in the log's unit) under
+    /// hive-style `window_start=<first timestamp>/` directories; each file sorted by
+    /// `ts`, with statistics, written to a temporary name, synced and renamed.
+    /// Refuses (OSError) to overwrite a file, or to write beside one whose
+    /// timestamps overlap, unless `overwrite`. `payload` and `ts` as in
+    /// `to_arrow`. Returns a report dict (`rows`, `bytes`, `watermark`, `files`).
+    #[pyo3(
+        signature = (path, t1 = None, t2 = None, *, window = None, origin = 0, compression = "snappy".to_string(),
+                     overwrite = false, row_group_rows = None, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, path, t1=None, t2=None, *, window=None, origin=0, compression='snappy', \
+                          overwrite=False, row_group_rows=None, payload='auto', ts='timestamp')"
+    )]
+    #[allow(clippy::too_many_arguments)] // (the Python call's arguments)
+    fn to_parquet(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        window: Option<i64>,
+        origin: i64,
+        compression: String,
+        overwrite: bool,
+        row_group_rows: Option<usize>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<Py<PyDict>> {
+        let layout = Layout { window, origin, compression, overwrite, row_group_rows };
+        write_open(self, py, &path, (t1, t2), &layout, (&payload, &ts), false)
+    }
+
+    /// Moves the records of `[t1, t2)` out of the log into Parquet under `path`
+    /// (the layout of `to_parquet`, file names `part-<lo>_<hi>-a<run>.parquet`):
+    /// writes what a snapshot holds, then deletes exactly those records. Records
+    /// appended into the range meanwhile stay in the log for a later archive. An
+    /// archive interrupted at any step (an error, a crash) is completed or undone by
+    /// the next `archive` into the same directory, so that files and log hold every
+    /// record once. One archive at a time per directory. Returns a report dict
+    /// (`rows`, `bytes`, `watermark`, `files`, `recovered`, `discarded`).
+    #[pyo3(
+        signature = (path, t1 = None, t2 = None, *, window = None, origin = 0, compression = "snappy".to_string(),
+                     row_group_rows = None, payload = Arg::Missing, ts = Arg::Missing),
+        text_signature = "(self, path, t1=None, t2=None, *, window=None, origin=0, compression='snappy', \
+                          row_group_rows=None, payload='auto', ts='timestamp')"
+    )]
+    #[allow(clippy::too_many_arguments)] // (the Python call's arguments)
+    fn archive(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        window: Option<i64>,
+        origin: i64,
+        compression: String,
+        row_group_rows: Option<usize>,
+        payload: Arg<'_>,
+        ts: Arg<'_>,
+    ) -> PyResult<Py<PyDict>> {
+        let layout = Layout { window, origin, compression, overwrite: false, row_group_rows };
+        write_open(self, py, &path, (t1, t2), &layout, (&payload, &ts), true)
+    }
 }

@@ -1,5 +1,6 @@
-//! Zero-copy views of flushed segment pages: `PageSpanIter`, `PageSpan`,
-//! `PageSpanObjectsView` and its iterator.
+//! Zero-copy views of flushed segment pages: `Timelog.views()` /
+//! `Timelog.page_spans()`, `PageSpanIter`, `PageSpan`, `PageSpanObjectsView` and its
+//! iterator.
 
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +13,11 @@ use pyo3::{ffi, PyTraverseError, PyVisit};
 
 use timelog::PageRef;
 
+use crate::buffer;
+use crate::coerce::{self, Arg};
 use crate::pin::{Pin, Pins};
 use crate::slab::{self, PyVal};
+use crate::state::PyTimelog;
 
 /// Iterator of `PageSpan` objects (flushed segment pages, clipped to the requested
 /// range, segment by segment). Pins the log until exhausted or closed. Has no `len()`.
@@ -228,6 +232,10 @@ impl PageSpan {
         false
     }
 
+    /// Exports the span's timestamps, read-only (buffer protocol).
+    ///
+    /// # Safety
+    /// Called by Python only, with `view` a `Py_buffer` to fill (or null).
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         if view.is_null() {
             return Err(PyBufferError::new_err("view is null"));
@@ -241,36 +249,30 @@ impl PageSpan {
             return Err(PyValueError::new_err("PageSpan is closed"));
         };
         let ts = inner.page.timestamps();
+        let (buf, items) = (ts.as_ptr().cast_mut().cast::<c_void>(), ts.len());
         me.exports.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: `view` is a valid Py_buffer to fill. The page memory stays alive
-        // and unchanged while the export exists: the span keeps its page (and so its
-        // segment) until closed, and `close()` refuses while `exports > 0`; the view
-        // keeps the span alive through `obj`. Shape/strides/format live in the span
-        // or are static; Python never writes through them.
-        unsafe {
-            (*view).buf = ts.as_ptr().cast_mut().cast::<c_void>();
-            (*view).len = (ts.len() * 8) as ffi::Py_ssize_t;
-            (*view).readonly = 1;
-            (*view).itemsize = 8;
-            (*view).format =
-                if flags & ffi::PyBUF_FORMAT != 0 { c"q".as_ptr().cast_mut() } else { std::ptr::null_mut() };
-            (*view).ndim = 1;
-            (*view).shape =
-                if flags & ffi::PyBUF_ND != 0 { me.shape.as_ptr().cast_mut() } else { std::ptr::null_mut() };
-            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
-                me.strides.as_ptr().cast_mut()
-            } else {
-                std::ptr::null_mut()
-            };
-            (*view).suboffsets = std::ptr::null_mut();
-            (*view).internal = std::ptr::null_mut();
-        }
         drop(g);
-        // SAFETY: see above; the view owns this reference to the span.
-        unsafe { (*view).obj = slf.into_any().into_ptr() };
+        let e = buffer::Export {
+            buf,
+            items,
+            readonly: true,
+            format: c"q",
+            shape: &me.shape,
+            strides: &me.strides,
+        };
+        // SAFETY: `view` is a valid Py_buffer to fill (the caller's contract). The page
+        // memory stays alive and unchanged while the export exists: the span keeps its
+        // page (and so its segment) until closed, and `close()` refuses while
+        // `exports > 0`; the view keeps the span alive through `obj`. Shape and strides
+        // live in the span.
+        unsafe { buffer::fill_view(view, flags, slf.clone().into_any(), e) };
         Ok(())
     }
 
+    /// Ends one export (`close()` refuses while any is alive).
+    ///
+    /// # Safety
+    /// Called by Python only, once per view this span filled.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
         self.exports.fetch_sub(1, Ordering::SeqCst);
     }
@@ -377,5 +379,65 @@ impl PageSpanObjectsViewIter {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.span)
+    }
+}
+
+/// Checks `kind=` of `views()` / `page_spans()`: only "segment".
+fn check_kind(kind: &Arg<'_>) -> PyResult<()> {
+    let Arg::Given(k) = kind else { return Ok(()) };
+    let Ok(s) = k.cast::<PyString>() else {
+        let shown = if k.is_none() { "None".to_string() } else { k.get_type().name()?.to_string() };
+        return Err(PyTypeError::new_err(format!("kind: argument 3 must be str, not {shown}")));
+    };
+    if s.to_str()? != "segment" {
+        return Err(PyValueError::new_err(format!("page_spans: kind must be 'segment', got {}", s.repr()?)));
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl PyTimelog {
+    /// `PageSpanIter` over flushed segment pages clipped to `[t1, t2)` (no bounds:
+    /// everything, including TL_TS_MAX). Physical: memtable records are not
+    /// included and deleted-but-not-compacted records are.
+    #[pyo3(signature = (t1 = None, t2 = None, *, kind = Arg::Missing))]
+    fn views(
+        slf: &Bound<'_, Self>,
+        t1: Option<&Bound<'_, PyAny>>,
+        t2: Option<&Bound<'_, PyAny>>,
+        kind: Arg<'_>,
+    ) -> PyResult<PageSpanIter> {
+        let g = slf.get().open()?;
+        let open = &*g;
+        // The reference's order: both-or-neither, the bounds, then `kind`.
+        if t1.is_none() != t2.is_none() {
+            return Err(PyValueError::new_err("views() requires both t1 and t2, or neither"));
+        }
+        let (a, b) = (coerce::opt_ts(t1)?, coerce::opt_ts(t2)?);
+        check_kind(&kind)?;
+        let pages = match (a, b) {
+            (None, None) => open.log.snapshot().segment_pages(..),
+            (Some(a), Some(b)) => {
+                if a > b {
+                    return Err(PyValueError::new_err(format!(
+                        "invalid range: t1 ({a}) must be <= t2 ({b})"
+                    )));
+                }
+                open.log.snapshot().segment_pages(a..b)
+            }
+            _ => return Err(PyValueError::new_err("views() requires both t1 and t2, or neither")),
+        };
+        Ok(PageSpanIter::new(slf.clone().into_any().unbind(), &slf.get().pins, pages))
+    }
+
+    /// Native form of `views(t1, t2)`: both bounds required.
+    #[pyo3(signature = (t1, t2, kind = Arg::Missing))]
+    fn page_spans(
+        slf: &Bound<'_, Self>,
+        t1: &Bound<'_, PyAny>,
+        t2: &Bound<'_, PyAny>,
+        kind: Arg<'_>,
+    ) -> PyResult<PageSpanIter> {
+        Self::views(slf, Some(t1), Some(t2), kind)
     }
 }

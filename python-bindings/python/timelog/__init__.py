@@ -36,7 +36,7 @@ except ImportError as e:  # pragma: no cover - only on a broken install
         "reinstall the timelog-engine package"
     ) from e
 
-from timelog._api import TL_TS_MAX, TL_TS_MIN, _coerce_ts, _parse_options
+from timelog._api import TL_TS_MAX, TL_TS_MIN, _coerce_ts, _options_help, _parse_options
 
 Record = tuple[int, object]
 RecordIter = Iterator[Record]
@@ -78,27 +78,11 @@ class Timelog(_NativeTimelog):
             ``[TL_TS_MIN, min_ts)`` is written at open). ``None``: no floor.
         mostly_ordered_default: default of ``extend(mostly_ordered=...)`` (a hint
             with no observable effect). Must be a bool.
-        time_unit: ``"s"``, ``"ms"`` (default), ``"us"`` or ``"ns"``.
-        maintenance: ``"background"`` (default: a worker flushes and compacts) or
-            ``"disabled"`` (drive it with ``flush()``, ``compact()`` and ``maint_step()``).
-        busy_policy: what a write does when the engine reports backpressure after
-            storing it: ``"raise"`` (TimelogBusyError; the data IS stored),
-            ``"silent"`` or ``"flush"`` (flush synchronously).
-        memtable_max_bytes, target_page_bytes, sealed_max_runs, ooo_budget_bytes,
-        maintenance_wakeup_ms, max_delta_segments, window_size: engine sizing
-            (0 = engine default).
-        sealed_wait_ms: how long a writer waits for room in background mode before
-            reporting backpressure (default 100; 0 = do not wait). The wait runs
-            without the GIL.
-        drain_batch_limit: payload objects released per call (0 = all).
-        window_origin: alignment of the L1 windows.
-        delete_debt_threshold: fraction of deleted records that triggers compaction
-            (0.0 = disabled).
-        compaction: dict with ``target_bytes``, ``max_inputs``, ``max_windows``.
-        adaptive: dict with ``target_records`` (0 = disabled), ``min_window``,
-            ``max_window``, ``hysteresis_pct``, ``window_quantum``, ``alpha``,
-            ``warmup_flushes``, ``stale_flushes``, ``failure_backoff_threshold``,
-            ``failure_backoff_pct``.
+
+    Engine options (keyword-only; the list below comes from the native option table,
+    ``timelog._timelog._OPTIONS``, as do the checks of ``timelog._api``)::
+
+<OPTIONS>
 
     Thread safety: any number of threads may read (iterate, export, navigate)
     while one thread writes; writes from several threads are also safe (the engine
@@ -297,6 +281,9 @@ class Timelog(_NativeTimelog):
                         raise
                 raise
         return timestamps, values
+
+
+Timelog.__doc__ = (Timelog.__doc__ or "").replace("<OPTIONS>", _options_help())
 
 
 __all__ = [

@@ -2,54 +2,21 @@
 
 Not a public API; imported by ``timelog/__init__.py`` (and by code written for the
 reference implementation, which imports ``_coerce_ts`` and the two constants).
+The options come from the native table ``timelog._timelog._OPTIONS``: this module
+validates them, and renders their list for ``help(timelog.Timelog)`` and the docs.
 """
 
 from __future__ import annotations
 
-import datetime as _datetime
 import math
 import operator
 from typing import Any
 
-TL_TS_MIN = -(2**63)
-TL_TS_MAX = 2**63 - 1
+from timelog._timelog import _OPTIONS as _TABLE
+from timelog._timelog import TL_TS_MAX, TL_TS_MIN
+from timelog._timelog import _coerce_ts as _coerce_ts
 
 _U32_MAX = 2**32 - 1
-
-
-def _coerce_ts(x: object) -> int:
-    """Strictly coerce ``x`` to an int64 timestamp (see docs/api.md, "Timestamps").
-
-    ``bool`` is rejected, anything with ``__index__`` is accepted.
-
-    Raises:
-        TypeError: ``x`` is a bool or has no ``__index__`` (floats and datetimes get
-            an explanatory message).
-        OverflowError: the value is outside the int64 range.
-    """
-    if isinstance(x, bool):
-        raise TypeError("timestamp must be int (bool not allowed)")
-    try:
-        ts = operator.index(x)  # type: ignore[arg-type]
-    except TypeError:
-        if isinstance(x, _datetime.date):
-            raise TypeError(
-                "timestamps are integers in the log's time_unit; convert a datetime with "
-                "e.g. int(dt.timestamp() * 1000) for time_unit='ms'"
-            ) from None
-        if isinstance(x, float) or type(x).__name__.startswith("float"):
-            raise TypeError(
-                f"timestamps are integers in the log's time_unit, not float ({x!r}); use "
-                "int(x), or a finer time_unit ('us'/'ns') if you need sub-unit precision "
-                f"('{type(x).__name__}' object cannot be interpreted as an integer)"
-            ) from None
-        raise
-    if ts < TL_TS_MIN or ts > TL_TS_MAX:
-        raise OverflowError(
-            f"timestamp {ts} is outside int64 range [{TL_TS_MIN}, {TL_TS_MAX}]"
-        )
-    return ts
-
 
 # --------------------------------------------------------------------------------------
 # Option parsing
@@ -65,78 +32,35 @@ _OVERFLOW_SSIZE = "Python int too large to convert to C ssize_t"
 _OVERFLOW_INT64 = "int too big to convert"
 
 # Range kinds: (lo, hi, wording of the ValueError, overflow text).
-_NONNEG = (0, TL_TS_MAX, ">= 0", _OVERFLOW_SSIZE)
-_U32 = (0, _U32_MAX, "0-4294967295", _OVERFLOW_SSIZE)
-_I64_NONNEG = (0, TL_TS_MAX, "in [0, INT64_MAX]", _OVERFLOW_INT64)
-_I64_ANY = (TL_TS_MIN, TL_TS_MAX, "", _OVERFLOW_INT64)
 _FRACTION = "fraction"  # a float option in [0.0, 1.0]
-
-# Every engine keyword, in the reference's argument order: name -> kind. (time_unit,
-# maintenance and busy_policy are its string arguments 1, 2 and 7.)
-_OPTIONS: dict[str, Any] = {
-    "time_unit": 1,
-    "maintenance": 2,
-    "memtable_max_bytes": _NONNEG,
-    "target_page_bytes": _NONNEG,
-    "sealed_max_runs": _NONNEG,
-    "ooo_budget_bytes": _NONNEG,
-    "busy_policy": 7,
-    "sealed_wait_ms": _U32,
-    "maintenance_wakeup_ms": _U32,
-    "drain_batch_limit": _U32,
-    "max_delta_segments": _NONNEG,
-    "window_size": _I64_NONNEG,
-    "window_origin": _I64_ANY,
-    "delete_debt_threshold": _FRACTION,
-    "compaction_target_bytes": _NONNEG,
-    "max_compaction_inputs": _U32,
-    "max_compaction_windows": _U32,
-    "adaptive_target_records": _NONNEG,
-    "adaptive_min_window": _I64_NONNEG,
-    "adaptive_max_window": _I64_NONNEG,
-    "adaptive_hysteresis_pct": _U32,
-    "adaptive_window_quantum": _I64_NONNEG,
-    "adaptive_alpha": _FRACTION,
-    "adaptive_warmup_flushes": _U32,
-    "adaptive_stale_flushes": _U32,
-    "adaptive_failure_backoff_threshold": _U32,
-    "adaptive_failure_backoff_pct": _U32,
+_KINDS: dict[str, Any] = {
+    "size": (0, TL_TS_MAX, ">= 0", _OVERFLOW_SSIZE),
+    "u32": (0, _U32_MAX, "0-4294967295", _OVERFLOW_SSIZE),
+    "i64_nonneg": (0, TL_TS_MAX, "in [0, INT64_MAX]", _OVERFLOW_INT64),
+    "i64": (TL_TS_MIN, TL_TS_MAX, "", _OVERFLOW_INT64),
+    "fraction": _FRACTION,
 }
 
+# Every flat engine keyword, in the reference's argument order: name -> kind (the
+# string options: their argument number in the reference, which its type error names).
+_OPTIONS: dict[str, Any] = {
+    row["name"]: row["arg"] if row["kind"] == "choice" else _KINDS[row["kind"]]
+    for row in _TABLE
+    if row["kind"] != "dict"
+}
+
+# name -> (default, allowed, message template), in the order they are checked.
 _CHOICES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    # name -> (default, allowed, message template)
-    "time_unit": ("ms", ("s", "ms", "us", "ns"), "Invalid time_unit: {!r} (expected 's', 'ms', 'us', or 'ns')"),
-    "maintenance": (
-        "background",
-        ("background", "disabled"),
-        "Invalid maintenance mode: {!r} (expected 'disabled' or 'background')",
-    ),
-    "busy_policy": (
-        "raise",
-        ("raise", "silent", "flush"),
-        "Invalid busy_policy: {!r} (expected 'raise', 'silent', or 'flush')",
-    ),
+    row["name"]: (row["default"], tuple(row["values"]), row["message"])
+    for row in _TABLE
+    if row["kind"] == "choice"
 }
 
 # dict name -> {dict key: flat spelling}, in the order the reference checks the dicts.
 _GROUPS: dict[str, dict[str, str]] = {
-    "adaptive": {
-        "target_records": "adaptive_target_records",
-        "min_window": "adaptive_min_window",
-        "max_window": "adaptive_max_window",
-        "hysteresis_pct": "adaptive_hysteresis_pct",
-        "window_quantum": "adaptive_window_quantum",
-        "alpha": "adaptive_alpha",
-        "warmup_flushes": "adaptive_warmup_flushes",
-        "stale_flushes": "adaptive_stale_flushes",
-        "failure_backoff_threshold": "adaptive_failure_backoff_threshold",
-        "failure_backoff_pct": "adaptive_failure_backoff_pct",
-    },
-    "compaction": {
-        "target_bytes": "compaction_target_bytes",
-        "max_inputs": "max_compaction_inputs",
-        "max_windows": "max_compaction_windows",
-    },
+    row["name"]: {m["key"]: m["name"] for m in _TABLE if m["group"] == row["name"]}
+    for row in _TABLE
+    if row["kind"] == "dict"
 }
 
 KNOWN_OPTIONS = frozenset(set(_OPTIONS) | set(_GROUPS))
@@ -261,13 +185,46 @@ def _parse_options(options: dict[str, Any]) -> dict[str, Any]:
     for name in _OPTIONS:
         if name in values and name not in _CHOICES:
             _check_range(name, values[name])
-    # The native side takes the flat names, except the adaptive settings (a dict).
+    # The native side takes the flat names (the dict settings included).
     for name, v in values.items():
-        if name in _CHOICES or name.startswith("adaptive_"):
-            continue
-        out[name] = v
-    adaptive: dict[str, Any] | None = None
-    if groups["adaptive"] is not None or any(f in values for f in _GROUPS["adaptive"].values()):
-        adaptive = {k: values[f] for k, f in _GROUPS["adaptive"].items() if f in values}
-    out["adaptive"] = adaptive
+        if name not in _CHOICES:
+            out[name] = v
     return out
+
+
+# --------------------------------------------------------------------------------------
+# The option list, rendered from the table for help(timelog.Timelog) and docs/api.md.
+
+
+def _options_help() -> str:
+    """The engine options as the ``Timelog`` docstring lists them."""
+    lines = []
+    for row in _TABLE:
+        if row["group"] is not None:
+            continue
+        lines.append(f"        {row['name']} ({row['type']}, default {row['shown_default'].replace('`', '')}):")
+        lines.append(f"            {row['doc']}.")
+    flat = ", ".join(row["name"] for row in _TABLE if row["group"] is not None)
+    lines.append(f"        The dict settings may also be given flat: {flat}.")
+    return "\n".join(lines)
+
+
+def _options_markdown() -> str:
+    """The option table of docs/api.md, section 4 (a test keeps the docs equal to it)."""
+    lines = ["| option | type | default | allowed |", "|---|---|---|---|"]
+    for row in _TABLE:
+        if row["group"] is not None:
+            continue
+        allowed = row["allowed"]
+        if row["kind"] == "dict":
+            members = [m for m in _TABLE if m["group"] == row["name"]]
+            allowed = "keys " + ", ".join(f"`{m['key']}` ({m['allowed']})" for m in members)
+        lines.append(f"| `{row['name']}` | {row['type']} | {row['shown_default']} | {allowed} |")
+    flat = ", ".join(f"`{row['name']}`" for row in _TABLE if row["group"] is not None)
+    lines += [
+        "",
+        "The dict settings may also be spelled flat, as the reference allows: "
+        f"{flat}. Giving one setting both ways is a `ValueError`.",
+    ]
+    return "\n".join(lines)
+

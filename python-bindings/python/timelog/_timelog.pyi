@@ -7,6 +7,16 @@ from typing import Any, Iterator, Literal, SupportsIndex, final
 TL_TS_MIN: int
 TL_TS_MAX: int
 
+_OPTIONS: tuple[dict[str, Any], ...]
+"""The engine options of ``Timelog(**options)``, in the reference's argument order:
+dicts with ``name``, ``kind``, ``type``, ``default``, ``group``, ``key``,
+``shown_default``, ``allowed``, ``doc`` (and ``arg``, ``values``, ``message`` for a
+string choice)."""
+
+def _coerce_ts(x: object) -> int:
+    """Strict timestamp coercion (bool rejected, ``__index__`` accepted, int64 range)."""
+    ...
+
 def _slab_info() -> dict[str, int]:
     """Payload slab figures (private, for tests and soaks): ``slots`` in use,
     ``chunks`` installed, their ``bytes``, and ``retired`` slots waiting for release."""
