@@ -1,10 +1,7 @@
 //! Named regression tests: each one reproduces a bug found earlier.
 
-#[allow(dead_code)]
-mod common;
-
-use common::gen::Rng;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::gen::Rng;
 
 /// `compact_now()` used to return with L0 segments left when the background
 /// compactor cleared the shared "compaction requested" flag for a snapshot taken
