@@ -344,7 +344,10 @@ fn drop_log_with_every_layer_populated() {
 /// Lets other activity happen in the process the way it would without the test's
 /// help: pins the epoch on this thread (which advances it and collects garbage
 /// already handed to the global queue) but never flushes this thread's own bag.
-fn settle_without_flush(ledger: &Ledger, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
+fn settle_without_flush(
+    ledger: &Ledger,
+    done: impl Fn(&BTreeMap<u64, usize>) -> bool,
+) -> BTreeMap<u64, usize> {
     let mut l = BTreeMap::new();
     eventually(Duration::from_secs(3), || {
         for _ in 0..1024 {

@@ -4,8 +4,8 @@
 //! own test binary, so no other test's pins or collections interfere.)
 
 use timelog::{MaintenanceMode, Timelog};
-use timelog_testkit::run_maintenance;
 use timelog_testkit::ledger::{Ledger, Tracked};
+use timelog_testkit::run_maintenance;
 
 #[test]
 fn settling_calls_free_what_they_retired() {
