@@ -2,11 +2,8 @@
 //! the columns form stores exactly what `append_batch` stores, below and above
 //! the batch-run threshold, before and after compaction.
 
-#[allow(dead_code)]
-mod common;
-
-use common::tiny;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::tiny;
 
 #[test]
 #[should_panic(expected = "column lengths differ")]

@@ -5,17 +5,14 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 600).
 
-#[allow(dead_code)]
-mod common;
-
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
-use common::bounds::Bounds;
-use common::check::{check_probe, check_range, scan};
-use common::oracle::Oracle;
-use common::{proptest_cases, tiny};
 use proptest::prelude::*;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::bounds::Bounds;
+use timelog_testkit::check::{check_probe, check_range, scan};
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{proptest_cases, tiny};
 
 fn any_ts() -> impl Strategy<Value = i64> {
     prop_oneof![

@@ -4,19 +4,16 @@
 //! through the Arrow C stream interface (export, then import into a new log).
 #![cfg(feature = "arrow")]
 
-#[allow(dead_code)]
-mod common;
-
 use std::fmt::Debug;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::sync::Arc;
 
 use arrow_array::ffi_stream::ArrowArrayStreamReader;
 use arrow_array::{Array, RecordBatch};
-use common::gen::Rng;
-use common::oracle::Oracle;
 use timelog::arrow::{ArrowValue, ExportOptions, SORTED_BY};
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::gen::Rng;
+use timelog_testkit::oracle::Oracle;
 
 /// Records as `(ts, value)` decoded from exported batches.
 fn decode<V: ArrowValue + Debug>(batches: &[RecordBatch]) -> Vec<(i64, V)> {

@@ -3,13 +3,10 @@
 //! get backpressure at once instead of waiting for a worker that does not run;
 //! in manual mode a long L0 backlog is not backpressure.
 
-#[allow(dead_code)]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::tiny;
 use timelog::{Accepted, MaintenanceMode, Timelog};
+use timelog_testkit::tiny;
 
 #[test]
 fn backpressure_is_reported_and_cleared() {

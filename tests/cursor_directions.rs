@@ -7,21 +7,18 @@
 //! after the log and the snapshot are gone, and releases it when dropped.
 
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use timelog::{iter, MaintenanceMode, Snapshot, Timelog};
 
-use common::check::Ends;
-use common::oracle::Oracle;
-
-#[allow(dead_code)]
-mod common;
+use timelog_testkit::check::Ends;
+use timelog_testkit::ledger::{Ledger, Tracked};
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{eventually, flush_epoch};
 
 /// The tests' generator, seeded apart per layout.
-fn rng(seed: u64) -> common::gen::Rng {
-    common::gen::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+fn rng(seed: u64) -> timelog_testkit::gen::Rng {
+    timelog_testkit::gen::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
 }
 
 /// The model: the shared oracle, fed unique values, so that a match shows the order
@@ -53,7 +50,7 @@ impl Model {
 fn write_mix<V: timelog::Value>(
     log: &Timelog<V>,
     m: &mut Model,
-    r: &mut common::gen::Rng,
+    r: &mut timelog_testkit::gen::Rng,
     steps: u64,
     mk: &(dyn Fn(u64) -> V + Sync),
 ) {
@@ -136,7 +133,7 @@ fn log_for<V: timelog::Value>(seed: u64) -> Timelog<V> {
 fn active_tail<V: timelog::Value>(
     log: &Timelog<V>,
     m: &mut Model,
-    r: &mut common::gen::Rng,
+    r: &mut timelog_testkit::gen::Rng,
     mk: &(dyn Fn(u64) -> V + Sync),
 ) {
     let top = m.max_ts().unwrap_or(0);
@@ -239,7 +236,7 @@ fn drive_cursor(
     rg: &RangeInclusive<i64>,
     want: &[(i64, u64)],
     pattern: &[bool],
-    r: &mut common::gen::Rng,
+    r: &mut timelog_testkit::gen::Rng,
 ) {
     let mut cur: iter::Cursor<u64> = snap.clone().into_cursor(rg.clone());
     let mut m = Ends::new(want);
@@ -273,7 +270,7 @@ fn drive_cursor(
 }
 
 /// Ranges of the layout: the whole, and windows of at most `small` records.
-fn windows(want: &[(i64, u64)], r: &mut common::gen::Rng, small: usize) -> Vec<RangeInclusive<i64>> {
+fn windows(want: &[(i64, u64)], r: &mut timelog_testkit::gen::Rng, small: usize) -> Vec<RangeInclusive<i64>> {
     let mut out = vec![i64::MIN..=i64::MAX];
     let (Some(first), Some(last)) = (want.first(), want.last()) else { return out };
     for _ in 0..12 {
@@ -328,59 +325,22 @@ fn every_interleaving_of_both_ends_matches_the_model() {
     }
 }
 
-/// Counts its live instances (clones included) and checks that it is alive when read.
-struct Counted {
-    val: u64,
-    live: Arc<AtomicUsize>,
-    canary: u64,
-}
-
-const ALIVE: u64 = 0x5AFE_CAFE_F00D_0001;
-
-impl Counted {
-    fn new(val: u64, live: &Arc<AtomicUsize>) -> Self {
-        live.fetch_add(1, Ordering::SeqCst);
-        Counted { val, live: live.clone(), canary: ALIVE }
-    }
-    fn read(&self) -> u64 {
-        assert_eq!(self.canary, ALIVE, "read a dropped value");
-        self.val
-    }
-}
-
-impl Clone for Counted {
-    fn clone(&self) -> Self {
-        Counted::new(self.read(), &self.live)
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        assert_eq!(self.canary, ALIVE, "dropped twice");
-        self.canary = 0;
-        self.live.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// Lets the epoch advance (retired manifests and skiplist nodes are reclaimed
 /// through it) until `done()`, for a few seconds at most.
 fn settle(done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !done() && Instant::now() < deadline {
-        for _ in 0..64 {
-            crossbeam_epoch::pin().flush();
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    eventually(Duration::from_secs(5), || {
+        flush_epoch(64);
+        done()
+    });
 }
 
 #[test]
 fn a_cursor_keeps_its_data_alive_after_the_log_and_the_snapshot_and_releases_it() {
     for seed in 1..=8u64 {
-        let live = Arc::new(AtomicUsize::new(0));
-        let mk = |v: u64| Counted::new(v, &live);
+        let live = Ledger::new();
+        let mk = |v: u64| live.value(v);
         let mut r = rng(seed ^ 0x5EED);
-        let log: Timelog<Counted> = log_for(seed);
+        let log: Timelog<Tracked> = log_for(seed);
         // Every layer: L1, L0, sealed memruns, the active memtable, tombstones.
         let mut m = Model::default();
         write_mix(&log, &mut m, &mut r, 8, &mk);
@@ -399,26 +359,27 @@ fn a_cursor_keeps_its_data_alive_after_the_log_and_the_snapshot_and_releases_it(
         drop(snap);
         drop(log);
         // What the log held beyond the cursor's records goes.
-        settle(|| live.load(Ordering::SeqCst) <= 2 * want.len());
-        let held = live.load(Ordering::SeqCst);
+        settle(|| live.count() <= 2 * want.len());
+        let held = live.count();
         assert!(held >= want.len(), "seed {seed}: {held} values live, the cursor has {} records", want.len());
         // Everything reads back, from both ends, alive.
         let (mut a, mut z) = (0, want.len());
         while a < z {
             if r.below(2) == 0 {
                 let (t, v) = cur.next_ref().unwrap();
-                assert_eq!((t, v.read()), want[a], "seed {seed}");
+                assert_eq!((t, v.rec()), want[a], "seed {seed}");
                 a += 1;
             } else {
                 let (t, v) = cur.next_back().unwrap();
                 z -= 1;
-                assert_eq!((t, v.read()), want[z], "seed {seed}");
+                assert_eq!((t, v.rec()), want[z], "seed {seed}");
             }
             assert_eq!(cur.remaining(), z - a);
         }
         assert!(cur.next_ref().is_none());
         drop(cur);
-        settle(|| live.load(Ordering::SeqCst) == 0);
-        assert_eq!(live.load(Ordering::SeqCst), 0, "seed {seed}: values leaked after the cursor was dropped");
+        settle(|| live.count() == 0);
+        assert_eq!(live.count(), 0, "seed {seed}: values leaked after the cursor was dropped");
+        live.assert_no_errors();
     }
 }

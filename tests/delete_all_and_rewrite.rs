@@ -3,13 +3,10 @@
 //! record; records written afterwards at the same timestamps are visible, and the
 //! snapshots taken before and after the delete never change.
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::{check_snapshot, scan, EXTREME_RANGES};
-use common::oracle::Oracle;
-use common::{tiny, MODES};
 use timelog::{Snapshot, Timelog};
+use timelog_testkit::check::{check_snapshot, scan, EXTREME_RANGES};
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{tiny, MODES};
 
 #[test]
 fn all_deleted_then_written_again() {

@@ -4,148 +4,44 @@
 //! nothing is leaked (live instances go back to zero once the log and every
 //! snapshot are gone).
 //!
-//! Each instance of [`Tracked`] gets a unique id when it is created or cloned and
-//! is entered in a global ledger; its `Drop` removes it and reports a second drop
-//! of the same id (or a drop of an id never created) as an error. Values also
-//! carry a logical record id (copied by `Clone`) so that the test can count live
-//! copies per record, and a canary that is checked whenever a value is read
-//! through a snapshot (a read of a freed value shows up as a dead canary or an id
-//! missing from the ledger).
+//! Values are the test kit's [`Tracked`]: each instance is entered in a
+//! [`Ledger`] when it is created or cloned and taken out when dropped; a second
+//! drop of the same instance (or a drop of one never created) is an error of the
+//! ledger. Values carry a logical record id (copied by `Clone`) so that the test
+//! can count live copies per record, and a canary and a heap cell that are
+//! checked whenever a value is read through a snapshot (a read of a freed value
+//! shows up as a dead canary, a bad cell or an instance missing from the ledger).
 //!
 //! Retired manifests are reclaimed through `crossbeam-epoch`, so "freed" means
 //! "freed once the epoch has advanced": [`settle`] pins and flushes the epoch on
 //! this thread until the expected state is reached (or a timeout expires).
 //!
-//! Every test uses its own namespace in the ledger, so the tests of this binary
-//! may run in parallel.
+//! Every test uses a ledger of its own, so the tests of this binary may run in
+//! parallel.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
-#[allow(dead_code)]
-mod common;
-
-use common::gen::Rng;
-use common::oracle::Oracle;
-use common::{eventually, flush_epoch, tiny};
 use timelog::{MaintenanceMode, Snapshot, Timelog};
-
-const ALIVE: u64 = 0x5AFE_CAFE_F00D_0001;
-const DEAD: u64 = 0xDEAD_DEAD_DEAD_DEAD;
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-#[derive(Default)]
-struct Ledger {
-    /// Live instance id -> (namespace, record id).
-    live: HashMap<u64, (u32, u64)>,
-    /// Instance ids already dropped.
-    dropped: HashSet<u64>,
-    /// (namespace, what went wrong).
-    errors: Vec<(u32, String)>,
-}
-
-static LEDGER: LazyLock<Mutex<Ledger>> = LazyLock::new(Default::default);
-
-fn ledger() -> MutexGuard<'static, Ledger> {
-    LEDGER.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A value that accounts for its own creation, clones and drops.
-struct Tracked {
-    ns: u32,
-    rec: u64,
-    id: u64,
-    canary: u64,
-}
-
-impl Tracked {
-    fn new(ns: u32, rec: u64) -> Self {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        ledger().live.insert(id, (ns, rec));
-        Tracked { ns, rec, id, canary: ALIVE }
-    }
-
-    /// Checks that this instance is alive (called on every value read back).
-    fn assert_alive(&self) {
-        assert_eq!(self.canary, ALIVE, "read a dead value (record {}, instance {})", self.rec, self.id);
-        let l = ledger();
-        assert_eq!(
-            l.live.get(&self.id),
-            Some(&(self.ns, self.rec)),
-            "read value instance {} (record {}) that the ledger does not hold as live",
-            self.id,
-            self.rec
-        );
-    }
-}
-
-impl Clone for Tracked {
-    fn clone(&self) -> Self {
-        if self.canary != ALIVE {
-            ledger()
-                .errors
-                .push((self.ns, format!("cloned a dead value (record {}, id {})", self.rec, self.id)));
-        }
-        Tracked::new(self.ns, self.rec)
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        let mut l = ledger();
-        if self.canary != ALIVE {
-            l.errors.push((
-                self.ns,
-                format!("drop of record {} instance {} with a dead canary (double drop)", self.rec, self.id),
-            ));
-        }
-        self.canary = DEAD;
-        if l.live.remove(&self.id).is_some() {
-            l.dropped.insert(self.id);
-        } else if l.dropped.contains(&self.id) {
-            l.errors.push((self.ns, format!("record {} instance {} dropped twice", self.rec, self.id)));
-        } else {
-            l.errors.push((self.ns, format!("record {} instance {} was never created", self.rec, self.id)));
-        }
-    }
-}
-
-/// Live instances of namespace `ns`, per record id.
-fn live(ns: u32) -> BTreeMap<u64, usize> {
-    let l = ledger();
-    let mut m = BTreeMap::new();
-    for &(n, rec) in l.live.values() {
-        if n == ns {
-            *m.entry(rec).or_insert(0) += 1;
-        }
-    }
-    m
-}
-
-fn errors(ns: u32) -> Vec<String> {
-    ledger().errors.iter().filter(|(n, _)| *n == ns).map(|(_, e)| e.clone()).collect()
-}
-
-fn assert_no_errors(ns: u32) {
-    let e = errors(ns);
-    assert!(e.is_empty(), "drop accounting errors: {e:#?}");
-}
+use timelog_testkit::check::Expect;
+use timelog_testkit::gen::Rng;
+use timelog_testkit::ledger::{Ledger, Tracked};
+use timelog_testkit::oracle::{Oracle, View};
+use timelog_testkit::{eventually, flush_epoch, tiny};
 
 /// Lets the epoch advance so that retired manifests can be reclaimed.
 fn advance_epoch() {
     flush_epoch(256);
 }
 
-/// Advances the epoch (pin + flush on this thread) until `done(live(ns))` holds;
-/// returns the last observed live map. Gives up after a few seconds.
-fn settle(ns: u32, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
+/// Advances the epoch (pin + flush on this thread) until `done(ledger.live())`
+/// holds; returns the last observed live map. Gives up after a few seconds.
+fn settle(ledger: &Ledger, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
     let mut l = BTreeMap::new();
     eventually(Duration::from_secs(5), || {
         flush_epoch(64);
-        l = live(ns);
+        l = ledger.live();
         done(&l)
     });
     l
@@ -162,28 +58,13 @@ fn deleted_ids(o: &Oracle<u64>) -> Vec<u64> {
     o.hidden().into_iter().map(|(_, r)| r).collect()
 }
 
-/// Reads everything through `snap` (forward and backward), checking that every value
-/// is alive and that the content is exactly `want`.
-fn read_all(snap: &Snapshot<Tracked>, want: &[(i64, u64)]) {
-    let fwd: Vec<(i64, u64)> = snap
-        .range(..)
-        .map(|(t, v)| {
-            v.assert_alive();
-            (t, v.rec)
-        })
-        .collect();
-    assert_eq!(fwd, want, "forward scan");
-    let mut back: Vec<(i64, u64)> = snap
-        .range(..)
-        .rev()
-        .map(|(t, v)| {
-            v.assert_alive();
-            (t, v.rec)
-        })
-        .collect();
-    back.reverse();
-    assert_eq!(back, want, "backward scan");
-    assert_eq!(snap.count(..), want.len(), "count(..)");
+/// Reads everything through `snap` (forward and backward, with counts and
+/// navigation), checking that every value is alive and that the content is
+/// exactly `want`.
+fn read_all(snap: &Snapshot<Tracked>, want: &View<u64>) {
+    if let Err(e) = Expect::new(snap, want, Tracked::live_rec).whole() {
+        panic!("{e}");
+    }
 }
 
 /// Writes a mix of in-order single appends, out-of-order single appends, small and
@@ -191,25 +72,25 @@ fn read_all(snap: &Snapshot<Tracked>, want: &[(i64, u64)]) {
 /// snapshot taken just before the first delete together with its expected content.
 fn write_mix(
     log: &Timelog<Tracked>,
-    ns: u32,
+    ledger: &Ledger,
     rng: &mut Rng,
     o: &mut Oracle<u64>,
     rounds: u64,
-) -> (Snapshot<Tracked>, Vec<(i64, u64)>) {
+) -> (Snapshot<Tracked>, View<u64>) {
     let mut rec = 0u64;
     let mut before = None;
     for round in 0..rounds {
         let base = round as i64 * 100;
         // In-order single appends (lane path while the lane's last ts allows it).
         for i in 0..20 {
-            let _ = log.append(base + i, Tracked::new(ns, rec));
+            let _ = log.append(base + i, ledger.value(rec));
             o.append(base + i, rec);
             rec += 1;
         }
         // Out-of-order single appends (skiplist path).
         for _ in 0..10 {
             let t = base + rng.below(100) as i64 - 50;
-            let _ = log.append(t, Tracked::new(ns, rec));
+            let _ = log.append(t, ledger.value(rec));
             o.append(t, rec);
             rec += 1;
         }
@@ -218,7 +99,7 @@ fn write_mix(
             let mut b = Vec::new();
             for _ in 0..n {
                 let t = base + rng.below(120) as i64;
-                b.push((t, Tracked::new(ns, rec)));
+                b.push((t, ledger.value(rec)));
                 o.append(t, rec);
                 rec += 1;
             }
@@ -226,7 +107,7 @@ fn write_mix(
         }
         if round % 3 == 1 {
             if before.is_none() {
-                before = Some((log.snapshot(), o.visible()));
+                before = Some((log.snapshot(), o.view()));
             }
             let lo = base - 30 + rng.below(40) as i64;
             let hi = lo + 1 + rng.below(60) as i64;
@@ -244,10 +125,11 @@ fn write_mix(
 /// (a) Values of deleted records are freed once flush + compaction dropped them and
 /// no snapshot reaches them any more; visible values stay alive; nothing leaks.
 fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
+    let ledger = Ledger::new();
     let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ ns as u64);
     let mut o = Oracle::new();
     let log = small_log(mode);
-    let (before, before_want) = write_mix(&log, ns, &mut rng, &mut o, 12);
+    let (before, before_want) = write_mix(&log, &ledger, &mut rng, &mut o, 12);
     log.flush();
     log.compact_now();
     log.validate().unwrap();
@@ -257,7 +139,7 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
         log.stop_maintenance().unwrap();
     }
 
-    let want = o.visible();
+    let want = o.view();
     let deleted = deleted_ids(&o);
     assert!(!deleted.is_empty(), "the scenario must delete something");
     let snap = log.snapshot();
@@ -267,12 +149,12 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
     // The snapshot taken before the first delete still reads its records, alive.
     read_all(&before, &before_want);
     let first_deleted: Vec<u64> =
-        before_want.iter().map(|&(_, r)| r).filter(|r| deleted.contains(r)).collect();
+        before_want.records().iter().map(|&(_, r)| r).filter(|r| deleted.contains(r)).collect();
     assert!(!first_deleted.is_empty(), "the old snapshot must see records deleted later");
     drop(before);
 
-    let visible_ids: HashSet<u64> = want.iter().map(|&(_, r)| r).collect();
-    let l = settle(ns, |l| deleted.iter().all(|r| !l.contains_key(r)));
+    let visible_ids: HashSet<u64> = want.records().iter().map(|&(_, r)| r).collect();
+    let l = settle(&ledger, |l| deleted.iter().all(|r| !l.contains_key(r)));
     let still: Vec<(u64, usize)> = deleted.iter().filter_map(|r| l.get(r).map(|&c| (*r, c))).collect();
     assert!(
         still.is_empty(),
@@ -286,7 +168,7 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
         assert!(l.get(r).copied().unwrap_or(0) >= 1, "visible record {r} has no live value");
     }
     // After compaction the log holds exactly one copy of each visible record.
-    let l = settle(ns, |l| l.values().all(|&c| c == 1));
+    let l = settle(&ledger, |l| l.values().all(|&c| c == 1));
     let extra: Vec<(u64, usize)> = l.iter().filter(|&(_, &c)| c != 1).map(|(&r, &c)| (r, c)).collect();
     assert!(
         extra.is_empty(),
@@ -301,48 +183,50 @@ fn deleted_values_are_freed(ns: u32, mode: MaintenanceMode) {
     }
 
     drop(log);
-    let l = settle(ns, |l| l.is_empty());
+    let l = settle(&ledger, |l| l.is_empty());
     assert!(l.is_empty(), "{mode:?}: leaked {} values after dropping the log", l.values().sum::<usize>());
-    assert_no_errors(ns);
+    ledger.assert_no_errors();
 }
 
 /// (b) Dropping the log while a snapshot lives: the snapshot keeps its values alive
 /// and readable; dropping it frees everything.
 fn snapshot_outlives_log(ns: u32, mode: MaintenanceMode) {
+    let ledger = Ledger::new();
     let mut rng = Rng::new(0xD1B5_4A32_D192_ED03 ^ ns as u64);
     let mut o = Oracle::new();
     let log = small_log(mode);
-    let (before, before_want) = write_mix(&log, ns, &mut rng, &mut o, 6);
+    let (before, before_want) = write_mix(&log, &ledger, &mut rng, &mut o, 6);
     log.flush();
     // Leave some data in L0, the active memtable and (manual mode) sealed memruns too.
-    let _ = write_mix(&log, ns, &mut rng, &mut o, 4);
-    let want = o.visible();
+    let _ = write_mix(&log, &ledger, &mut rng, &mut o, 4);
+    let want = o.view();
     let snap = log.snapshot();
     read_all(&snap, &want);
     drop(log);
     advance_epoch();
     read_all(&snap, &want);
     read_all(&before, &before_want);
-    let l = live(ns);
-    for (_, r) in &want {
+    let l = ledger.live();
+    for (_, r) in want.records() {
         assert!(l.contains_key(r), "record {r} visible in the snapshot is not alive");
     }
     drop(snap);
     read_all(&before, &before_want);
     drop(before);
-    let l = settle(ns, |l| l.is_empty());
+    let l = settle(&ledger, |l| l.is_empty());
     assert!(
         l.is_empty(),
         "{mode:?}: leaked {} values after dropping the log and its snapshots",
         l.values().sum::<usize>()
     );
-    assert_no_errors(ns);
+    ledger.assert_no_errors();
 }
 
 /// (c) Records held in the active memtable's lanes, skiplist and batch runs (written
 /// from several threads, so that some threads find no free lane), read through
 /// clones of a snapshot that outlive the log and the original snapshot.
-fn memtable_paths_and_snapshot_clones(ns: u32, mode: MaintenanceMode) {
+fn memtable_paths_and_snapshot_clones(mode: MaintenanceMode) {
+    let ledger = Ledger::new();
     let log: Timelog<Tracked> = Timelog::builder()
         .memtable_max_bytes(16 << 20)
         .ooo_budget_bytes(16 << 20)
@@ -354,18 +238,18 @@ fn memtable_paths_and_snapshot_clones(ns: u32, mode: MaintenanceMode) {
     // appends and big batches.
     std::thread::scope(|s| {
         for th in 0..6i64 {
-            let (log, next) = (&log, &next);
+            let (log, next, ledger) = (&log, &next, &ledger);
             s.spawn(move || {
                 let id = || next.fetch_add(1, Ordering::Relaxed);
                 for i in 0..200 {
-                    let _ = log.append(th * 1_000 + i, Tracked::new(ns, id()));
+                    let _ = log.append(th * 1_000 + i, ledger.value(id()));
                 }
                 for i in (0..100).rev() {
-                    let _ = log.append(th * 1_000 + i, Tracked::new(ns, id()));
+                    let _ = log.append(th * 1_000 + i, ledger.value(id()));
                 }
                 for b in 0..3 {
                     let batch: Vec<(i64, Tracked)> =
-                        (0..32).map(|i| (th * 1_000 + (i * 7 + b) % 50, Tracked::new(ns, id()))).collect();
+                        (0..32).map(|i| (th * 1_000 + (i * 7 + b) % 50, ledger.value(id()))).collect();
                     let _ = log.append_batch(batch);
                 }
             });
@@ -380,7 +264,7 @@ fn memtable_paths_and_snapshot_clones(ns: u32, mode: MaintenanceMode) {
     );
     assert_eq!(st.memtable_records + st.memtable_ooo_records, total);
     let snap = log.snapshot();
-    let want: Vec<(i64, u64)> = snap.range(..).map(|(t, v)| (t, v.rec)).collect();
+    let want = View::new(snap.range(..).map(|(t, v)| (t, v.rec())).collect());
     assert_eq!(want.len(), total);
     let clone1 = snap.clone();
     let clone2 = snap.clone();
@@ -394,15 +278,15 @@ fn memtable_paths_and_snapshot_clones(ns: u32, mode: MaintenanceMode) {
     })
     .join()
     .unwrap();
-    assert_eq!(live(ns).values().sum::<usize>(), total, "one instance per record");
+    assert_eq!(ledger.live().values().sum::<usize>(), total, "one instance per record");
     drop(clone1);
-    let l = settle(ns, |l| l.is_empty());
+    let l = settle(&ledger, |l| l.is_empty());
     assert!(
         l.is_empty(),
         "{mode:?}: leaked {} memtable values (lanes, skiplist or batch runs)",
         l.values().sum::<usize>()
     );
-    assert_no_errors(ns);
+    ledger.assert_no_errors();
 }
 
 #[test]
@@ -427,46 +311,49 @@ fn snapshot_outlives_log_background() {
 
 #[test]
 fn memtable_paths_and_snapshot_clones_manual() {
-    memtable_paths_and_snapshot_clones(5, MaintenanceMode::Manual);
+    memtable_paths_and_snapshot_clones(MaintenanceMode::Manual);
 }
 
 #[test]
 fn memtable_paths_and_snapshot_clones_background() {
-    memtable_paths_and_snapshot_clones(6, MaintenanceMode::Background);
+    memtable_paths_and_snapshot_clones(MaintenanceMode::Background);
 }
 
 /// Dropping a log that still holds sealed memruns, L0 and L1 segments, tombstones and
 /// out-of-order records, with no snapshot alive, frees every value exactly once.
 #[test]
 fn drop_log_with_every_layer_populated() {
-    let ns = 7;
+    let ledger = Ledger::new();
     let mut rng = Rng::new(0x1234_5678_9ABC_DEF1);
     let mut o = Oracle::new();
     let log = small_log(MaintenanceMode::Manual);
-    let _ = write_mix(&log, ns, &mut rng, &mut o, 6);
+    let _ = write_mix(&log, &ledger, &mut rng, &mut o, 6);
     log.compact_now();
-    let _ = write_mix(&log, ns, &mut rng, &mut o, 3);
+    let _ = write_mix(&log, &ledger, &mut rng, &mut o, 3);
     log.flush();
-    let _ = write_mix(&log, ns, &mut rng, &mut o, 3);
+    let _ = write_mix(&log, &ledger, &mut rng, &mut o, 3);
     let st = log.stats();
     assert!(st.l1_segments > 0 && st.l0_segments > 0 && st.sealed_memruns > 0, "{st:?}");
-    read_all(&log.snapshot(), &o.visible());
+    read_all(&log.snapshot(), &o.view());
     drop(log);
-    let l = settle(ns, |l| l.is_empty());
+    let l = settle(&ledger, |l| l.is_empty());
     assert!(l.is_empty(), "leaked {} values", l.values().sum::<usize>());
-    assert_no_errors(ns);
+    ledger.assert_no_errors();
 }
 
 /// Lets other activity happen in the process the way it would without the test's
 /// help: pins the epoch on this thread (which advances it and collects garbage
 /// already handed to the global queue) but never flushes this thread's own bag.
-fn settle_without_flush(ns: u32, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -> BTreeMap<u64, usize> {
+fn settle_without_flush(
+    ledger: &Ledger,
+    done: impl Fn(&BTreeMap<u64, usize>) -> bool,
+) -> BTreeMap<u64, usize> {
     let mut l = BTreeMap::new();
     eventually(Duration::from_secs(3), || {
         for _ in 0..1024 {
             drop(crossbeam_epoch::pin());
         }
-        l = live(ns);
+        l = ledger.live();
         done(&l)
     });
     l
@@ -475,8 +362,8 @@ fn settle_without_flush(ns: u32, done: impl Fn(&BTreeMap<u64, usize>) -> bool) -
 /// Writes `n` records at timestamps `0..n` (record id == ts) in one batch, flushes
 /// them into L0, then deletes `0..n/2` and flushes the tombstone, so that the deleted
 /// values sit in an L0 segment that only a compaction can drop.
-fn l0_with_deleted_half(log: &Timelog<Tracked>, ns: u32, n: u64) {
-    let _ = log.append_batch((0..n).map(|i| (i as i64, Tracked::new(ns, i))));
+fn l0_with_deleted_half(log: &Timelog<Tracked>, ledger: &Ledger, n: u64) {
+    let _ = log.append_batch((0..n).map(|i| (i as i64, ledger.value(i))));
     log.flush();
     log.delete_range(0..(n / 2) as i64).unwrap();
     log.flush();
@@ -488,11 +375,11 @@ fn l0_with_deleted_half(log: &Timelog<Tracked>, ns: u32, n: u64) {
 /// worker must not keep retired manifests in its private epoch bag indefinitely).
 #[test]
 fn worker_retired_data_is_released() {
-    let ns = 8;
+    let ledger = Ledger::new();
     let log: Timelog<Tracked> =
         Timelog::builder().max_l0_segments(8).maintenance_wakeup(Duration::from_millis(1)).build().unwrap();
     let n = 200;
-    l0_with_deleted_half(&log, ns, n);
+    l0_with_deleted_half(&log, &ledger, n);
     // The worker rewrites the half-deleted L0 segment on its own (the dead share
     // is over `segment_dead_fraction`), or on this request, whichever comes first.
     log.compact();
@@ -502,7 +389,7 @@ fn worker_retired_data_is_released() {
     );
     assert!(log.maintenance_running());
     let deleted: Vec<u64> = (0..n / 2).collect();
-    let l = settle(ns, |l| deleted.iter().all(|r| !l.contains_key(r)));
+    let l = settle(&ledger, |l| deleted.iter().all(|r| !l.contains_key(r)));
     let still = deleted.iter().filter(|r| l.contains_key(r)).count();
     assert_eq!(
         still,
@@ -512,8 +399,8 @@ fn worker_retired_data_is_released() {
         deleted.len()
     );
     drop(log);
-    assert!(settle(ns, |l| l.is_empty()).is_empty());
-    assert_no_errors(ns);
+    assert!(settle(&ledger, |l| l.is_empty()).is_empty());
+    ledger.assert_no_errors();
 }
 
 /// Manual mode: after `compact_now` dropped the deleted records, and with no snapshot
@@ -521,14 +408,14 @@ fn worker_retired_data_is_released() {
 /// collector (only ordinary epoch pins happen, as other readers would do).
 #[test]
 fn retired_data_is_released_without_epoch_flush() {
-    let ns = 9;
+    let ledger = Ledger::new();
     let log: Timelog<Tracked> = Timelog::builder().maintenance(MaintenanceMode::Manual).build().unwrap();
     let n = 200;
-    l0_with_deleted_half(&log, ns, n);
+    l0_with_deleted_half(&log, &ledger, n);
     log.compact_now();
     assert_eq!(log.stats().l0_segments, 0);
     let deleted: Vec<u64> = (0..n / 2).collect();
-    let l = settle_without_flush(ns, |l| deleted.iter().all(|r| !l.contains_key(r)));
+    let l = settle_without_flush(&ledger, |l| deleted.iter().all(|r| !l.contains_key(r)));
     let still = deleted.iter().filter(|r| l.contains_key(r)).count();
     assert_eq!(
         still,
@@ -538,6 +425,6 @@ fn retired_data_is_released_without_epoch_flush() {
         deleted.len()
     );
     drop(log);
-    assert!(settle(ns, |l| l.is_empty()).is_empty());
-    assert_no_errors(ns);
+    assert!(settle(&ledger, |l| l.is_empty()).is_empty());
+    ledger.assert_no_errors();
 }

@@ -3,13 +3,10 @@
 //! order, small and large batches, unsorted batches) and wherever they are
 //! (memtable, sealed memruns, L0, L1 after compaction), in both modes.
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::check_snapshot;
-use common::oracle::Oracle;
-use common::{tiny, MODES};
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::check::check_snapshot;
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{tiny, MODES};
 
 /// Expected values at `ts` 7 are `want`, forward and backward, and nothing else is there.
 fn check_dups(log: &Timelog<u32>, want: &[u32], what: &str) {

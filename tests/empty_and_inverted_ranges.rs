@@ -4,16 +4,13 @@
 //! `Error::InvalidRange`, and neither changes anything — in the memtable, after
 //! flush and after compaction. The smallest non-empty deletes work.
 
-#[allow(dead_code)]
-mod common;
-
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
-use common::bounds::{self, Bounds};
-use common::check::scan;
-use common::oracle::{Delete, Oracle};
-use common::tiny;
 use timelog::{Accepted, Error, MaintenanceMode, Timelog};
+use timelog_testkit::bounds::{self, Bounds};
+use timelog_testkit::check::scan;
+use timelog_testkit::oracle::{Delete, Oracle};
+use timelog_testkit::tiny;
 
 #[test]
 #[allow(clippy::reversed_empty_ranges)]

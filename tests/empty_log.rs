@@ -2,13 +2,10 @@
 //! shortcuts and `stats()`: fresh, after empty batches, after flush, compaction
 //! and maintenance, in both modes.
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::{check_snapshot, EXTREME_PROBES, EXTREME_RANGES};
-use common::oracle::View;
-use common::{tiny, MODES};
 use timelog::{Accepted, MaintenanceMode, Timelog};
+use timelog_testkit::check::{check_snapshot, EXTREME_PROBES, EXTREME_RANGES};
+use timelog_testkit::oracle::View;
+use timelog_testkit::{tiny, MODES};
 
 #[test]
 fn empty_log_reads_nothing() {

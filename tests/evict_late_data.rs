@@ -7,17 +7,14 @@
 //! failing or panicking export deletes nothing, and with background maintenance
 //! and a concurrent writer, evicted ∪ log = everything written, each once.
 
-#[allow(dead_code)]
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::check::check_whole;
-use common::oracle::Oracle;
-use common::{proptest_cases, tiny};
 use proptest::prelude::*;
 use timelog::{Error, MaintenanceMode, Timelog};
+use timelog_testkit::check::check_whole;
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{proptest_cases, tiny};
 
 #[derive(Debug, Clone)]
 enum Op {

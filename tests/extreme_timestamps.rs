@@ -4,15 +4,12 @@
 //! edges of windows, and every range shape that touches the ends reads them as
 //! the oracle does.
 
-#[allow(dead_code)]
-mod common;
-
 use std::ops::Bound::Excluded;
 
-use common::check::{check_snapshot, EXTREME_PROBES, EXTREME_RANGES};
-use common::oracle::Oracle;
-use common::{tiny, MODES};
 use timelog::Timelog;
+use timelog_testkit::check::{check_snapshot, EXTREME_PROBES, EXTREME_RANGES};
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{tiny, MODES};
 
 #[test]
 fn extreme_timestamps_through_every_layer() {

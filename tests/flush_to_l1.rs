@@ -8,12 +8,9 @@ use std::time::Duration;
 
 use timelog::{MaintenanceMode, Timelog};
 
-#[allow(dead_code)]
-mod common;
-
-use common::gen::Rng;
-use common::oracle::Oracle;
-use common::{eventually, tiny};
+use timelog_testkit::gen::Rng;
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::{eventually, tiny};
 
 /// A background log whose memtables hold a few thousand records.
 fn background() -> Timelog<u64> {

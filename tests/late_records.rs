@@ -2,12 +2,9 @@
 //! `stats()`, whether a late pile or the skiplist holds them, and read back in
 //! order with the in-order ones.
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::scan;
-use common::oracle::Oracle;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::check::scan;
+use timelog_testkit::oracle::Oracle;
 
 #[test]
 fn late_records_are_counted_and_read_in_order() {

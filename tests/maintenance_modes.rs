@@ -4,13 +4,10 @@
 //! restarted one drains them, and a compaction request runs on the next manual
 //! step.
 
-#[allow(dead_code)]
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, run_maintenance, tiny};
 use timelog::{Error, MaintenanceMode, Timelog};
+use timelog_testkit::{eventually, run_maintenance, tiny};
 
 #[test]
 fn maintenance_mode_errors() {

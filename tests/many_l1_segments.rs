@@ -4,13 +4,10 @@
 //! the hidden ones; `count` and `segment_pages` visit only the segments that
 //! overlap the range (found by search, not by a pass over all of them).
 
-#[allow(dead_code)]
-mod common;
-
-use common::bounds::{bounds, Bounds};
-use common::check::check_snapshot;
-use common::oracle::Oracle;
 use timelog::{Level, MaintenanceMode, Timelog};
+use timelog_testkit::bounds::{bounds, Bounds};
+use timelog_testkit::check::check_snapshot;
+use timelog_testkit::oracle::Oracle;
 
 const WINDOW: i64 = 100;
 const RECORDS: i64 = 30_000;

@@ -10,10 +10,7 @@ use std::ops::RangeInclusive;
 
 use timelog::{MaintenanceMode, Snapshot, Timelog};
 
-use common::check::Ends;
-
-#[allow(dead_code)]
-mod common;
+use timelog_testkit::check::Ends;
 
 /// Records as `(ts, value, alive)` in write order; values are unique.
 #[derive(Default)]
@@ -42,7 +39,7 @@ impl Model {
 /// turning long), deletes between flushes, and interleaved records left in the
 /// memtable.
 fn interleaved_log(seed: u64, segs: usize, per: usize, width: i64) -> (Timelog<u64>, Model) {
-    let mut r = common::gen::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut r = timelog_testkit::gen::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let log: Timelog<u64> = Timelog::builder()
         .maintenance(MaintenanceMode::Manual)
         .memtable_max_bytes(per * 64 * 2)
@@ -91,7 +88,12 @@ fn interleaved_log(seed: u64, segs: usize, per: usize, width: i64) -> (Timelog<u
 /// Reads `snap` over `rg` with a `Range` in runs from alternating ends (long enough
 /// for trees, sometimes one step), checking each record and `remaining()`, then
 /// folds the rest from one end.
-fn check_range(snap: &Snapshot<u64>, rg: RangeInclusive<i64>, want: &[(i64, u64)], r: &mut common::gen::Rng) {
+fn check_range(
+    snap: &Snapshot<u64>,
+    rg: RangeInclusive<i64>,
+    want: &[(i64, u64)],
+    r: &mut timelog_testkit::gen::Rng,
+) {
     let mut it = snap.range(rg.clone());
     let mut m = Ends::new(want);
     for run in 0..r.below(10) {
@@ -118,7 +120,7 @@ fn check_cursor(
     snap: &Snapshot<u64>,
     rg: RangeInclusive<i64>,
     want: &[(i64, u64)],
-    r: &mut common::gen::Rng,
+    r: &mut timelog_testkit::gen::Rng,
 ) {
     let mut cur = snap.clone().into_cursor(rg.clone());
     let mut m = Ends::new(want);
@@ -152,7 +154,7 @@ fn check_cursor(
 }
 
 /// Whole and partial ranges of the layout.
-fn ranges(want: &[(i64, u64)], r: &mut common::gen::Rng) -> Vec<RangeInclusive<i64>> {
+fn ranges(want: &[(i64, u64)], r: &mut timelog_testkit::gen::Rng) -> Vec<RangeInclusive<i64>> {
     let mut out = vec![i64::MIN..=i64::MAX];
     let top = want.last().map_or(0, |x| x.0);
     for _ in 0..3 {
@@ -172,7 +174,7 @@ fn interleaved_segments_read_from_both_ends_match_the_model() {
         let (log, m) = interleaved_log(seed, segs, 600, width);
         let want = m.visible();
         let snap = log.snapshot();
-        let mut r = common::gen::Rng::new(seed ^ 0xF00D);
+        let mut r = timelog_testkit::gen::Rng::new(seed ^ 0xF00D);
         for rg in ranges(&want, &mut r) {
             let w = clip(&want, &rg);
             for _ in 0..3 {

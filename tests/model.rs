@@ -5,18 +5,15 @@
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 2,000).
 
-#[allow(dead_code)]
-mod common;
-
 use std::ops::Bound::{Excluded, Included};
 use std::time::Duration;
 
-use common::bounds::Bounds;
-use common::check::check_snapshot;
-use common::oracle::Oracle;
-use common::proptest_cases;
 use proptest::prelude::*;
 use timelog::{AdaptiveConfig, MaintenanceMode, Snapshot, Timelog};
+use timelog_testkit::bounds::Bounds;
+use timelog_testkit::check::check_snapshot;
+use timelog_testkit::oracle::Oracle;
+use timelog_testkit::proptest_cases;
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -8,9 +8,6 @@
 //! archived files are ordinary partitioned Parquet.
 #![cfg(feature = "arrow")]
 
-#[allow(dead_code)]
-mod common;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,7 +104,10 @@ fn interrupted_at_every_step_and_rerun_while_a_writer_appends_late_records() {
     for (k, fault) in FAULTS.into_iter().enumerate() {
         let dir = scratch(&format!("fault{k}"));
         let log = Arc::new(
-            common::tiny::<u64>(MaintenanceMode::Background).memtable_max_bytes(16 << 10).build().unwrap(),
+            timelog_testkit::tiny::<u64>(MaintenanceMode::Background)
+                .memtable_max_bytes(16 << 10)
+                .build()
+                .unwrap(),
         );
         let writer = {
             let log = log.clone();

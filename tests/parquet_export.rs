@@ -4,19 +4,16 @@
 //! asked; nothing is left under a temporary name.
 #![cfg(feature = "arrow")]
 
-#[allow(dead_code)]
-mod common;
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use common::oracle::Oracle;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use timelog::arrow::{ArrowValue, ExportOptions};
 use timelog::parquet::{Compression, ParquetOptions};
 use timelog::{MaintenanceMode, TimeUnit, Timelog};
+use timelog_testkit::oracle::Oracle;
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("timelog-parquet-{name}-{}", std::process::id()));

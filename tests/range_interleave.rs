@@ -3,13 +3,10 @@
 //! deletes, against the oracle. (Contributed by the review of the
 //! late-pile and sorted-source changes.)
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::{same, scan_ends};
-use common::gen::Rng;
-use common::oracle::Oracle;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::check::{same, scan_ends};
+use timelog_testkit::gen::Rng;
+use timelog_testkit::oracle::Oracle;
 
 #[test]
 fn front_and_back_interleaved_over_every_source_kind_match_the_oracle() {

@@ -3,21 +3,18 @@
 //! are already freed — not at some later epoch pin on some thread. (Alone in its
 //! own test binary, so no other test's pins or collections interfere.)
 
-#[allow(dead_code)]
-mod common;
-
-use common::run_maintenance;
-use common::values::{Counted, Live};
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::ledger::{Ledger, Tracked};
+use timelog_testkit::run_maintenance;
 
 #[test]
 fn settling_calls_free_what_they_retired() {
-    let live = Live::new();
-    let log: Timelog<Counted> =
+    let live = Ledger::new();
+    let log: Timelog<Tracked> =
         Timelog::builder().memtable_max_bytes(4 << 10).maintenance(MaintenanceMode::Manual).build().unwrap();
     for b in 0..40i64 {
         let ts: Vec<i64> = (0..100).map(|i| b * 100 + i).collect();
-        let vals: Vec<Counted> = ts.iter().map(|_| live.value()).collect();
+        let vals: Vec<Tracked> = ts.iter().map(|&t| live.value(t as u64)).collect();
         let _ = log.append_columns(ts, vals);
         run_maintenance(&log);
     }
@@ -31,4 +28,5 @@ fn settling_calls_free_what_they_retired() {
     assert_eq!(log.len(), 2000);
     drop(log);
     assert_eq!(live.count(), 0);
+    live.assert_no_errors();
 }

@@ -4,14 +4,11 @@
 //! tombstones retire once they can hide nothing. Under a rolling retention rule
 //! (append, `delete_before(now - keep)`, forever) every layer stays bounded.
 
-#[allow(dead_code)]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::values::{Counted, Live};
-use common::{eventually, flush_epoch, run_maintenance};
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::ledger::{Ledger, Tracked};
+use timelog_testkit::{eventually, flush_epoch, run_maintenance};
 
 /// A manual-mode log with small pages (L1 segments of 1,024 `u64` records) and
 /// windows of 100,000 timestamps.
@@ -154,9 +151,9 @@ fn tombstones_retire_when_they_can_hide_nothing() {
 
 #[test]
 fn deleted_values_are_dropped_once_their_segment_goes() {
-    let live = Live::new();
-    let log: Timelog<Counted> = manual();
-    let _ = log.append_batch((0..8_000).map(|t| (t, live.value())));
+    let live = Ledger::new();
+    let log: Timelog<Tracked> = manual();
+    let _ = log.append_batch((0..8_000).map(|t| (t, live.value(t as u64))));
     log.compact_now();
     assert_eq!(settled_count(&log, &live, 8_000), 8_000);
     log.delete_before(6_000).unwrap();
@@ -173,6 +170,7 @@ fn deleted_values_are_dropped_once_their_segment_goes() {
         live.count() == 0
     });
     assert_eq!(live.count(), 0);
+    live.assert_no_errors();
 }
 
 /// A snapshot taken before the delete keeps its records readable after their
@@ -194,13 +192,13 @@ fn a_snapshot_keeps_a_dropped_segment_alive() {
 /// stay bounded by constants, not by the number of rounds.
 #[test]
 fn rolling_retention_stays_bounded_manual() {
-    let live = Live::new();
-    let log: Timelog<Counted> = manual();
+    let live = Ledger::new();
+    let log: Timelog<Tracked> = manual();
     let keep = 20_000i64;
     let mut ts = 0i64;
     let mut worst = (0usize, 0usize, 0usize);
     for round in 0..300 {
-        let batch: Vec<(i64, Counted)> = (0..1_000).map(|i| (ts + i, live.value())).collect();
+        let batch: Vec<(i64, Tracked)> = (0..1_000).map(|i| (ts + i, live.value((ts + i) as u64))).collect();
         ts += 1_000;
         let _ = log.append_batch(batch);
         log.delete_before(ts - keep).unwrap();
@@ -225,12 +223,13 @@ fn rolling_retention_stays_bounded_manual() {
     log.compact_now();
     assert_eq!(settled_count(&log, &live, keep as usize), keep as usize);
     log.validate().unwrap();
+    live.assert_no_errors();
 }
 
-/// Live `Counted` instances once retired garbage is freed. Freeing waits for the
+/// Live `Tracked` instances once retired garbage is freed. Freeing waits for the
 /// epoch to advance, which threads of other tests (same process) may briefly
 /// hold back, so this retries for a while before giving the count.
-fn settled_count<V: Clone + Send + Sync + 'static>(log: &Timelog<V>, live: &Live, want: usize) -> usize {
+fn settled_count<V: Clone + Send + Sync + 'static>(log: &Timelog<V>, live: &Ledger, want: usize) -> usize {
     eventually(Duration::from_secs(10), || {
         if live.count() == want {
             return true;

@@ -11,19 +11,16 @@
 //! one snapshot (and its clones) from several threads while a writer, the
 //! background worker and a thread forcing flushes and compactions churn the log.
 
-#[allow(dead_code)]
-mod common;
-
 use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::bounds::Bounds;
-use common::check::{check_snapshot, scan};
-use common::gen::Rng;
-use common::oracle::{Oracle, View};
-use common::tiny;
 use timelog::{MaintenanceMode, Snapshot, Timelog};
+use timelog_testkit::bounds::Bounds;
+use timelog_testkit::check::{check_snapshot, scan};
+use timelog_testkit::gen::Rng;
+use timelog_testkit::oracle::{Oracle, View};
+use timelog_testkit::tiny;
 
 /// A snapshot, the records it must show, and its name.
 type Kept = (Snapshot<u64>, View<u64>, String);

@@ -27,11 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-#[allow(dead_code)]
-mod common;
-
-use common::gen::Rng;
 use timelog::{Snapshot, Timelog};
+use timelog_testkit::gen::Rng;
 
 const WRITERS: usize = 2;
 const READERS: usize = 2;

@@ -8,7 +8,8 @@
 //! records are read in `(timestamp, number)` order, which is insertion order at
 //! equal timestamps. Since the oracle only grows, what a snapshot must show is the
 //! oracle cut at the number it had when the snapshot was taken ([`Oracle::seq`],
-//! [`Oracle::view_at`]).
+//! [`Oracle::view_at`]). The latest view is cached ([`Oracle::view_now`]), since
+//! the fuzz driver reads it after nearly every operation.
 
 use std::ops::RangeBounds;
 
@@ -64,11 +65,13 @@ pub struct Oracle<V> {
     tombs: Vec<(i64, i64, u64, u64)>,
     /// The last sequence number taken.
     seq: u64,
+    /// The view at `.0`, once computed.
+    cache: Option<(u64, View<V>)>,
 }
 
 impl<V> Default for Oracle<V> {
     fn default() -> Self {
-        Oracle { recs: Vec::new(), tombs: Vec::new(), seq: 0 }
+        Oracle { recs: Vec::new(), tombs: Vec::new(), seq: 0, cache: None }
     }
 }
 
@@ -78,10 +81,11 @@ impl<V: Clone> Oracle<V> {
         Self::default()
     }
 
-    /// One record, as `append`.
-    pub fn append(&mut self, ts: i64, v: V) {
+    /// One record, as `append`. Returns its sequence number.
+    pub fn append(&mut self, ts: i64, v: V) -> u64 {
         self.seq += 1;
         self.recs.push((ts, self.seq, v));
+        self.seq
     }
 
     /// Records in batch order, as `append_batch` or `append_columns`.
@@ -132,8 +136,20 @@ impl<V: Clone> Oracle<V> {
             .any(|&(first, last, q, below)| q <= upto && below > seq && first <= ts && ts <= last)
     }
 
+    /// The record numbered `seq`, if it is one (and not a delete's number).
+    pub fn record(&self, seq: u64) -> Option<(i64, &V)> {
+        // Records are pushed in sequence order.
+        let i = self.recs.binary_search_by_key(&seq, |r| r.1).ok()?;
+        Some((self.recs[i].0, &self.recs[i].2))
+    }
+
     /// What a snapshot taken when the oracle was at `seq` shows.
     pub fn view_at(&self, seq: u64) -> View<V> {
+        if let Some((at, v)) = &self.cache {
+            if *at == seq {
+                return v.clone();
+            }
+        }
         let mut v: Vec<&(i64, u64, V)> =
             self.recs.iter().filter(|&&(t, s, _)| s <= seq && !self.hidden_at(seq, t, s)).collect();
         v.sort_by_key(|&&(t, s, _)| (t, s));
@@ -143,6 +159,17 @@ impl<V: Clone> Oracle<V> {
     /// What a snapshot taken now shows.
     pub fn view(&self) -> View<V> {
         self.view_at(self.seq)
+    }
+
+    /// What a snapshot taken now shows, computed once per state (every write and
+    /// every recorded delete takes a number, so the number names the state).
+    pub fn view_now(&mut self) -> &View<V> {
+        let seq = self.seq;
+        if self.cache.as_ref().is_none_or(|c| c.0 != seq) {
+            let v = self.view_at(seq);
+            self.cache = Some((seq, v));
+        }
+        &self.cache.as_ref().expect("just computed").1
     }
 
     /// The visible records in read order.
