@@ -14,12 +14,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-#[allow(dead_code)]
-mod common;
-
-use common::check::{check_range, check_whole};
-use common::oracle::Oracle;
 use timelog::{MaintenanceMode, Timelog};
+use timelog_testkit::check::{check_range, check_whole};
+use timelog_testkit::oracle::Oracle;
 
 fn deadline() -> Duration {
     let secs =

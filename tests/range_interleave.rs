@@ -1,7 +1,6 @@
 //! One range consumed from both ends at random, over every kind of source at once
 //! (L1 and L0 segments, lane runs, late piles, batch runs, the skiplist) with
-//! deletes, against the oracle. (Contributed by the review of the
-//! late-pile and sorted-source changes.)
+//! deletes, against the oracle (it covers the late-pile and sorted-source paths).
 
 use timelog::{MaintenanceMode, Timelog};
 use timelog_testkit::check::{same, scan_ends};

@@ -110,7 +110,7 @@ impl PyTimelog {
 
     /// `reversed(log)`: every record, newest timestamp first (equal timestamps in
     /// reverse insertion order), from a fresh snapshot. The reference raises
-    /// `TypeError` here; this project's issue asks for it to work.
+    /// `TypeError` here; this package supports it.
     fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let it = Self::all(slf)?;
         Ok(it.bind(slf.py()).call_method0("__reversed__")?.unbind())
