@@ -80,6 +80,19 @@ impl Drop for Reentrant {
     }
 }
 
+/// A log of [`Reentrant`] values in manual maintenance with 256-byte memtables and
+/// pages: a handful of records fills a memtable.
+fn manual_256_byte_log() -> Arc<Timelog<Reentrant>> {
+    Arc::new(
+        Timelog::<Reentrant>::builder()
+            .memtable_max_bytes(256)
+            .target_page_bytes(256)
+            .maintenance(MaintenanceMode::Manual)
+            .build()
+            .unwrap(),
+    )
+}
+
 /// Records per batch: more than the 256-byte memtable holds, so each batch seals.
 const BATCH: usize = 16;
 
@@ -100,14 +113,7 @@ const BATCH: usize = 16;
 #[test]
 fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
     with_deadline("seal-reentrant-drop", || {
-        let log = Arc::new(
-            Timelog::<Reentrant>::builder()
-                .memtable_max_bytes(256)
-                .target_page_bytes(256)
-                .maintenance(MaintenanceMode::Manual)
-                .build()
-                .unwrap(),
-        );
+        let log = manual_256_byte_log();
         let before = DROP_WRITES.load(Ordering::SeqCst);
         let mut id = 0u64;
         // At least 200 rounds, and on until some drop has written to this log (the
@@ -151,14 +157,7 @@ fn value_drop_writing_to_the_same_log_runs_after_the_seal_publishes() {
 fn one_drain_of_writing_drops_seals_once() {
     const D: usize = 4096;
     with_deadline("drain-seals-once", || {
-        let log = Arc::new(
-            Timelog::<Reentrant>::builder()
-                .memtable_max_bytes(256)
-                .target_page_bytes(256)
-                .maintenance(MaintenanceMode::Manual)
-                .build()
-                .unwrap(),
-        );
+        let log = manual_256_byte_log();
         // One sorted batch: one run in one memtable, which the write seals.
         let vals = (0..D as u64).map(|id| Reentrant { log: Arc::downgrade(&log), id }).collect();
         log.append_columns((0..D as i64).collect(), vals);
