@@ -46,6 +46,7 @@ mod manifest;
 mod memtable;
 mod merge;
 mod outcome;
+mod packed;
 mod pipeline;
 mod segment;
 mod seq;

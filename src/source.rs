@@ -11,7 +11,36 @@
 
 use std::borrow::Cow;
 
+use crate::packed::PackedTs;
 use crate::tombstone::{record_visible, Piece};
+
+/// Timestamps of one source: a slice (plain segment columns, memtable runs, a
+/// copy of skiplist records) or a packed segment column, which the merge reads
+/// one timestamp at a time for its keys and a window of decoded blocks at a time
+/// for its stretches.
+pub(crate) enum Ts<'a> {
+    Plain(Cow<'a, [i64]>),
+    Packed(&'a PackedTs),
+}
+
+impl Ts<'_> {
+    /// Timestamp `j`.
+    #[inline(always)]
+    pub(crate) fn get(&self, j: usize) -> i64 {
+        match self {
+            Ts::Plain(v) => v[j],
+            Ts::Packed(p) => p.get(j),
+        }
+    }
+
+    /// Appends timestamps `a..b` to `out`.
+    pub(crate) fn extend_into(&self, a: usize, b: usize, out: &mut Vec<i64>) {
+        match self {
+            Ts::Plain(v) => out.extend_from_slice(&v[a..b]),
+            Ts::Packed(p) => p.decode_range(a, b, out),
+        }
+    }
+}
 
 /// Values of one source: a contiguous slice, or references gathered from a skiplist.
 pub(crate) enum Vals<'a, V> {
@@ -87,8 +116,12 @@ impl<'a> SeqCol<'a> {
 pub(crate) trait Columns {
     /// What a stretch that needs no per-record check keeps for the hot path.
     type Fast: Copy;
-    /// The whole timestamp column (sorted).
-    fn ts(&self) -> &[i64];
+    /// Timestamp of record `j`.
+    fn ts_at(&self, j: usize) -> i64;
+    /// The packed timestamp column, if the source has one: the merge then walks
+    /// its stretches through windows of decoded blocks, and its hot-path handle's
+    /// timestamps ([`Columns::fast_ts`]) are empty.
+    fn packed(&self) -> Option<&PackedTs>;
     /// Sequence number of record `j` (0 for sources without any).
     fn seq(&self, j: usize) -> u64;
     /// The largest sequence number of records `[lo, hi)` (not empty).
@@ -107,7 +140,7 @@ pub(crate) trait Columns {
 
 /// Columns borrowed from a snapshot (the sources of `iter::Range`).
 pub(crate) struct Borrowed<'a, V> {
-    pub(crate) ts: Cow<'a, [i64]>,
+    pub(crate) ts: Ts<'a>,
     /// Sequence numbers (memtable sources; segments: none, see [`SeqCol::NONE`]).
     seq: SeqCol<'a>,
     pub(crate) vals: Vals<'a, V>,
@@ -128,9 +161,17 @@ impl<'a, V> Columns for Borrowed<'a, V> {
     /// Both columns as borrowed slices: the hot path indexes them directly.
     type Fast = (&'a [i64], &'a [V]);
 
+    #[inline(always)]
+    fn ts_at(&self, j: usize) -> i64 {
+        self.ts.get(j)
+    }
+
     #[inline]
-    fn ts(&self) -> &[i64] {
-        &self.ts
+    fn packed(&self) -> Option<&PackedTs> {
+        match &self.ts {
+            Ts::Packed(p) => Some(p),
+            Ts::Plain(_) => None,
+        }
     }
 
     #[inline]
@@ -144,7 +185,11 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     #[inline(always)]
     fn prefetch(&self, j: usize) {
-        crate::hint::prefetch_ptr(self.ts.as_ptr().wrapping_add(j));
+        match &self.ts {
+            Ts::Plain(v) => crate::hint::prefetch_ptr(v.as_ptr().wrapping_add(j)),
+            Ts::Packed(p) if j < p.len() => p.prefetch(j),
+            Ts::Packed(_) => {}
+        }
         if let Vals::Slice(v) = &self.vals {
             crate::hint::prefetch_ptr(v.as_ptr().wrapping_add(j));
         }
@@ -163,7 +208,8 @@ impl<'a, V> Columns for Borrowed<'a, V> {
 
     fn fast(&self) -> Option<Self::Fast> {
         match (&self.ts, &self.vals) {
-            (Cow::Borrowed(ts), Vals::Slice(vals)) => Some((ts, vals)),
+            (Ts::Plain(Cow::Borrowed(ts)), Vals::Slice(vals)) => Some((ts, vals)),
+            (Ts::Packed(_), Vals::Slice(vals)) => Some((&[], vals)),
             _ => None,
         }
     }
@@ -214,12 +260,12 @@ impl<'a, V> Src<'a, V> {
         hi: usize,
         seal: u64,
     ) -> Self {
-        Slot::new(Borrowed { ts, seq: SeqCol::new(seq), vals }, MEM_RANK, lo, hi, seal, true)
+        Slot::new(Borrowed { ts: Ts::Plain(ts), seq: SeqCol::new(seq), vals }, MEM_RANK, lo, hi, seal, true)
     }
 
     /// A segment source (every record in `[lo, hi)` is visible).
-    pub(crate) fn seg(ts: &'a [i64], vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
-        let cols = Borrowed { ts: Cow::Borrowed(ts), seq: SeqCol::NONE, vals: Vals::Slice(vals) };
+    pub(crate) fn seg(ts: Ts<'a>, vals: &'a [V], rank: u32, lo: usize, hi: usize) -> Self {
+        let cols = Borrowed { ts, seq: SeqCol::NONE, vals: Vals::Slice(vals) };
         Slot::new(cols, rank, lo, hi, 0, false)
     }
 }
@@ -228,7 +274,7 @@ impl<C: Columns> Slot<C> {
     /// The merge key of record `j`.
     #[inline]
     pub(crate) fn key(&self, j: usize) -> Key {
-        (self.cols.ts()[j], self.rank, self.cols.seq(j))
+        (self.cols.ts_at(j), self.rank, self.cols.seq(j))
     }
 
     /// Whether record `j` may be returned: sources without per-record checks always,
@@ -236,13 +282,13 @@ impl<C: Columns> Slot<C> {
     /// tombstone covers it.
     #[inline]
     pub(crate) fn visible(&self, j: usize, pieces: &[Piece], watermark: u64) -> bool {
-        !self.check || record_visible(pieces, watermark, self.cols.ts()[j], self.cols.seq(j))
+        !self.check || record_visible(pieces, watermark, self.cols.ts_at(j), self.cols.seq(j))
     }
 }
 
 /// Smallest and largest timestamp over the sources' current windows.
 pub(crate) fn ts_bounds<V>(srcs: &[Src<'_, V>]) -> Option<(i64, i64)> {
-    let lo = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.cols.ts[s.lo]).min()?;
-    let hi = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.cols.ts[s.hi - 1]).max()?;
+    let lo = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.cols.ts.get(s.lo)).min()?;
+    let hi = srcs.iter().filter(|s| s.lo < s.hi).map(|s| s.cols.ts.get(s.hi - 1)).max()?;
     Some((lo, hi))
 }

@@ -90,14 +90,14 @@ fn segment_pages_visit_only_overlapping_segments_in_order() {
         let l1: Vec<i64> = pages
             .iter()
             .filter(|p| p.level() == Level::L1)
-            .flat_map(|p| p.timestamps().iter().copied())
+            .flat_map(|p| p.timestamps().into_owned())
             .collect();
         let want: Vec<i64> = (lo..hi).filter(|t| t % 2 == 0).collect();
         assert_eq!(l1, want, "L1 pages of {lo}..{hi}");
         let l0: Vec<i64> = pages
             .iter()
             .filter(|p| p.level() == Level::L0)
-            .flat_map(|p| p.timestamps().iter().copied())
+            .flat_map(|p| p.timestamps().into_owned())
             .collect();
         let want_l0: Vec<i64> =
             [25_001, 25_001, 27_777].into_iter().filter(|t| (lo..hi).contains(t)).collect();

@@ -284,7 +284,8 @@ impl PyTimelog {
     /// None -> null; no other type, and no other mix: TypeError naming the row; an int
     /// past int64: OverflowError); an Arrow type (`"int64"`, `"float64"`, `"utf8"`,
     /// `"binary"`, `"bool"`, `"null"`, or `pyarrow.int64()`...) fixes it;
-    /// `payload="none"` exports timestamps only (zero-copy for compacted segments);
+    /// `payload="none"` exports timestamps only (zero-copy for flushed L0 segments;
+    /// compacted segments' packed timestamps are decoded batch by batch);
     /// `payload="pickle"` exports every object pickled (protocol 5) as binary. The
     /// stream stays readable after `close()`.
     #[pyo3(

@@ -3,8 +3,8 @@
 //! One walk of the snapshot range ([`convert`]), with the GIL held: each row's
 //! payload is converted to the column's [`Kind`] (or pickled), into columns that end
 //! where the `ts` batches they are paired with end (the engine's timestamps-only
-//! export, which shares the `ts` columns of compacted segments instead of copying
-//! them), after [`BATCH_ROWS`] rows, and where a string or binary column would pass
+//! export, which shares the `ts` columns of L0 segments and decodes the packed ones
+//! of compacted segments batch by batch), after [`BATCH_ROWS`] rows, and where a string or binary column would pass
 //! what its 32-bit offsets address. The payload objects
 //! are prefetched [`AHEAD`] rows before they are read. Other threads get the GIL
 //! every 65,536 rows (`export::each`); the snapshot and the caller's open guard keep

@@ -101,7 +101,8 @@ impl ValueEncoder<PyVal> for TsOnly {
 }
 
 /// The `ts` batches of `range` of `snap` (no `value` column): the engine's reader,
-/// which shares the `ts` columns of compacted segments instead of copying them. No
+/// which shares the `ts` columns of L0 segments and decodes the packed ones of
+/// compacted segments batch by batch. No
 /// Python object is touched, so the GIL is released meanwhile.
 pub fn ts_batches(
     py: Python<'_>,

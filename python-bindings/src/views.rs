@@ -104,12 +104,26 @@ impl PageSpanIter {
 
 struct SpanInner {
     page: PageRef<PyVal>,
+    /// The page's timestamps decoded, if its segment keeps them packed (L1): the
+    /// span's buffer then exports this copy, which lives as long as the span.
+    decoded: Option<Box<[i64]>>,
     _pin: Pin,
 }
 
-/// A zero-copy span of one flushed page: its timestamps are exported as a
-/// read-only int64 buffer (`memoryview(span)`, `np.asarray(span)`, `span.timestamps`)
-/// backed by the segment's memory. Physical: records deleted but not yet compacted
+impl SpanInner {
+    /// The span's timestamps: the page memory, or the decoded copy.
+    fn ts(&self) -> std::borrow::Cow<'_, [i64]> {
+        match &self.decoded {
+            Some(d) => std::borrow::Cow::Borrowed(d),
+            None => self.page.timestamps(),
+        }
+    }
+}
+
+/// A span of one flushed page: its timestamps are exported as a read-only int64
+/// buffer (`memoryview(span)`, `np.asarray(span)`, `span.timestamps`) backed by the
+/// segment's memory (L0 pages, zero-copy) or by a copy the span decoded when it was
+/// made (L1 pages, whose segments keep their timestamps packed). Physical: records deleted but not yet compacted
 /// away are included. Pins the log until closed.
 #[pyclass(frozen, module = "timelog._timelog", name = "PageSpan")]
 pub struct PageSpan {
@@ -123,8 +137,9 @@ pub struct PageSpan {
 impl PageSpan {
     fn new(log: Py<PyAny>, pins: &Pins, page: PageRef<PyVal>) -> PageSpan {
         let n = page.len() as ffi::Py_ssize_t;
+        let decoded = page.is_packed().then(|| page.timestamps().into_owned().into_boxed_slice());
         PageSpan {
-            inner: Mutex::new(Some(SpanInner { page, _pin: Pin::new(pins) })),
+            inner: Mutex::new(Some(SpanInner { page, decoded, _pin: Pin::new(pins) })),
             exports: AtomicUsize::new(0),
             log,
             shape: [n],
@@ -133,9 +148,13 @@ impl PageSpan {
     }
 
     fn with_page<R>(&self, f: impl FnOnce(&PageRef<PyVal>) -> PyResult<R>) -> PyResult<R> {
+        self.with_inner(|s| f(&s.page))
+    }
+
+    fn with_inner<R>(&self, f: impl FnOnce(&SpanInner) -> PyResult<R>) -> PyResult<R> {
         let g = self.inner.lock();
         match g.as_ref() {
-            Some(s) => f(&s.page),
+            Some(s) => f(s),
             None => Err(PyValueError::new_err("PageSpan is closed")),
         }
     }
@@ -154,13 +173,13 @@ impl PageSpan {
     /// First timestamp of the span.
     #[getter]
     fn start_ts(&self) -> PyResult<i64> {
-        self.with_page(|p| Ok(p.timestamps()[0]))
+        self.with_inner(|s| Ok(s.ts()[0]))
     }
 
     /// Last timestamp of the span (inclusive).
     #[getter]
     fn end_ts(&self) -> PyResult<i64> {
-        self.with_page(|p| Ok(*p.timestamps().last().expect("non-empty page")))
+        self.with_inner(|s| Ok(*s.ts().last().expect("non-empty page")))
     }
 
     /// Alias of `end_ts`.
@@ -170,7 +189,7 @@ impl PageSpan {
     }
 
     /// A new read-only memoryview (format 'q') of the span's timestamps, backed by
-    /// the page memory.
+    /// the page memory (or by the span's decoded copy of a packed page).
     #[getter]
     fn timestamps<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         if slf.get().is_closed() {
@@ -186,7 +205,7 @@ impl PageSpan {
 
     /// The timestamps as a new list of ints.
     fn copy_timestamps(&self) -> PyResult<Vec<i64>> {
-        self.with_page(|p| Ok(p.timestamps().to_vec()))
+        self.with_inner(|s| Ok(s.ts().to_vec()))
     }
 
     /// A new lazy view of the payloads, position by position with the timestamps.
@@ -248,8 +267,10 @@ impl PageSpan {
         let Some(inner) = g.as_ref() else {
             return Err(PyValueError::new_err("PageSpan is closed"));
         };
-        let ts = inner.page.timestamps();
+        let ts = inner.ts();
+        debug_assert!(matches!(ts, std::borrow::Cow::Borrowed(_)), "a span exports memory it keeps");
         let (buf, items) = (ts.as_ptr().cast_mut().cast::<c_void>(), ts.len());
+        drop(ts);
         me.exports.fetch_add(1, Ordering::SeqCst);
         drop(g);
         let e = buffer::Export {
@@ -261,8 +282,8 @@ impl PageSpan {
             strides: &me.strides,
         };
         // SAFETY: `view` is a valid Py_buffer to fill (the caller's contract). The page
-        // memory stays alive and unchanged while the export exists: the span keeps its
-        // page (and so its segment) until closed, and `close()` refuses while
+        // memory (or the span's decoded copy of it) stays alive and unchanged while the
+        // export exists: the span keeps its page (and so its segment) and its copy until closed, and `close()` refuses while
         // `exports > 0`; the view keeps the span alive through `obj`. Shape and strides
         // live in the span.
         unsafe { buffer::fill_view(view, flags, slf.clone().into_any(), e) };

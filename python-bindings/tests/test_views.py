@@ -265,3 +265,28 @@ def test_iterator_view_after_log_close_is_refused(log):
     log.close()
     with pytest.raises(TimelogError):
         it.view()
+
+
+def test_compacted_pages_export_their_decoded_timestamps():
+    # L1 segments keep timestamps packed: a span decodes its page once, into a
+    # buffer it owns, and exports that with the same contract as an L0 span.
+    log = manual()
+    ts = [1_700_000_000_000_000_000 + k * 997 for k in range(5000)]
+    log.extend([(t, k) for k, t in enumerate(ts)])
+    drain(log)
+    spans = list(log.views())
+    assert spans
+    flat = []
+    for sp in spans:
+        mv = memoryview(sp)
+        assert mv.readonly and mv.format == "q" and len(mv) == len(sp)
+        assert mv.tolist() == sp.copy_timestamps() == sp.timestamps.tolist()
+        assert (sp.start_ts, sp.end_ts) == (mv[0], mv[-1])
+        with pytest.raises(BufferError):
+            sp.close()
+        mv.release()
+        flat.extend(sp.copy_timestamps())
+    assert flat == ts
+    for sp in spans:
+        sp.close()
+    log.close()

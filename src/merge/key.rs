@@ -41,9 +41,8 @@ impl Enc {
     pub(super) fn new<D: Dir, C: Columns>(srcs: &[Slot<C>], p: usize, watermark: u64) -> Option<Enc> {
         let (mut lo, mut hi, mut rank_max, mut mem) = (i64::MAX, i64::MIN, 0u64, false);
         for s in srcs.iter().filter(|s| s.lo < s.hi) {
-            let ts = s.cols.ts();
-            lo = lo.min(ts[s.lo]);
-            hi = hi.max(ts[s.hi - 1]);
+            lo = lo.min(s.cols.ts_at(s.lo));
+            hi = hi.max(s.cols.ts_at(s.hi - 1));
             if s.rank == MEM_RANK {
                 mem = true;
             } else {
@@ -86,7 +85,7 @@ impl Enc {
     /// without sequence numbers is `low`, for direction `D`.
     #[inline(always)]
     pub(super) fn key<D: Dir, K: Packed, C: Columns>(&self, s: &Slot<C>, j: usize, leaf: usize, low: K) -> K {
-        let ts = s.cols.ts()[j] as u64;
+        let ts = s.cols.ts_at(j) as u64;
         let rel = if D::BACK { self.origin.wrapping_sub(ts) } else { ts.wrapping_sub(self.origin) };
         let low = if s.rank == MEM_RANK { self.low::<D, K, C>(s, j, leaf) } else { low };
         K::pack(rel, low, self.tshift)

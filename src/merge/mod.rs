@@ -61,6 +61,7 @@
 //! range merged into one copy when it is made), so it needs no borrow of the
 //! snapshot and no `unsafe`.
 
+use crate::packed::{PackedTs, BLOCK};
 use crate::source::{Columns, Key, Slot};
 use crate::tombstone::Piece;
 
@@ -221,6 +222,10 @@ impl Dir for Back {
     }
 }
 
+/// Blocks of a packed timestamp column a stretch decodes at a time (8 KiB of
+/// timestamps: they stay in the first-level cache while the stretch is walked).
+const WINDOW_BLOCKS: usize = 8;
+
 /// A run of records of one source that a direction takes without looking at the
 /// other sources: `[pos, lim)` for the front, `[lim, pos)` for the back.
 ///
@@ -228,6 +233,11 @@ impl Dir for Back {
 /// `cols`; nothing else. For a stretch whose records need no check `end` is `lim`;
 /// otherwise `end` is the starting `pos` and `cols` a default, so the hot window is
 /// empty for good and every record goes through [`Merge::step`].
+///
+/// A stretch over a packed timestamp column (`paged`) reads its timestamps from
+/// `win`, a window of decoded blocks holding records `base..base + win.len()`, and
+/// its hot window ends at the window's edge (or at `lim`): [`Merge::step`] then
+/// decodes the next window.
 pub(crate) struct Stretch<F> {
     /// The source; `None`: the direction has no stretch.
     pub(crate) src: Option<usize>,
@@ -238,11 +248,42 @@ pub(crate) struct Stretch<F> {
     lim: usize,
     /// The source's hot-path handle.
     pub(crate) cols: F,
+    /// Whether the timestamps come from `win` (a packed column).
+    pub(crate) paged: bool,
+    /// Decoded timestamps of records `base..base + win.len()`.
+    pub(crate) win: Vec<i64>,
+    pub(crate) base: usize,
 }
 
 impl<F: Default> Stretch<F> {
     fn none() -> Self {
-        Stretch { src: None, pos: 0, end: 0, lim: 0, cols: F::default() }
+        Stretch {
+            src: None,
+            pos: 0,
+            end: 0,
+            lim: 0,
+            cols: F::default(),
+            paged: false,
+            win: Vec::new(),
+            base: 0,
+        }
+    }
+
+    /// Decodes the window of `p` that the stretch walks next in direction `D`
+    /// (whole blocks, up to [`WINDOW_BLOCKS`]), and ends the hot window at its
+    /// edge. The stretch has records left.
+    fn decode<D: Dir>(&mut self, p: &PackedTs) {
+        let (b0, b1) = if D::BACK {
+            let b1 = (self.pos - 1) / BLOCK + 1;
+            (b1.saturating_sub(WINDOW_BLOCKS).max(self.lim / BLOCK), b1)
+        } else {
+            let b0 = self.pos / BLOCK;
+            (b0, (b0 + WINDOW_BLOCKS).min((self.lim - 1) / BLOCK + 1))
+        };
+        self.win.clear();
+        p.decode_blocks(b0, b1, &mut self.win);
+        self.base = b0 * BLOCK;
+        self.end = if D::BACK { self.base.max(self.lim) } else { (self.base + self.win.len()).min(self.lim) };
     }
 }
 
@@ -281,7 +322,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         // its largest sequence number (one pass over a column, far cheaper than
         // checking records one by one) is not below it either.
         for s in srcs.iter_mut().filter(|s| s.check) {
-            let (a, b) = (s.cols.ts()[s.lo], s.cols.ts()[s.hi - 1]);
+            let (a, b) = (s.cols.ts_at(s.lo), s.cols.ts_at(s.hi - 1));
             let i = pieces.partition_point(|p| p.hi < a);
             let overlapped = pieces.get(i).is_some_and(|p| p.lo <= b);
             s.check = overlapped || (s.seal >= watermark && s.cols.max_seq(s.lo, s.hi) >= watermark);
@@ -314,7 +355,17 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             *D::edge(&mut self.srcs[i]) = st.pos;
             // An empty hot window; the rest is left as it was, unread.
             st.end = st.pos;
+            st.paged = false;
         }
+    }
+
+    /// The decoded timestamps of records `r` that [`Merge::take_fast`] just took
+    /// from direction `D`'s stretch, if it walks a packed column (otherwise they
+    /// are in the stretch's handle).
+    #[inline(always)]
+    pub(crate) fn window_ts<D: Dir>(&self, r: &std::ops::Range<usize>) -> Option<&[i64]> {
+        let st = &self.stretch[D::I];
+        st.paged.then(|| &st.win[r.start - st.base..r.end - st.base])
     }
 
     /// Exact number of records left, without consuming them.
@@ -349,6 +400,13 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         loop {
             let st = &mut self.stretch[D::I];
             if let Some(i) = st.src {
+                if st.paged && D::left(st.pos, st.lim) > 0 {
+                    if D::left(st.pos, st.end) == 0 {
+                        let p = self.srcs[i].cols.packed().expect("a paged stretch walks a packed column");
+                        st.decode::<D>(p);
+                    }
+                    return D::take(&mut st.pos, st.end).map(|j| (i, j));
+                }
                 if let Some(j) = D::take(&mut st.pos, st.lim) {
                     if self.srcs[i].visible(j, &self.pieces, self.watermark) {
                         return Some((i, j));
@@ -420,11 +478,18 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         let s = &self.srcs[i];
         let (pos, lim) = D::stretch(lo, hi, n);
         let fast = if s.check { None } else { s.cols.fast() };
-        let (end, cols) = match fast {
-            Some(cols) => (lim, cols),
-            None => (pos, F::default()),
-        };
-        self.stretch[D::I] = Stretch { src: Some(i), pos, end, lim, cols };
+        let st = &mut self.stretch[D::I];
+        (st.src, st.pos, st.lim, st.paged) = (Some(i), pos, lim, false);
+        match fast {
+            Some(cols) => {
+                (st.end, st.cols) = (lim, cols);
+                if let Some(p) = s.cols.packed() {
+                    st.paged = true;
+                    st.decode::<D>(p);
+                }
+            }
+            None => (st.end, st.cols) = (pos, F::default()),
+        }
         true
     }
 
@@ -436,6 +501,21 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         let n = D::left(st.pos, st.end).min(max);
         let i = st.src?;
         (n > 0).then(|| (i, D::take_n(&mut st.pos, n), st.cols))
+    }
+}
+
+impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
+    /// Takes up to `max` records of direction `D`'s stretch if it needs no
+    /// per-record check, past its hot window too (records of a packed column not
+    /// decoded yet): `(source, their indices, ascending)`. For readers that take
+    /// positions and read the columns themselves (the Arrow export).
+    #[cfg(feature = "arrow")]
+    pub(crate) fn take_run<D: Dir>(&mut self, max: usize) -> Option<(usize, std::ops::Range<usize>)> {
+        let st = &mut self.stretch[D::I];
+        let i = st.src?;
+        let edge = if st.paged { st.lim } else { st.end };
+        let n = D::left(st.pos, edge).min(max);
+        (n > 0).then(|| (i, D::take_n(&mut st.pos, n)))
     }
 }
 
@@ -478,7 +558,7 @@ mod tests {
     #[test]
     fn stretch_len_gallops_to_the_bound_in_both_directions() {
         let ts: Vec<i64> = (0..100).collect();
-        let s = Src::seg(&ts, &ts, 0, 10, 90);
+        let s = Src::seg(crate::source::Ts::Plain(ts.as_slice().into()), &ts, 0, 10, 90);
         for b in 11..=90 {
             assert_eq!(s.stretch_len::<Front>(10, 90, (b, 0, 0)), (b - 10) as usize, "front bound {b}");
         }

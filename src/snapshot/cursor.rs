@@ -2,7 +2,8 @@
 
 use super::Snapshot;
 use crate::merge::{Back, Dir, Front, Merge};
-use crate::segment::Segment;
+use crate::packed::PackedTs;
+use crate::segment::{Segment, TsView};
 use crate::source::{Columns, Slot};
 use crate::sync::Arc;
 
@@ -18,10 +19,10 @@ pub(crate) enum Owned<V> {
 
 impl<V> Owned<V> {
     #[inline]
-    fn columns(&self) -> (&[i64], &[V]) {
+    fn columns(&self) -> (TsView<'_>, &[V]) {
         match self {
             Owned::Seg(s) => (s.ts(), s.vals()),
-            Owned::Mem(ts, vals) => (ts, vals),
+            Owned::Mem(ts, vals) => (TsView::Raw(ts), vals),
         }
     }
 }
@@ -31,9 +32,17 @@ impl<V> Columns for Owned<V> {
     /// path reaches the columns through the source (or walks them in bulk, `fill`).
     type Fast = ();
 
+    #[inline(always)]
+    fn ts_at(&self, j: usize) -> i64 {
+        self.columns().0.get(j)
+    }
+
     #[inline]
-    fn ts(&self) -> &[i64] {
-        self.columns().0
+    fn packed(&self) -> Option<&PackedTs> {
+        match self.columns().0 {
+            TsView::Packed(p) => Some(p),
+            TsView::Raw(_) => None,
+        }
     }
 
     #[inline]
@@ -48,7 +57,11 @@ impl<V> Columns for Owned<V> {
     #[inline(always)]
     fn prefetch(&self, j: usize) {
         let (ts, vals) = self.columns();
-        crate::hint::prefetch_ptr(ts.as_ptr().wrapping_add(j));
+        match ts {
+            TsView::Raw(ts) => crate::hint::prefetch_ptr(ts.as_ptr().wrapping_add(j)),
+            TsView::Packed(_) if j < vals.len() => ts.prefetch(j),
+            TsView::Packed(_) => {}
+        }
         crate::hint::prefetch_ptr(vals.as_ptr().wrapping_add(j));
     }
 
@@ -71,7 +84,7 @@ impl<V> Slot<Owned<V>> {
 /// What [`Cursor::source`] shows of a source: its timestamps, its values, and its
 /// segment when it is one.
 #[cfg(feature = "arrow")]
-pub(crate) type SourceColumns<'c, V> = (&'c [i64], &'c [V], Option<&'c Arc<Segment<V>>>);
+pub(crate) type SourceColumns<'c, V> = (TsView<'c>, &'c [V], Option<&'c Arc<Segment<V>>>);
 
 /// A range cursor that owns what it reads, made by
 /// [`Snapshot::into_cursor`](crate::Snapshot::into_cursor): for holders that cannot
@@ -115,12 +128,15 @@ impl<V> Cursor<V> {
     /// The next record in direction `D`.
     #[inline(always)]
     fn take<D: Dir>(&mut self) -> Option<(i64, &V)> {
-        let (i, j) = match self.m.take_fast::<D>(1) {
-            Some((i, r, ())) => (i, r.start),
-            None => self.step::<D>()?,
+        let (i, j, t) = match self.m.take_fast::<D>(1) {
+            Some((i, r, ())) => (i, r.start, self.m.window_ts::<D>(&r).map(|w| w[0])),
+            None => {
+                let (i, j) = self.step::<D>()?;
+                (i, j, None)
+            }
         };
         let (ts, vals) = self.m.srcs[i].cols.columns();
-        Some((ts[j], &vals[j]))
+        Some((t.unwrap_or_else(|| ts.get(j)), &vals[j]))
     }
 
     #[cold]
@@ -139,7 +155,7 @@ impl<V> Cursor<V> {
             if self.m.tree_on::<D>() {
                 let g = |(), s: &Slot<Owned<V>>, j: usize| {
                     let (ts, vals) = s.cols.columns();
-                    f(ts[j], &vals[j]);
+                    f(ts.get(j), &vals[j]);
                 };
                 n += self.m.tree_bulk::<D, ()>(max - n, (), g).1;
                 continue;
@@ -153,7 +169,12 @@ impl<V> Cursor<V> {
             };
             let (ts, vals) = self.m.srcs[i].cols.columns();
             n += r.len();
-            D::fold(&ts[r.clone()], &vals[r], (), |(), (t, v)| f(t, v));
+            // Records of a packed column's stretch: from its decoded window.
+            match (self.m.window_ts::<D>(&r), ts) {
+                (Some(w), _) => D::fold(w, &vals[r], (), |(), (t, v)| f(t, v)),
+                (None, TsView::Raw(ts)) => D::fold(&ts[r.clone()], &vals[r], (), |(), (t, v)| f(t, v)),
+                (None, ts) => r.for_each(|j| f(ts.get(j), &vals[j])),
+            }
         }
         n
     }
@@ -241,7 +262,7 @@ impl<V> Cursor<V> {
             return None;
         }
         if !self.m.tree_on::<Front>() {
-            if let Some((i, r, ())) = self.m.take_fast::<Front>(max) {
+            if let Some((i, r)) = self.m.take_run::<Front>(max) {
                 return Some((i, r));
             }
         }
@@ -249,7 +270,7 @@ impl<V> Cursor<V> {
         // A pick hands out the first record of its stretch: join the rest of it.
         let st = &self.m.stretch[Front::I];
         if max > 1 && !self.m.tree_on::<Front>() && st.src == Some(i) && st.pos == j + 1 {
-            if let Some((_, r, ())) = self.m.take_fast::<Front>(max - 1) {
+            if let Some((_, r)) = self.m.take_run::<Front>(max - 1) {
                 debug_assert_eq!(r.start, j + 1);
                 return Some((i, j..r.end));
             }
@@ -263,7 +284,7 @@ impl<V> Cursor<V> {
     pub(crate) fn source(&self, i: usize) -> SourceColumns<'_, V> {
         match &self.m.srcs[i].cols {
             Owned::Seg(s) => (s.ts(), s.vals(), Some(s)),
-            Owned::Mem(ts, vals) => (ts, vals, None),
+            Owned::Mem(ts, vals) => (TsView::Raw(ts), vals, None),
         }
     }
 

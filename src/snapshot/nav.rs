@@ -107,9 +107,9 @@ fn seg_edge<V>(seg: &Segment<V>, lo: i64, hi: i64, pieces: &[Piece], front: bool
     let mut out = None;
     seg.visible_ranges(lo, hi, pieces, |a, b| {
         if front {
-            out = out.or(Some(seg.ts()[a]));
+            out = out.or(Some(seg.ts_at(a)));
         } else {
-            out = Some(seg.ts()[b - 1]);
+            out = Some(seg.ts_at(b - 1));
         }
     });
     out

@@ -1,5 +1,6 @@
 //! The storage view of a snapshot: the pages of its flushed segments.
 
+use std::borrow::Cow;
 use std::ops::RangeBounds;
 
 use super::Snapshot;
@@ -59,7 +60,10 @@ impl<V> Clone for PageRef<V> {
 }
 
 impl<V> PageRef<V> {
-    /// The page's timestamps (sorted).
+    /// The page's timestamps (sorted): borrowed from the segment's column where it
+    /// is plain (L0 segments), decoded into a new vector where it is packed (L1
+    /// segments keep their timestamps compressed, see `docs/architecture.md`,
+    /// "Segment format"; [`PageRef::is_packed`] tells which).
     ///
     /// ```
     /// use timelog::Timelog;
@@ -67,10 +71,28 @@ impl<V> PageRef<V> {
     /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
     /// log.flush();
     /// let page = &log.snapshot().segment_pages(..)[0];
-    /// assert_eq!(page.timestamps(), [1, 2]);
+    /// assert_eq!(*page.timestamps(), [1, 2]);
+    /// log.compact_now();
+    /// let page = &log.snapshot().segment_pages(..)[0];
+    /// assert!(page.is_packed());
+    /// assert_eq!(*page.timestamps(), [1, 2]);
     /// ```
-    pub fn timestamps(&self) -> &[i64] {
-        &self.seg.ts()[self.start..self.end]
+    pub fn timestamps(&self) -> Cow<'_, [i64]> {
+        self.seg.ts_range(self.start..self.end)
+    }
+
+    /// Whether the page's segment keeps its timestamps packed (then
+    /// [`PageRef::timestamps`] decodes them).
+    ///
+    /// ```
+    /// use timelog::Timelog;
+    /// let log = Timelog::new();
+    /// let _ = log.append_batch([(1, 'a'), (2, 'b')]);
+    /// log.flush();
+    /// assert!(!log.snapshot().segment_pages(..)[0].is_packed());
+    /// ```
+    pub fn is_packed(&self) -> bool {
+        self.seg.is_packed()
     }
 
     /// The page's values, position by position with [`PageRef::timestamps`].

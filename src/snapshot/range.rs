@@ -50,7 +50,8 @@ impl<'a, V> Range<'a, V> {
         if D::left(st.pos, st.end) > 0 {
             let j = D::take_n(&mut st.pos, 1).start;
             let (ts, vals): (&'a [i64], &'a [V]) = st.cols;
-            return Some((ts[j], &vals[j]));
+            let t = if st.paged { st.win[j - st.base] } else { ts[j] };
+            return Some((t, &vals[j]));
         }
         self.take_slow::<D>()
     }
@@ -59,7 +60,7 @@ impl<'a, V> Range<'a, V> {
     fn take_slow<D: Dir>(&mut self) -> Option<(i64, &'a V)> {
         let (i, j) = self.m.step::<D>()?;
         let cols = &self.m.srcs[i].cols;
-        Some((cols.ts[j], cols.val(j)))
+        Some((cols.ts_at(j), cols.val(j)))
     }
 
     /// `fold` in direction `D`: hot windows are folded as slices, and while the
@@ -68,11 +69,12 @@ impl<'a, V> Range<'a, V> {
     fn fold_dir<D: Dir, B>(mut self, mut acc: B, mut g: impl FnMut(B, (i64, &'a V)) -> B) -> B {
         loop {
             if let Some((_, r, (ts, vals))) = self.m.take_fast::<D>(usize::MAX) {
-                acc = D::fold(&ts[r.clone()], &vals[r], acc, &mut g);
+                let ts = self.m.window_ts::<D>(&r).unwrap_or_else(|| &ts[r.clone()]);
+                acc = D::fold(ts, &vals[r], acc, &mut g);
                 continue;
             }
             if self.m.tree_on::<D>() {
-                let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts[j], s.cols.val(j)));
+                let f = |a, s: &Src<'a, V>, j: usize| g(a, (s.cols.ts_at(j), s.cols.val(j)));
                 if self.m.tree_plain() {
                     let buffered = self.m.tree_buffered();
                     acc = self.m.tree_bulk::<D, B>(buffered, acc, f).0;
@@ -107,7 +109,7 @@ impl<V: Clone> Range<'_, V> {
                 while j < hi && s.visible(j, &self.m.pieces, self.m.watermark) {
                     j += 1;
                 }
-                ts.extend_from_slice(&s.cols.ts[a..j]);
+                s.cols.ts.extend_into(a, j, &mut ts);
                 match s.cols.fast() {
                     Some((_, v)) => vals.extend_from_slice(&v[a..j]),
                     None => vals.extend((a..j).map(|k| s.cols.val(k).clone())),
@@ -138,13 +140,13 @@ impl<V: Clone> Range<'_, V> {
         loop {
             let room = cap.saturating_sub(ts.len());
             if let Some((_, r, (t, v))) = self.m.take_fast::<Front>(room) {
-                ts.extend_from_slice(&t[r.clone()]);
+                ts.extend_from_slice(self.m.window_ts::<Front>(&r).unwrap_or_else(|| &t[r.clone()]));
                 vals.extend_from_slice(&v[r]);
                 continue;
             }
             if room > 0 && self.m.tree_on::<Front>() {
                 self.m.tree_bulk::<Front, ()>(room, (), |(), s, j| {
-                    ts.push(s.cols.ts[j]);
+                    ts.push(s.cols.ts_at(j));
                     vals.push(s.cols.val(j).clone());
                 });
                 continue;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::Range;
 use crate::merge::{Back, Front};
-use crate::source::{Seqs, Src, Vals, MEM_RANK};
+use crate::source::{Seqs, Src, Ts, Vals, MEM_RANK};
 use crate::tombstone::{record_visible, Piece};
 
 /// Segment-like sources over the given sorted timestamps (values: `ts * 10 + source`).
@@ -18,7 +18,11 @@ fn seg_cols(layout: &[Vec<i64>]) -> Vec<(Vec<i64>, Vec<i64>)> {
 }
 
 fn seg_range(c: &[(Vec<i64>, Vec<i64>)]) -> Range<'_, i64> {
-    let srcs = c.iter().enumerate().map(|(k, (t, v))| Src::seg(t, v, k as u32, 0, t.len())).collect();
+    let srcs = c
+        .iter()
+        .enumerate()
+        .map(|(k, (t, v))| Src::seg(Ts::Plain(t.as_slice().into()), v, k as u32, 0, t.len()))
+        .collect();
     Range::new(srcs, Vec::new(), u64::MAX)
 }
 
@@ -100,6 +104,8 @@ struct Col {
     seq: Vec<u64>,
     val: Vec<i64>,
     mem: bool,
+    /// Every other segment source: its timestamps packed (as an L1 segment's).
+    packed: Option<crate::packed::PackedTs>,
 }
 
 /// A layout of `segs` segment and `mems` memtable sources over three phases of
@@ -149,7 +155,9 @@ fn layout(r: &mut Rng, segs: usize, mems: usize, per: usize) -> Vec<Col> {
                     val
                 })
                 .collect();
-            Col { ts: v.iter().map(|x| x.0).collect(), seq: v.iter().map(|x| x.1).collect(), val: vals, mem }
+            let ts: Vec<i64> = v.iter().map(|x| x.0).collect();
+            let packed = if !mem && s % 2 == 1 { crate::packed::PackedTs::new(&ts) } else { None };
+            Col { ts, seq: v.iter().map(|x| x.1).collect(), val: vals, mem, packed }
         })
         .collect()
 }
@@ -164,7 +172,11 @@ fn range<'a>(cols: &'a [Col], pieces: &[Piece], watermark: u64) -> Range<'a, i64
                 let seq = Seqs::Each(Cow::Borrowed(&c.seq[..]));
                 Src::mem(Cow::Borrowed(&c.ts[..]), seq, Vals::Slice(&c.val), 0, n, u64::MAX)
             } else {
-                Src::seg(&c.ts, &c.val, 1 + k as u32, 0, n)
+                let ts = match &c.packed {
+                    Some(p) => Ts::Packed(p),
+                    None => Ts::Plain(c.ts.as_slice().into()),
+                };
+                Src::seg(ts, &c.val, 1 + k as u32, 0, n)
             }
         })
         .collect();
@@ -367,6 +379,9 @@ fn wide_keys_order_as_the_tuples() {
         c.ts = v.iter().map(|x| x.0).collect();
         c.seq = v.iter().map(|x| x.1).collect();
         c.val = v.iter().map(|x| x.2).collect();
+        if c.packed.is_some() {
+            c.packed = crate::packed::PackedTs::new(&c.ts);
+        }
     }
     let watermark = (1 << 61) + 1;
     let want = model(&cols, &[], watermark);

@@ -111,6 +111,36 @@ impl Workload {
         Workload { ts, values: (1..=n as u64).collect(), moved_back }
     }
 
+    /// `n` records with realistic timestamps: nanoseconds from 1.7e18 (November
+    /// 2023), Poisson arrivals at 100,000 records/s (exponential gaps, mean
+    /// 10 µs), and 5 % of the records late by 1 ns to 100 ms (uniform); record `i`
+    /// has value `i + 1`, generator state 777. After compaction the engine holds
+    /// them sorted, so what its timestamp columns cost is set by the gaps.
+    ///
+    /// ```
+    /// use timelog_compare::workload::Workload;
+    /// let w = Workload::realistic(100_000);
+    /// let span = (w.ts[99_999] - w.ts[0]) as f64;
+    /// assert!((0.9e9..1.1e9).contains(&span), "about one second: {span}");
+    /// assert!((4_000..6_000).contains(&w.moved_back));
+    /// ```
+    pub fn realistic(n: usize) -> Self {
+        let mut rng = XorShift64::new(777);
+        let mut clock = 1_700_000_000_000_000_000i64;
+        let (mut ts, mut moved_back) = (Vec::with_capacity(n), 0);
+        for _ in 0..n {
+            // 1 - u lies in (0, 1]: its logarithm is finite.
+            clock += (-(1.0 - rng.uniform01()).ln() * 10_000.0) as i64;
+            let mut t = clock;
+            if rng.uniform01() < 0.05 {
+                t -= 1 + (rng.next_u64() % 100_000_000) as i64;
+                moved_back += 1;
+            }
+            ts.push(t);
+        }
+        Workload { ts, values: (1..=n as u64).collect(), moved_back }
+    }
+
     /// The records as `(ts, value)` batches of [`BATCH`] records.
     pub fn batches(&self) -> impl Iterator<Item = (&[i64], &[u64])> {
         self.ts.chunks(BATCH).zip(self.values.chunks(BATCH))

@@ -167,7 +167,11 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
         r: Span<usize>,
     ) -> Option<Result<RecordBatch>> {
         let owner = keep(seg.clone());
-        let ts = Shared::new(&seg.ts()[r.clone()], &owner).buffer();
+        // A packed column is decoded for the batch; a plain one is shared.
+        let ts = match seg.ts().as_slice() {
+            Some(ts) => Shared::new(&ts[r.clone()], &owner).buffer(),
+            None => ScalarBuffer::from(seg.ts_range(r.clone()).into_owned()),
+        };
         let mut cols: Vec<ArrayRef> = vec![ts_array(ts, &self.opts)];
         if self.has_value {
             let vals = &seg.vals()[r.clone()];
@@ -201,7 +205,7 @@ impl<V: crate::Value, E: ValueEncoder<V>> RecordBatches<V, E> {
         let mut vals: Vec<&V> = Vec::with_capacity(if self.has_value { self.rows } else { 0 });
         for (i, r) in self.pending.drain(..) {
             let (t, v, _) = cur.source(i);
-            ts.extend_from_slice(&t[r.clone()]);
+            t.decode_range(r.start, r.end, &mut ts);
             if self.has_value {
                 vals.extend(&v[r]);
             }

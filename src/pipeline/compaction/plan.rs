@@ -29,13 +29,12 @@ impl Plan {
         type Spans = std::collections::BTreeMap<i64, (Window, Vec<(i64, i64)>)>;
         let mut spans: Spans = Default::default();
         let add = |s: &Segment<V>, spans: &mut Spans| {
-            let ts = s.ts();
             let mut i = 0;
-            while i < ts.len() {
-                let w = Window::of(ts[i], size, origin);
+            while i < s.len() {
+                let w = Window::of(s.ts_at(i), size, origin);
                 let end = s.upper_bound(w.hi);
                 let e = spans.entry(w.lo).or_insert((w, Vec::new()));
-                merge_interval(&mut e.1, (ts[i], ts[end - 1]));
+                merge_interval(&mut e.1, (s.ts_at(i), s.ts_at(end - 1)));
                 i = end;
             }
         };

@@ -108,6 +108,9 @@ pub fn engine_ingest(log: &Timelog<u64>, w: &Workload) {
 pub trait Reads {
     /// Every record, in timestamp order.
     fn scan_sum(&self) -> u64;
+    /// Every record, in timestamp order, consuming timestamp and value: the wrapping
+    /// sum of `ts ^ value`.
+    fn scan_ts_v(&self) -> u64;
     /// Every record, newest timestamp first, where the structure is timed on it.
     fn reverse_sum(&self) -> Option<u64> {
         None
@@ -118,9 +121,18 @@ pub trait Reads {
     fn point_sum(&self, ts: i64) -> u64;
 }
 
+/// One record's share of [`Reads::scan_ts_v`].
+#[inline(always)]
+fn ts_v(a: u64, t: i64, v: u64) -> u64 {
+    a.wrapping_add(t as u64 ^ v)
+}
+
 impl Reads for Vec<(i64, u64)> {
     fn scan_sum(&self) -> u64 {
         sum(self.iter().map(|r| &r.1))
+    }
+    fn scan_ts_v(&self) -> u64 {
+        self.iter().fold(0, |a, r| ts_v(a, r.0, r.1))
     }
     fn reverse_sum(&self) -> Option<u64> {
         Some(sum(self.iter().rev().map(|r| &r.1)))
@@ -139,6 +151,9 @@ impl Reads for BTreeMap<Key, u64> {
     fn scan_sum(&self) -> u64 {
         sum(self.values())
     }
+    fn scan_ts_v(&self) -> u64 {
+        self.iter().fold(0, |a, (k, v)| ts_v(a, k.0, *v))
+    }
     fn range_sum(&self, lo: i64, hi: i64) -> u64 {
         sum(self.range((lo, 0)..(hi, 0)).map(|(_, v)| v))
     }
@@ -151,6 +166,9 @@ impl Reads for SkipMap<Key, u64> {
     fn scan_sum(&self) -> u64 {
         self.iter().fold(0u64, |a, e| a.wrapping_add(*e.value()))
     }
+    fn scan_ts_v(&self) -> u64 {
+        self.iter().fold(0u64, |a, e| ts_v(a, e.key().0, *e.value()))
+    }
     fn range_sum(&self, lo: i64, hi: i64) -> u64 {
         self.range((lo, 0)..(hi, 0)).fold(0u64, |a, e| a.wrapping_add(*e.value()))
     }
@@ -162,6 +180,9 @@ impl Reads for SkipMap<Key, u64> {
 impl Reads for Snapshot<u64> {
     fn scan_sum(&self) -> u64 {
         sum(self.range(..).map(|(_, v)| v))
+    }
+    fn scan_ts_v(&self) -> u64 {
+        self.range(..).fold(0, |a, (t, v)| ts_v(a, t, *v))
     }
     fn reverse_sum(&self) -> Option<u64> {
         Some(sum(self.range(..).rev().map(|(_, v)| v)))

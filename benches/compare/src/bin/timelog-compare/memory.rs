@@ -6,7 +6,6 @@ use std::hint::black_box;
 use std::process::Command;
 
 use timelog::{MaintenanceMode, Timelog};
-use timelog_compare::workload::Workload;
 
 use crate::baselines::{btree_build, engine_ingest, floor_ingest, skip_build};
 use crate::measure::{allocated, peak, reset_peak, rss_bytes};
@@ -31,7 +30,7 @@ fn at_rest<T>(x: T) -> (isize, isize, isize) {
 /// Child-process entry: builds one structure with allocation counting on and
 /// prints `MEMPROBE <bytes/record after> <peak bytes/record> <rss bytes/record>`.
 pub fn mem_probe(which: &str, o: &Opts) {
-    let w = Workload::new(o.records, o.ooo);
+    let w = o.workload();
     let n = w.ts.len() as f64;
     let base = allocated();
     let rss0 = rss_bytes();
@@ -116,6 +115,7 @@ pub fn run_memory(o: &Opts, s: &mut Samples) {
     for imp in IMPLS.into_iter().chain(["engine_manual"]).flat_map(|imp| std::iter::repeat_n(imp, runs)) {
         let out = Command::new(&exe)
             .args(["--mem-probe", imp, "--records", &o.records.to_string(), "--ooo", &o.ooo.to_string()])
+            .args(["--dataset", o.dataset.name()])
             .output()
             .expect("run the memory probe");
         eprint!("{}", String::from_utf8_lossy(&out.stderr));

@@ -72,7 +72,7 @@ pub struct Scenario {
 }
 
 /// The JSON scenario keys, in order.
-const SCENARIOS: [Scenario; 16] = [
+const SCENARIOS: [Scenario; 17] = [
     Scenario {
         key: "batch_ingest",
         unit: "records/s",
@@ -93,6 +93,13 @@ const SCENARIOS: [Scenario; 16] = [
         higher_is_better: true,
         base: Base::Floor,
         targets: &[on_ratio("full scan after compaction vs floor", 0.4)],
+    },
+    Scenario {
+        key: "full_scan_ts_v",
+        unit: "records/s",
+        higher_is_better: true,
+        base: Base::Floor,
+        targets: &[on_ratio("full scan of timestamps and values vs floor", 0.8)],
     },
     Scenario {
         key: "range",

@@ -142,6 +142,11 @@ fn run_reads(all: &[(&'static str, &dyn Reads)], q: &Queries, n: f64, s: &mut Sa
         s.add("full_scan", imp, n / secs);
     }
     for &(imp, x) in all {
+        let (sum, secs) = timed(|| x.scan_ts_v());
+        check.put("full scan of ts and value", imp, black_box(sum));
+        s.add("full_scan_ts_v", imp, n / secs);
+    }
+    for &(imp, x) in all {
         if let (Some(sum), secs) = timed(|| x.reverse_sum()) {
             check.put("full scan", imp, black_box(sum));
             s.add("reverse_scan", imp, n / secs);

@@ -19,6 +19,13 @@
 //! it) and compaction does not merge across it while the archive runs (see
 //! [`crate::store::Fence`]).
 
+mod column;
+mod radix;
+
+use column::TsColumn;
+pub(crate) use column::TsView;
+use radix::{Radix, BUCKET};
+
 use crate::source::Src;
 use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::tombstone::Piece;
@@ -48,58 +55,6 @@ pub enum Level {
     L1,
 }
 
-/// Records per bucket the radix index aims for: 16 timestamps are two cache
-/// lines, and the index costs a quarter of a byte per record.
-const BUCKET: usize = 16;
-
-/// Radix index over a sorted timestamp column: the span `min..=max` is cut into
-/// buckets of `2^shift` timestamps, and `starts[b]` is the first record whose
-/// timestamp lies in bucket `b` or later (`starts` ends with the record count).
-/// A lookup computes its bucket from the timestamp — no search — and then looks
-/// only between two neighbouring starts: one index load and, on evenly spread
-/// data, one or two cache lines of the column. On skewed data a bucket can hold
-/// many records; the search inside it is then a plain binary search, so the
-/// worst case is the cost of bisecting the column.
-struct Radix {
-    /// Records per timestamp over the whole span: `(n - 1) / (max - min)`.
-    scale: f64,
-    shift: u32,
-    starts: Vec<u32>,
-}
-
-impl Radix {
-    /// Builds the index of `ts` (sorted). Empty columns and columns too long for
-    /// `u32` positions get an empty index and are bisected.
-    fn new(ts: &[i64]) -> Radix {
-        let n = ts.len();
-        if n == 0 || n >= u32::MAX as usize {
-            return Radix { scale: 0.0, shift: 0, starts: Vec::new() };
-        }
-        let min = ts[0];
-        let span = ts[n - 1].wrapping_sub(min) as u64;
-        // At least two buckets so the shift stays below 64 (span >> 63 <= 1).
-        let target = (n / BUCKET).max(2) as u64;
-        let mut shift = 0;
-        while (span >> shift) >= target {
-            shift += 1;
-        }
-        let buckets = (span >> shift) as usize + 1;
-        let mut starts = vec![0u32; buckets + 1];
-        // `next`: the first bucket whose start is not written yet (bucket 0 starts at 0).
-        let mut next = 1;
-        for (i, &t) in ts.iter().enumerate() {
-            let b = (t.wrapping_sub(min) as u64 >> shift) as usize;
-            if b >= next {
-                starts[next..=b].fill(i as u32);
-                next = b + 1;
-            }
-        }
-        starts[next..].fill(n as u32);
-        let scale = if span == 0 { 0.0 } else { (n - 1) as f64 / span as f64 };
-        Radix { scale, shift, starts }
-    }
-}
-
 /// An immutable columnar segment.
 pub(crate) struct Segment<V> {
     pub(crate) id: u64,
@@ -107,7 +62,7 @@ pub(crate) struct Segment<V> {
     /// (every query checks every L0 segment) then read no column memory.
     min: i64,
     max: i64,
-    ts: Vec<i64>,
+    ts: TsColumn,
     vals: Vec<V>,
     fences: Vec<i64>,
     /// The search index over `ts`.
@@ -193,7 +148,18 @@ impl<V> Segment<V> {
     ) -> Self {
         debug_assert_eq!(ts.len(), vals.len());
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+        // L1 columns are packed; their page boundaries are block boundaries or
+        // divide a block (pages of whole blocks, or of a power of two below one), so
+        // a page has a fixed extent in the packed column too.
+        let pack = level == Level::L1;
         let page_len = page_len.max(1);
+        let page_len = match pack {
+            true if page_len >= crate::packed::BLOCK => {
+                page_len / crate::packed::BLOCK * crate::packed::BLOCK
+            }
+            true => 1 << page_len.ilog2(),
+            false => page_len,
+        };
         let fences = ts.iter().step_by(page_len).copied().collect();
         // Every segment gets the index (one pass over the column, a quarter byte
         // per record): under a steady stream of writes the newest records always
@@ -208,7 +174,7 @@ impl<V> Segment<V> {
             id,
             min,
             max,
-            ts,
+            ts: TsColumn::new(ts, pack),
             vals,
             fences,
             radix,
@@ -230,7 +196,7 @@ impl<V> Segment<V> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.ts.len()
+        self.vals.len()
     }
 
     /// First timestamp (`i64::MAX` for an empty segment, which is never published).
@@ -245,8 +211,34 @@ impl<V> Segment<V> {
         self.max
     }
 
-    pub(crate) fn ts(&self) -> &[i64] {
-        &self.ts
+    /// The timestamp column.
+    #[inline]
+    pub(crate) fn ts(&self) -> TsView<'_> {
+        self.ts.view()
+    }
+
+    /// Timestamp of record `j`.
+    #[inline]
+    pub(crate) fn ts_at(&self, j: usize) -> i64 {
+        self.ts.view().get(j)
+    }
+
+    /// Timestamps of records `r`: borrowed from a plain column, decoded from a
+    /// packed one.
+    pub(crate) fn ts_range(&self, r: std::ops::Range<usize>) -> std::borrow::Cow<'_, [i64]> {
+        match self.ts.view() {
+            TsView::Raw(v) => std::borrow::Cow::Borrowed(&v[r]),
+            TsView::Packed(p) => {
+                let mut out = Vec::with_capacity(r.len());
+                p.decode_range(r.start, r.end, &mut out);
+                std::borrow::Cow::Owned(out)
+            }
+        }
+    }
+
+    /// Whether the timestamp column is packed (see [`crate::packed`]).
+    pub(crate) fn is_packed(&self) -> bool {
+        matches!(self.ts, TsColumn::Packed(_))
     }
 
     pub(crate) fn vals(&self) -> &[V] {
@@ -260,12 +252,12 @@ impl<V> Segment<V> {
     /// Record index range of page `p`.
     pub(crate) fn page(&self, p: usize) -> std::ops::Range<usize> {
         let a = p * self.page_len;
-        a..(a + self.page_len).min(self.ts.len())
+        a..(a + self.page_len).min(self.len())
     }
 
     /// Bytes held by the columns and the fence index.
     pub(crate) fn bytes(&self) -> usize {
-        self.ts.capacity() * 8
+        self.ts.bytes()
             + self.vals.capacity() * std::mem::size_of::<V>()
             + self.fences.capacity() * 8
             + self.radix.starts.capacity() * 4
@@ -278,11 +270,11 @@ impl<V> Segment<V> {
     /// accesses run under that work.
     #[inline]
     pub(crate) fn prefetch(&self, t: i64) {
-        let n = self.ts.len();
-        if n == 0 || self.radix.starts.is_empty() || t < self.ts[0] || t > self.ts[n - 1] {
+        let n = self.len();
+        if n == 0 || self.radix.starts.is_empty() || t < self.min || t > self.max {
             return;
         }
-        let off = t.wrapping_sub(self.ts[0]) as u64;
+        let off = t.wrapping_sub(self.min) as u64;
         crate::hint::prefetch(&self.radix.starts[(off >> self.radix.shift) as usize]);
         self.prefetch_guess(off);
     }
@@ -294,8 +286,9 @@ impl<V> Segment<V> {
     /// the memory accesses then overlap instead of chaining.
     #[inline]
     fn prefetch_guess(&self, off: u64) {
-        let n = self.ts.len();
+        let n = self.len();
         let guess = ((off as f64 * self.radix.scale) as usize).min(n - 1);
+        let ts = self.ts.view();
         for k in [
             guess.saturating_sub(BUCKET),
             guess.saturating_sub(BUCKET / 2),
@@ -303,7 +296,7 @@ impl<V> Segment<V> {
             guess + BUCKET / 2,
             guess + BUCKET,
         ] {
-            crate::hint::prefetch(&self.ts[k.min(n - 1)]);
+            ts.prefetch(k.min(n - 1));
         }
         crate::hint::prefetch(&self.vals[guess]);
     }
@@ -311,19 +304,19 @@ impl<V> Segment<V> {
     /// First index whose timestamp is `>= t`: the radix bucket of `t`, then the
     /// records of that bucket only.
     pub(crate) fn lower_bound(&self, t: i64) -> usize {
-        let ts = &self.ts[..];
-        let n = ts.len();
-        if n == 0 || t <= ts[0] {
+        let ts = self.ts.view();
+        let n = self.len();
+        if n == 0 || t <= self.min {
             return 0;
         }
-        if t > ts[n - 1] {
+        if t > self.max {
             return n;
         }
         let starts = &self.radix.starts;
         if starts.is_empty() {
-            return ts.partition_point(|&x| x < t);
+            return ts.partition_point(0, n, |x| x < t);
         }
-        let off = t.wrapping_sub(ts[0]) as u64;
+        let off = t.wrapping_sub(self.min) as u64;
         self.prefetch_guess(off);
         // Records of earlier buckets lie below `t`; records of later ones above it.
         let b = (off >> self.radix.shift) as usize;
@@ -336,21 +329,21 @@ impl<V> Segment<V> {
         if lo < hi {
             crate::hint::prefetch(&self.vals[hi - 1]);
         }
-        let bucket = &ts[lo..hi];
-        if bucket.len() <= 4 * BUCKET {
-            // Count instead of bisecting: the bucket's few cache lines load in
-            // parallel rather than as a chain of dependent misses, and the
-            // compare-and-add loop vectorises.
-            lo + bucket.iter().map(|&x| (x < t) as usize).sum::<usize>()
-        } else {
-            lo + bucket.partition_point(|&x| x < t)
+        match ts.as_slice() {
+            Some(ts) if hi - lo <= 4 * BUCKET => {
+                // Count instead of bisecting: the bucket's few cache lines load in
+                // parallel rather than as a chain of dependent misses, and the
+                // compare-and-add loop vectorises.
+                lo + ts[lo..hi].iter().map(|&x| (x < t) as usize).sum::<usize>()
+            }
+            _ => ts.partition_point(lo, hi, |x| x < t),
         }
     }
 
     /// First index whose timestamp is `> t`.
     pub(crate) fn upper_bound(&self, t: i64) -> usize {
         if t == i64::MAX {
-            return self.ts.len();
+            return self.len();
         }
         self.lower_bound(t + 1)
     }
@@ -361,12 +354,12 @@ impl<V> Segment<V> {
     /// cache miss): the whole tail is answered from the last timestamp, anything else
     /// past a few buckets by the radix search.
     pub(crate) fn upper_bound_from(&self, from: usize, t: i64) -> usize {
-        let ts = &self.ts;
-        let n = ts.len();
-        if from >= n || ts[from] > t {
+        let ts = self.ts.view();
+        let n = self.len();
+        if from >= n || ts.get(from) > t {
             return from;
         }
-        if ts[n - 1] <= t {
+        if self.max <= t {
             return n;
         }
         // ts[lo] <= t < ts[n - 1]
@@ -374,7 +367,7 @@ impl<V> Segment<V> {
         let mut step = 1usize;
         let mut hi = n;
         while lo + step < n {
-            if ts[lo + step] <= t {
+            if ts.get(lo + step) <= t {
                 lo += step;
                 step *= 2;
                 if step > 4 * BUCKET {
@@ -386,14 +379,14 @@ impl<V> Segment<V> {
                 break;
             }
         }
-        lo + 1 + ts[lo + 1..hi].partition_point(|&x| x <= t)
+        ts.partition_point(lo + 1, hi, |x| x <= t)
     }
 
     /// Index ranges of the records in `[lo, hi]` that no piece hides: a piece
     /// whose bound is above the span's last sequence number hides every record
     /// here in its range, any other hides none (sorted, disjoint, non-empty).
     pub(crate) fn visible_ranges(&self, lo: i64, hi: i64, pieces: &[Piece], mut f: impl FnMut(usize, usize)) {
-        if self.ts.is_empty() || lo > hi {
+        if self.len() == 0 || lo > hi {
             return;
         }
         let a = self.lower_bound(lo);
@@ -402,15 +395,15 @@ impl<V> Segment<V> {
             return;
         }
         let mut cur = a;
-        let first = pieces.partition_point(|p| p.hi < self.ts[a]);
+        let first = pieces.partition_point(|p| p.hi < self.ts_at(a));
         for p in &pieces[first..] {
-            if p.lo > self.ts[b - 1] {
+            if p.lo > self.ts_at(b - 1) {
                 break;
             }
             if p.seq <= self.seqs.last {
                 continue;
             }
-            let pa = if p.lo <= self.ts[cur] { cur } else { self.lower_bound(p.lo).max(cur) };
+            let pa = if p.lo <= self.ts_at(cur) { cur } else { self.lower_bound(p.lo).max(cur) };
             let pb = self.upper_bound_from(pa, p.hi).min(b);
             if pa > cur {
                 f(cur, pa);
@@ -434,13 +427,15 @@ impl<V> Segment<V> {
         rank: u32,
         out: &mut Vec<Src<'a, V>>,
     ) {
-        self.visible_ranges(lo, hi, pieces, |a, b| out.push(Src::seg(&self.ts, &self.vals, rank, a, b)));
+        self.visible_ranges(lo, hi, pieces, |a, b| {
+            out.push(Src::seg(self.ts.view().into(), &self.vals, rank, a, b))
+        });
     }
 
     /// Whether any record has a timestamp in `[lo, hi]`.
     pub(crate) fn has_records_in(&self, lo: i64, hi: i64) -> bool {
         let a = self.lower_bound(lo);
-        a < self.ts.len() && self.ts[a] <= hi
+        a < self.len() && self.ts_at(a) <= hi
     }
 
     /// Whether a tombstone with bound `seq` over `[lo, hi]` hides records of this
@@ -459,10 +454,17 @@ impl<V> Segment<V> {
 
     /// Checks the segment's own invariants.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.ts.is_empty() {
+        if let TsColumn::Packed(p) = &self.ts {
+            p.validate().map_err(|e| format!("segment {}: packed timestamps: {e}", self.id))?;
+        }
+        let view = self.ts.view();
+        let mut decoded = Vec::new();
+        view.decode_range(0, view.len(), &mut decoded);
+        let ts = &decoded[..];
+        if ts.is_empty() {
             return Err(format!("segment {} is empty", self.id));
         }
-        if self.ts.len() != self.vals.len() {
+        if ts.len() != self.vals.len() {
             return Err(format!("segment {}: column lengths differ", self.id));
         }
         if self.seqs.first > self.seqs.last || self.seqs.last >= self.applied_seq {
@@ -471,31 +473,30 @@ impl<V> Segment<V> {
                 self.id, self.seqs, self.applied_seq
             ));
         }
-        if self.min != self.ts[0] || self.max != self.ts[self.ts.len() - 1] {
+        if self.min != ts[0] || self.max != ts[ts.len() - 1] {
             return Err(format!("segment {}: stored bounds differ from the column's", self.id));
         }
         for p in 0..self.page_count() {
             let r = self.page(p);
-            if self.fences[p] != self.ts[r.start] {
+            if self.fences[p] != ts[r.start] {
                 return Err(format!("segment {} page {p}: fence key mismatch", self.id));
             }
-            if !self.ts[r].windows(2).all(|w| w[0] <= w[1]) {
+            if !ts[r].windows(2).all(|w| w[0] <= w[1]) {
                 return Err(format!("segment {} page {p}: not sorted", self.id));
             }
-            if p > 0 && self.ts[p * self.page_len - 1] > self.fences[p] {
+            if p > 0 && ts[p * self.page_len - 1] > self.fences[p] {
                 return Err(format!("segment {} pages {} and {p} out of order", self.id, p - 1));
             }
         }
         let starts = &self.radix.starts;
         if !starts.is_empty() {
             let min = self.min_ts();
-            let ok = starts.last() == Some(&(self.ts.len() as u32))
+            let ok = starts.last() == Some(&(ts.len() as u32))
                 && starts.windows(2).all(|w| w[0] <= w[1])
                 && starts.iter().enumerate().all(|(b, &i)| {
                     let i = i as usize;
-                    let bucket =
-                        |k: usize| (self.ts[k].wrapping_sub(min) as u64 >> self.radix.shift) as usize;
-                    (i == self.ts.len() || bucket(i) >= b) && (i == 0 || bucket(i - 1) < b)
+                    let bucket = |k: usize| (ts[k].wrapping_sub(min) as u64 >> self.radix.shift) as usize;
+                    (i == ts.len() || bucket(i) >= b) && (i == 0 || bucket(i - 1) < b)
                 });
             if !ok {
                 return Err(format!("segment {}: radix index does not match the column", self.id));
@@ -524,19 +525,27 @@ mod tests {
 
     fn check(s: &Segment<u64>, probes: &[i64]) {
         assert!(!s.radix.starts.is_empty());
-        let l0 = Segment::new(1, s.ts.clone(), s.vals.clone(), 7, 1, s.seqs, Level::L0, None);
+        assert!(s.is_packed());
+        let l0 = Segment::new(1, all(s), s.vals.clone(), 7, 1, s.seqs, Level::L0, None);
+        assert!(!l0.is_packed());
         check_one(&l0, probes);
         check_one(s, probes);
     }
 
+    /// The segment's timestamps, decoded.
+    fn all(s: &Segment<u64>) -> Vec<i64> {
+        s.ts_range(0..s.len()).into_owned()
+    }
+
     fn check_one(s: &Segment<u64>, probes: &[i64]) {
         s.validate().unwrap();
-        for &t in probes.iter().chain(s.ts()) {
+        let ts = all(s);
+        for &t in probes.iter().chain(&ts) {
             for t in [t, t.saturating_sub(1), t.saturating_add(1)] {
-                assert_eq!(s.lower_bound(t), s.ts().partition_point(|&x| x < t), "lower_bound({t})");
-                let above = s.ts().partition_point(|&x| x <= t);
+                assert_eq!(s.lower_bound(t), ts.partition_point(|&x| x < t), "lower_bound({t})");
+                let above = ts.partition_point(|&x| x <= t);
                 assert_eq!(s.upper_bound(t), above, "upper_bound({t})");
-                let n = s.ts().len();
+                let n = ts.len();
                 for from in [0, 1, n / 3, n / 2, n.saturating_sub(1), n, s.lower_bound(t)] {
                     let want = if from >= n { from } else { from.max(above) };
                     assert_eq!(s.upper_bound_from(from, t), want, "upper_bound_from({from}, {t})");
