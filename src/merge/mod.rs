@@ -86,8 +86,8 @@ pub(crate) trait Dir {
     /// Sorts the sources into this direction's pick order, if not done yet.
     fn prepare<C: Columns, F>(m: &mut Merge<C, F>);
 
-    /// The sources in this direction's pick order.
-    fn order(n: usize, by_last: &[u32]) -> impl Iterator<Item = usize> + '_;
+    /// The sources in this direction's pick order, from position `from` of it.
+    fn order(n: usize, by_last: &[u32], from: usize) -> impl Iterator<Item = usize> + '_;
 
     /// Whether key `a` comes out before key `b`.
     #[inline(always)]
@@ -197,8 +197,8 @@ impl Dir for Front {
     fn prepare<C: Columns, F>(_: &mut Merge<C, F>) {}
 
     #[inline(always)]
-    fn order(n: usize, _: &[u32]) -> impl Iterator<Item = usize> + '_ {
-        0..n
+    fn order(n: usize, _: &[u32], from: usize) -> impl Iterator<Item = usize> + '_ {
+        from.min(n)..n
     }
 }
 
@@ -217,8 +217,8 @@ impl Dir for Back {
     }
 
     #[inline(always)]
-    fn order(_: usize, by_last: &[u32]) -> impl Iterator<Item = usize> + '_ {
-        by_last.iter().map(|&i| i as usize)
+    fn order(_: usize, by_last: &[u32], from: usize) -> impl Iterator<Item = usize> + '_ {
+        by_last[from.min(by_last.len())..].iter().map(|&i| i as usize)
     }
 }
 
@@ -304,6 +304,16 @@ pub(crate) struct Merge<C, F> {
     /// Short picks in a row of each direction (a pick of the other direction resets
     /// them): at [`SHORT_PICKS`], the direction builds its [`Tree`].
     short: [u8; 2],
+    /// Per direction, a position in its pick order before which every source is
+    /// exhausted: its picks start there. A scan over many L1 segments (one source
+    /// each) would otherwise step over every exhausted source at every pick, a
+    /// cost quadratic in the number of segments. A source exhausted at a pick stays
+    /// so: windows only shrink, but for a tree putting back the records it merged
+    /// and did not hand out ([`Merge::end_tree`]), and a tree takes records only
+    /// from sources that had them when it was built, after every earlier pick (a
+    /// pick finds no tree holding records: it ends the other direction's, and its
+    /// own has ended).
+    skip: [usize; 2],
     /// The loser tree of the direction whose stretches turned short, if any. At most
     /// one of the two stretches and the tree is active at any time.
     /// Boxed, and made on the first build: most merges never need one.
@@ -334,6 +344,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             stretch: [Stretch::none(), Stretch::none()],
             by_last: Vec::new(),
             short: [0; 2],
+            skip: [0; 2],
             tree: None,
         }
     }
@@ -357,6 +368,12 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             st.end = st.pos;
             st.paged = false;
         }
+    }
+
+    /// Where direction `D`'s picks start in its order (see `skip`).
+    #[cfg(test)]
+    pub(crate) fn skipped<D: Dir>(&self) -> usize {
+        self.skip[D::I]
     }
 
     /// The decoded timestamps of records `r` that [`Merge::take_fast`] just took
@@ -437,12 +454,15 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
         D::prepare(self);
         let mut best: Option<(Key, usize)> = None;
         let mut second: Option<Key> = None;
-        for i in D::order(self.srcs.len(), &self.by_last) {
+        let from = self.skip[D::I];
+        let mut first_live = None;
+        for (k, i) in D::order(self.srcs.len(), &self.by_last, from).enumerate() {
             let s = &self.srcs[i];
             let (lo, hi) = (s.lo, s.hi);
             if lo >= hi {
                 continue;
             }
+            first_live.get_or_insert(from + k);
             let key = s.key(D::nth(lo, hi, 0));
             // The early stop (module docs): every later source is no better.
             if D::untouched(s) && second.is_some_and(|s2| !D::before(key, s2)) {
@@ -460,6 +480,7 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
                 }
             }
         }
+        self.skip[D::I] = first_live.unwrap_or(self.srcs.len());
         let Some((_, i)) = best else { return false };
         let s = &self.srcs[i];
         let (lo, hi) = (s.lo, s.hi);
@@ -467,8 +488,10 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
             None => hi - lo,
             Some(b) => s.stretch_len::<D>(lo, hi, b),
         };
+        // Short because another source's head cut it (interleaving), not because
+        // the source ran out (short segments one after the other need no tree).
         let short = &mut self.short[D::I];
-        *short = if n < SHORT { short.saturating_add(1) } else { 0 };
+        *short = if n < SHORT && n < hi - lo { short.saturating_add(1) } else { 0 };
         if *short >= SHORT_PICKS {
             *short = 0;
             if self.build_tree::<D>() {
@@ -526,8 +549,14 @@ impl<C: Columns> Slot<C> {
     fn stretch_len<D: Dir>(&self, lo: usize, hi: usize, b: Key) -> usize {
         let n = hi - lo;
         let before = |k: usize| D::before(self.key(D::nth(lo, hi, k)), b);
-        let (mut a, mut z, mut step) = (0, n, 1); // `before(a)`; `z`: first known not to be
-        while a + step < n {
+        // The whole window first: sources that do not overlap (L1 segments, one
+        // after the other) then cost one probe instead of a gallop through cold
+        // memory.
+        if before(n - 1) {
+            return n;
+        }
+        let (mut a, mut z, mut step) = (0, n - 1, 1); // `before(a)`; `z`: first known not to be
+        while a + step < z {
             let p = a + step;
             if before(p) {
                 a = p;

@@ -356,11 +356,15 @@ impl<V> Segment<V> {
     pub(crate) fn upper_bound_from(&self, from: usize, t: i64) -> usize {
         let ts = self.ts.view();
         let n = self.len();
-        if from >= n || ts.get(from) > t {
+        if from >= n {
             return from;
         }
+        // The whole tail first: it reads no column memory.
         if self.max <= t {
             return n;
+        }
+        if ts.get(from) > t {
+            return from;
         }
         // ts[lo] <= t < ts[n - 1]
         let mut lo = from;

@@ -396,3 +396,40 @@ fn wide_keys_order_as_the_tuples() {
     let got: Vec<_> = range(&cols, &[], watermark).rev().map(|(t, v)| (t, *v)).collect();
     assert!(got.iter().rev().eq(want.iter()));
 }
+
+/// Regression: a scan over many short sources that follow one another (the L1
+/// segments of a log whose windows hold few records) stepped over every exhausted
+/// source at every pick, and built a loser tree over all of them every few picks
+/// (short stretches were taken for interleaving): quadratic in the number of
+/// sources. Picks now start past the exhausted sources, and a stretch that ends
+/// with its source is not short.
+#[test]
+fn many_short_sources_in_a_row_are_picked_in_order_without_a_tree() {
+    let layout: Vec<Vec<i64>> = (0..2000).map(|k| (0..3).map(|j| k * 10 + j).collect()).collect();
+    let cols = seg_cols(&layout);
+    let want = seg_model(&cols);
+    let mut r = seg_range(&cols);
+    let mut got = Vec::new();
+    while let Some((t, v)) = r.next() {
+        got.push((t, *v));
+        let m = r.merge();
+        assert!(!m.tree_on::<Front>(), "a tree after {} records", got.len());
+        assert!(
+            m.skipped::<Front>() >= (got.len() - 1) / 3,
+            "picks start at {} after {} records",
+            m.skipped::<Front>(),
+            got.len()
+        );
+    }
+    assert_eq!(got, want);
+    let mut r = seg_range(&cols);
+    let mut back = Vec::new();
+    while let Some((t, v)) = r.next_back() {
+        back.push((t, *v));
+        let m = r.merge();
+        assert!(!m.tree_on::<Back>(), "a tree after {} records from the back", back.len());
+        assert!(m.skipped::<Back>() >= (back.len() - 1) / 3);
+    }
+    back.reverse();
+    assert_eq!(back, want);
+}
