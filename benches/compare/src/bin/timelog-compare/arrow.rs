@@ -174,7 +174,7 @@ fn run_parquet_export(snap: &Snapshot<u64>, n: usize, s: &mut Samples) {
 /// One repeat of the Arrow figures, on a freshly built and compacted log.
 pub fn run_arrow(w: &Workload, s: &mut Samples, check: &mut Checks) {
     let n = w.ts.len();
-    let log: Timelog<u64> = Timelog::new();
+    let log: Timelog<u64> = crate::baselines::engine_log();
     engine_ingest(&log, w);
     log.flush();
     log.compact_now();

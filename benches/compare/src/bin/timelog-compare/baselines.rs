@@ -11,7 +11,9 @@ use std::hint::black_box;
 
 use crossbeam_skiplist::SkipMap;
 use parking_lot::RwLock;
-use timelog::{Snapshot, Timelog};
+use std::sync::OnceLock;
+
+use timelog::{Builder, Snapshot, TimeUnit, Timelog};
 use timelog_compare::workload::Workload;
 
 /// The key of the map baselines: (timestamp, arrival index), so that records
@@ -27,6 +29,29 @@ fn keyed<'a>(first: usize, ts: &'a [i64], vals: &'a [u64]) -> impl Iterator<Item
 /// structures' answers can be cross-checked.
 fn sum<'a>(values: impl Iterator<Item = &'a u64>) -> u64 {
     values.fold(0u64, |a, v| a.wrapping_add(*v))
+}
+
+/// The time unit of the engine's logs, when the dataset sets one (`--dataset
+/// realistic`: nanoseconds): the default L1 window is an hour of the log's unit,
+/// so a log of nanosecond timestamps is told so, as its user would.
+static UNIT: OnceLock<TimeUnit> = OnceLock::new();
+
+/// Sets the time unit of every engine log made from now on (once).
+pub fn set_time_unit(u: TimeUnit) {
+    let _ = UNIT.set(u);
+}
+
+/// A builder of the engine's logs: the defaults, and the dataset's time unit.
+pub fn engine_builder() -> Builder<u64> {
+    match UNIT.get() {
+        Some(&u) => Timelog::builder().time_unit(u),
+        None => Timelog::builder(),
+    }
+}
+
+/// An engine log with the defaults (and the dataset's time unit).
+pub fn engine_log() -> Timelog<u64> {
+    engine_builder().build().expect("valid config")
 }
 
 /// The `Vec` floor: in-order records appended to a `Vec`, late ones set aside,
@@ -215,10 +240,10 @@ pub trait Shared: Sync {
 
 impl Shared for Timelog<u64> {
     fn empty() -> Self {
-        Timelog::new()
+        engine_log()
     }
     fn preloaded(w: &Workload) -> Self {
-        let log = Timelog::new();
+        let log = engine_log();
         engine_ingest(&log, w);
         log.compact_now();
         log

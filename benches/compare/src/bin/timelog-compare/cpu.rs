@@ -51,7 +51,7 @@ struct CpuRun {
 /// takes the batches `b` with `b % writers == k`), flushes, settles, and
 /// measures.
 fn cpu_run(w: &Workload, writers: usize) -> CpuRun {
-    let log: Timelog<u64> = Timelog::new();
+    let log: Timelog<u64> = crate::baselines::engine_log();
     let before: BTreeMap<i32, f64> = tasks_cpu().into_iter().map(|t| (t.tid, t.ns)).collect();
     let p0 = process_cpu_ns();
     let written = |log: &Timelog<u64>| {

@@ -74,8 +74,9 @@ const USAGE: &str =
                        [--only arrow] [--dataset canonical|realistic]
   --records N    records of the canonical workload (default 5000000)
   --dataset D    `canonical` (default) or `realistic`: nanosecond timestamps of
-                 Poisson arrivals at 100,000 records/s, 5 % late by up to 100 ms
-                 (--ooo then applies only to the secondary scenario inputs)
+                 Poisson arrivals at 100,000 records/s, 5 % late by up to 100 ms;
+                 the engine's logs are built with time_unit(Nanos) (--ooo then
+                 applies only to the secondary scenario inputs)
   --repeats R    runs of every timed scenario; medians are reported (default 3)
   --ooo RATE     out-of-order rate (default 0.05, the canonical workload)
   --json FILE    also write the medians as JSON to FILE
@@ -160,6 +161,9 @@ impl Opts {
 
 fn main() {
     let o = Opts::parse();
+    if o.dataset == Dataset::Realistic {
+        baselines::set_time_unit(timelog::TimeUnit::Nanos);
+    }
     if let Some(which) = &o.mem_probe {
         measure::start_counting();
         memory::mem_probe(which, &o);

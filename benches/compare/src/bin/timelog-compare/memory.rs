@@ -37,7 +37,7 @@ pub fn mem_probe(which: &str, o: &Opts) {
     reset_peak();
     let (after, peak, rss) = match which {
         "engine" => {
-            let log: Timelog<u64> = Timelog::new();
+            let log: Timelog<u64> = crate::baselines::engine_log();
             engine_ingest(&log, &w);
             log.flush();
             // The resting state after ingest + flush: a background compaction may
@@ -76,8 +76,10 @@ pub fn mem_probe(which: &str, o: &Opts) {
             // epoch garbage of every flush and compaction is in this thread's bag
             // and can be reclaimed: what the engine needs, without what the
             // background threads' deferred frees keep alive.
-            let log: Timelog<u64> =
-                Timelog::builder().maintenance(MaintenanceMode::Manual).build().expect("valid config");
+            let log: Timelog<u64> = crate::baselines::engine_builder()
+                .maintenance(MaintenanceMode::Manual)
+                .build()
+                .expect("valid config");
             for (b, (ts, vals)) in w.batches().enumerate() {
                 let _ = log.append_columns(ts.to_vec(), vals.to_vec());
                 if b % 16 == 15 {

@@ -183,7 +183,7 @@ fn build<R>(imp: &'static str, f: fn(&Workload) -> R, w: &Workload, s: &mut Samp
 /// the scan after them.
 fn run_built(w: &Workload, q: &Queries, s: &mut Samples, check: &mut Checks) {
     let n = w.ts.len() as f64;
-    let log: Timelog<u64> = Timelog::new();
+    let log: Timelog<u64> = crate::baselines::engine_log();
     let (_, secs) = timed(|| {
         engine_ingest(&log, w);
         log.flush();
@@ -240,7 +240,7 @@ fn run_built(w: &Workload, q: &Queries, s: &mut Samples, check: &mut Checks) {
 /// (its `single_append` figure).
 fn run_single_append(w: &Workload, s: &mut Samples) {
     let n = w.ts.len() as f64;
-    let single: Timelog<u64> = Timelog::new();
+    let single: Timelog<u64> = crate::baselines::engine_log();
     let (_, secs) = timed(|| {
         for (&t, &v) in w.ts.iter().zip(&w.values) {
             let _ = single.append(t, v);
@@ -267,7 +267,7 @@ fn run_ingest_pair(
     check: &mut Checks,
 ) {
     let n = w.ts.len() as f64;
-    let log: Timelog<u64> = Timelog::new();
+    let log: Timelog<u64> = crate::baselines::engine_log();
     let (_, secs) = timed(|| {
         engine_ingest(&log, w);
         log.flush();
@@ -290,7 +290,7 @@ fn run_ingest_pair(
 fn run_interleaved_scan(n: usize, s: &mut Samples, check: &mut Checks) {
     let (k_max, per) = (INTERLEAVED_SEGMENTS, n / INTERLEAVED_SEGMENTS);
     // One memtable holds a whole batch, so that each flush makes one segment.
-    let log: Timelog<u64> = Timelog::builder()
+    let log: Timelog<u64> = crate::baselines::engine_builder()
         .maintenance(MaintenanceMode::Manual)
         .memtable_max_bytes(per * 64)
         .build()
