@@ -228,9 +228,9 @@ impl<V> Segment<V> {
     pub(crate) fn ts_range(&self, r: std::ops::Range<usize>) -> std::borrow::Cow<'_, [i64]> {
         match self.ts.view() {
             TsView::Raw(v) => std::borrow::Cow::Borrowed(&v[r]),
-            TsView::Packed(p) => {
+            view => {
                 let mut out = Vec::with_capacity(r.len());
-                p.decode_range(r.start, r.end, &mut out);
+                view.decode_range(r.start, r.end, &mut out);
                 std::borrow::Cow::Owned(out)
             }
         }

@@ -408,28 +408,29 @@ fn many_short_sources_in_a_row_are_picked_in_order_without_a_tree() {
     let layout: Vec<Vec<i64>> = (0..2000).map(|k| (0..3).map(|j| k * 10 + j).collect()).collect();
     let cols = seg_cols(&layout);
     let want = seg_model(&cols);
-    let mut r = seg_range(&cols);
-    let mut got = Vec::new();
-    while let Some((t, v)) = r.next() {
-        got.push((t, *v));
-        let m = r.merge();
-        assert!(!m.tree_on::<Front>(), "a tree after {} records", got.len());
-        assert!(
-            m.skipped::<Front>() >= (got.len() - 1) / 3,
-            "picks start at {} after {} records",
-            m.skipped::<Front>(),
-            got.len()
-        );
-    }
-    assert_eq!(got, want);
-    let mut r = seg_range(&cols);
-    let mut back = Vec::new();
-    while let Some((t, v)) = r.next_back() {
-        back.push((t, *v));
-        let m = r.merge();
-        assert!(!m.tree_on::<Back>(), "a tree after {} records from the back", back.len());
-        assert!(m.skipped::<Back>() >= (back.len() - 1) / 3);
-    }
+    assert_eq!(walk_short::<Front>(&cols), want);
+    let mut back = walk_short::<Back>(&cols);
     back.reverse();
     assert_eq!(back, want);
+}
+
+/// Every record of `cols` in direction `D`, checking after each one that the
+/// direction built no tree and starts its picks past the exhausted sources (of 3
+/// records each).
+fn walk_short<D: crate::merge::Dir>(cols: &[(Vec<i64>, Vec<i64>)]) -> Vec<(i64, i64)> {
+    let mut r = seg_range(cols);
+    let mut got = Vec::new();
+    while let Some((t, v)) = if D::BACK { r.next_back() } else { r.next() } {
+        got.push((t, *v));
+        let m = r.merge();
+        assert!(!m.tree_on::<D>(), "a tree after {} records (back: {})", got.len(), D::BACK);
+        let at = m.skipped::<D>();
+        assert!(
+            at >= (got.len() - 1) / 3,
+            "picks start at {at} after {} records (back: {})",
+            got.len(),
+            D::BACK
+        );
+    }
+    got
 }
