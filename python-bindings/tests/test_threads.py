@@ -171,18 +171,29 @@ def test_flush_and_compaction_release_the_gil():
 
 
 def test_backpressure_wait_releases_the_gil():
+    # Appends release the GIL only while they wait for maintenance. Whether a batch of
+    # appends waits at all depends on how fast the worker drains the sealed runs, so the
+    # writes go on until the log has counted a wait (bounded), and the other thread's
+    # progress is measured over exactly those writes.
     log = Timelog(memtable_max_bytes=1024, sealed_max_runs=1, sealed_wait_ms=200,
                   busy_policy="silent")
     log.stop_maintenance()
     log.start_maintenance()
+    written = [0]
+
+    def waits():
+        return log.stats()["operational"]["backpressure_waits"]
 
     def writes():
-        for i in range(2000):
-            log.append(i, i)
+        while waits() == 0 and written[0] < 2_000_000:
+            for _ in range(2000):
+                log.append(written[0], written[0])
+                written[0] += 1
 
     progress, _ = _progress_during(writes)
+    assert waits() > 0, f"no backpressure wait in {written[0]} appends"
     assert progress > 0
-    assert len(log) == 2000
+    assert len(log) == written[0]
     log.close()
 
 
