@@ -189,6 +189,8 @@ impl<V: Value> Store<V> {
         loop {
             let mut ts: Vec<i64> = Vec::with_capacity(cap);
             let mut vals: Vec<V> = Vec::with_capacity(cap);
+            crate::hint::populate(&mut ts);
+            crate::hint::populate(&mut vals);
             if let Some((t, v)) = carry.take() {
                 ts.push(t);
                 vals.push(v);
