@@ -61,166 +61,16 @@
 //! range merged into one copy when it is made), so it needs no borrow of the
 //! snapshot and no `unsafe`.
 
-use crate::packed::{PackedTs, BLOCK};
+use crate::packed::{PackedTs, WinTs, Window, BLOCK};
 use crate::source::{Columns, Key, Slot};
 use crate::tombstone::Piece;
 
+mod dir;
 mod key;
 mod tree;
 
+pub(crate) use dir::{Back, Dir, Front};
 use tree::{Tree, SHORT, SHORT_PICKS};
-
-///
-/// Each primitive is written once, for both directions, on [`Dir::BACK`] (a constant,
-/// so every test of it is resolved at compile time); only the pick order differs in
-/// kind ([`Dir::prepare`], [`Dir::order`]). A front stretch is `[pos, end)` with
-/// `pos` moving up, a back stretch `[end, pos)` with `pos` moving down.
-pub(crate) trait Dir {
-    /// Whether this is the back.
-    const BACK: bool;
-    /// The other direction.
-    type Other: Dir;
-    /// Index of this direction's stretch in [`Merge::stretch`].
-    const I: usize = Self::BACK as usize;
-
-    /// Sorts the sources into this direction's pick order, if not done yet.
-    fn prepare<C: Columns, F>(m: &mut Merge<C, F>);
-
-    /// The sources in this direction's pick order, from position `from` of it.
-    fn order(n: usize, by_last: &[u32], from: usize) -> impl Iterator<Item = usize> + '_;
-
-    /// Whether key `a` comes out before key `b`.
-    #[inline(always)]
-    fn before(a: Key, b: Key) -> bool {
-        if Self::BACK {
-            a > b
-        } else {
-            a < b
-        }
-    }
-
-    /// The `k`-th record of the non-empty window `[lo, hi)` in this direction.
-    #[inline(always)]
-    fn nth(lo: usize, hi: usize, k: usize) -> usize {
-        if Self::BACK {
-            hi - 1 - k
-        } else {
-            lo + k
-        }
-    }
-
-    /// The stretch `(pos, end)` of the first `n` records of `[lo, hi)`.
-    #[inline(always)]
-    fn stretch(lo: usize, hi: usize, n: usize) -> (usize, usize) {
-        if Self::BACK {
-            (hi, hi - n)
-        } else {
-            (lo, lo + n)
-        }
-    }
-
-    /// Records left in the stretch `(pos, end)`.
-    #[inline(always)]
-    fn left(pos: usize, end: usize) -> usize {
-        if Self::BACK {
-            pos.saturating_sub(end)
-        } else {
-            end.saturating_sub(pos)
-        }
-    }
-
-    /// Takes the next `n <= left` records of a stretch: their indices, ascending.
-    #[inline(always)]
-    fn take_n(pos: &mut usize, n: usize) -> std::ops::Range<usize> {
-        if Self::BACK {
-            *pos -= n;
-            *pos..*pos + n
-        } else {
-            *pos += n;
-            *pos - n..*pos
-        }
-    }
-
-    /// Takes the next record of the stretch `(pos, end)`.
-    #[inline(always)]
-    fn take(pos: &mut usize, end: usize) -> Option<usize> {
-        if Self::left(*pos, end) == 0 {
-            return None;
-        }
-        Some(Self::take_n(pos, 1).start)
-    }
-
-    /// Folds the pairs of `ts` and `vals` (equal lengths), in this direction.
-    #[inline(always)]
-    fn fold<'v, V, B>(ts: &[i64], vals: &'v [V], init: B, mut f: impl FnMut(B, (i64, &'v V)) -> B) -> B {
-        let pairs = ts.iter().zip(vals);
-        let mut g = |a, (&t, v)| f(a, (t, v));
-        if Self::BACK {
-            pairs.rev().fold(init, &mut g)
-        } else {
-            pairs.fold(init, &mut g)
-        }
-    }
-
-    /// The edge of a window this direction moves.
-    #[inline(always)]
-    fn edge<C>(s: &mut Slot<C>) -> &mut usize {
-        if Self::BACK {
-            &mut s.hi
-        } else {
-            &mut s.lo
-        }
-    }
-
-    /// Whether this direction has taken nothing from `s` yet.
-    #[inline(always)]
-    fn untouched<C>(s: &Slot<C>) -> bool {
-        if Self::BACK {
-            s.hi == s.hi0
-        } else {
-            s.lo == s.lo0
-        }
-    }
-}
-
-/// Ascending keys; picks in `srcs` order (sorted by first key when the merge is made).
-pub(crate) struct Front;
-
-/// Descending keys; picks in `by_last` order.
-pub(crate) struct Back;
-
-impl Dir for Front {
-    const BACK: bool = false;
-    type Other = Back;
-
-    #[inline(always)]
-    fn prepare<C: Columns, F>(_: &mut Merge<C, F>) {}
-
-    #[inline(always)]
-    fn order(n: usize, _: &[u32], from: usize) -> impl Iterator<Item = usize> + '_ {
-        from.min(n)..n
-    }
-}
-
-impl Dir for Back {
-    const BACK: bool = true;
-    type Other = Front;
-
-    /// Built on the back's first pick: forward-only reads (flushes, compactions, most
-    /// queries) never pay for it.
-    fn prepare<C: Columns, F>(m: &mut Merge<C, F>) {
-        if m.by_last.len() != m.srcs.len() {
-            let srcs = &m.srcs;
-            m.by_last = (0..srcs.len() as u32).collect();
-            m.by_last.sort_by_key(|&i| std::cmp::Reverse(srcs[i as usize].key(srcs[i as usize].hi0 - 1)));
-        }
-    }
-
-    #[inline(always)]
-    fn order(_: usize, by_last: &[u32], from: usize) -> impl Iterator<Item = usize> + '_ {
-        by_last[from.min(by_last.len())..].iter().map(|&i| i as usize)
-    }
-}
 
 /// Blocks of a packed timestamp column a stretch decodes at a time (8 KiB of
 /// timestamps: they stay in the first-level cache while the stretch is walked).
@@ -250,9 +100,8 @@ pub(crate) struct Stretch<F> {
     pub(crate) cols: F,
     /// Whether the timestamps come from `win` (a packed column).
     pub(crate) paged: bool,
-    /// Decoded timestamps of records `base..base + win.len()`.
-    pub(crate) win: Vec<i64>,
-    pub(crate) base: usize,
+    /// Decoded blocks of the packed column.
+    pub(crate) win: Window,
 }
 
 impl<F: Default> Stretch<F> {
@@ -264,8 +113,7 @@ impl<F: Default> Stretch<F> {
             lim: 0,
             cols: F::default(),
             paged: false,
-            win: Vec::new(),
-            base: 0,
+            win: Window::default(),
         }
     }
 
@@ -280,10 +128,9 @@ impl<F: Default> Stretch<F> {
             let b0 = self.pos / BLOCK;
             (b0, (b0 + WINDOW_BLOCKS).min((self.lim - 1) / BLOCK + 1))
         };
-        self.win.clear();
-        p.decode_blocks(b0, b1, &mut self.win);
-        self.base = b0 * BLOCK;
-        self.end = if D::BACK { self.base.max(self.lim) } else { (self.base + self.win.len()).min(self.lim) };
+        p.decode_window(b0, b1, &mut self.win);
+        let base = self.win.base();
+        self.end = if D::BACK { base.max(self.lim) } else { (base + self.win.len()).min(self.lim) };
     }
 }
 
@@ -380,9 +227,9 @@ impl<C: Columns<Fast = F>, F: Copy + Default> Merge<C, F> {
     /// from direction `D`'s stretch, if it walks a packed column (otherwise they
     /// are in the stretch's handle).
     #[inline(always)]
-    pub(crate) fn window_ts<D: Dir>(&self, r: &std::ops::Range<usize>) -> Option<&[i64]> {
+    pub(crate) fn window_ts<D: Dir>(&self, r: &std::ops::Range<usize>) -> Option<WinTs<'_>> {
         let st = &self.stretch[D::I];
-        st.paged.then(|| &st.win[r.start - st.base..r.end - st.base])
+        st.paged.then(|| st.win.slice(r.clone()))
     }
 
     /// Exact number of records left, without consuming them.

@@ -129,7 +129,7 @@ impl<V> Cursor<V> {
     #[inline(always)]
     fn take<D: Dir>(&mut self) -> Option<(i64, &V)> {
         let (i, j, t) = match self.m.take_fast::<D>(1) {
-            Some((i, r, ())) => (i, r.start, self.m.window_ts::<D>(&r).map(|w| w[0])),
+            Some((i, r, ())) => (i, r.start, self.m.window_ts::<D>(&r).map(|w| w.get(0))),
             None => {
                 let (i, j) = self.step::<D>()?;
                 (i, j, None)
@@ -171,7 +171,7 @@ impl<V> Cursor<V> {
             n += r.len();
             // Records of a packed column's stretch: from its decoded window.
             match (self.m.window_ts::<D>(&r), ts) {
-                (Some(w), _) => D::fold(w, &vals[r], (), |(), (t, v)| f(t, v)),
+                (Some(w), _) => D::fold_win(w, &vals[r], (), |(), (t, v)| f(t, v)),
                 (None, TsView::Raw(ts)) => D::fold(&ts[r.clone()], &vals[r], (), |(), (t, v)| f(t, v)),
                 (None, ts) => r.for_each(|j| f(ts.get(j), &vals[j])),
             }

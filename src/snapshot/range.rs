@@ -50,7 +50,7 @@ impl<'a, V> Range<'a, V> {
         if D::left(st.pos, st.end) > 0 {
             let j = D::take_n(&mut st.pos, 1).start;
             let (ts, vals): (&'a [i64], &'a [V]) = st.cols;
-            let t = if st.paged { st.win[j - st.base] } else { ts[j] };
+            let t = if st.paged { st.win.get(j) } else { ts[j] };
             return Some((t, &vals[j]));
         }
         self.take_slow::<D>()
@@ -69,8 +69,10 @@ impl<'a, V> Range<'a, V> {
     fn fold_dir<D: Dir, B>(mut self, mut acc: B, mut g: impl FnMut(B, (i64, &'a V)) -> B) -> B {
         loop {
             if let Some((_, r, (ts, vals))) = self.m.take_fast::<D>(usize::MAX) {
-                let ts = self.m.window_ts::<D>(&r).unwrap_or_else(|| &ts[r.clone()]);
-                acc = D::fold(ts, &vals[r], acc, &mut g);
+                acc = match self.m.window_ts::<D>(&r) {
+                    Some(w) => D::fold_win(w, &vals[r], acc, &mut g),
+                    None => D::fold(&ts[r.clone()], &vals[r], acc, &mut g),
+                };
                 continue;
             }
             if self.m.tree_on::<D>() {
@@ -140,7 +142,10 @@ impl<V: Clone> Range<'_, V> {
         loop {
             let room = cap.saturating_sub(ts.len());
             if let Some((_, r, (t, v))) = self.m.take_fast::<Front>(room) {
-                ts.extend_from_slice(self.m.window_ts::<Front>(&r).unwrap_or_else(|| &t[r.clone()]));
+                match self.m.window_ts::<Front>(&r) {
+                    Some(w) => w.extend_into(ts),
+                    None => ts.extend_from_slice(&t[r.clone()]),
+                }
                 vals.extend_from_slice(&v[r]);
                 continue;
             }
