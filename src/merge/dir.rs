@@ -86,6 +86,16 @@ pub(crate) trait Dir {
         Some(Self::take_n(pos, 1).start)
     }
 
+    /// Folds `items` in this direction (from the back: last item first).
+    #[inline(always)]
+    fn fold_iter<I: DoubleEndedIterator, B>(items: I, init: B, g: impl FnMut(B, I::Item) -> B) -> B {
+        if Self::BACK {
+            items.rev().fold(init, g)
+        } else {
+            items.fold(init, g)
+        }
+    }
+
     /// Folds the pairs of the timestamps `ts` of a decoded window and `vals`
     /// (equal lengths), in this direction. Offsets get their block's fence added
     /// here, as they are consumed (a consumer that ignores timestamps then reads
@@ -101,12 +111,7 @@ pub(crate) trait Dir {
             WinTs::Wide(ts) => Self::fold(ts, vals, init, f),
             WinTs::Narrow(o) => o.blocks(Self::BACK, init, |acc, fence, offs, from| {
                 let pairs = offs.iter().zip(&vals[from..from + offs.len()]);
-                let mut g = |a, (&o, v)| f(a, (fence.wrapping_add(i64::from(o)), v));
-                if Self::BACK {
-                    pairs.rev().fold(acc, &mut g)
-                } else {
-                    pairs.fold(acc, &mut g)
-                }
+                Self::fold_iter(pairs, acc, |a, (&o, v)| f(a, (fence.wrapping_add(i64::from(o)), v)))
             }),
         }
     }
@@ -114,13 +119,7 @@ pub(crate) trait Dir {
     /// Folds the pairs of `ts` and `vals` (equal lengths), in this direction.
     #[inline(always)]
     fn fold<'v, V, B>(ts: &[i64], vals: &'v [V], init: B, mut f: impl FnMut(B, (i64, &'v V)) -> B) -> B {
-        let pairs = ts.iter().zip(vals);
-        let mut g = |a, (&t, v)| f(a, (t, v));
-        if Self::BACK {
-            pairs.rev().fold(init, &mut g)
-        } else {
-            pairs.fold(init, &mut g)
-        }
+        Self::fold_iter(ts.iter().zip(vals), init, |a, (&t, v)| f(a, (t, v)))
     }
 
     /// The edge of a window this direction moves.

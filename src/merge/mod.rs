@@ -72,8 +72,8 @@ mod tree;
 pub(crate) use dir::{Back, Dir, Front};
 use tree::{Tree, SHORT, SHORT_PICKS};
 
-/// Blocks of a packed timestamp column a stretch decodes at a time (8 KiB of
-/// timestamps: they stay in the first-level cache while the stretch is walked).
+/// Blocks of a packed timestamp column a stretch decodes at a time (4 KiB of
+/// offsets: they stay in the first-level cache while the stretch is walked).
 const WINDOW_BLOCKS: usize = 8;
 
 /// A run of records of one source that a direction takes without looking at the
@@ -85,7 +85,7 @@ const WINDOW_BLOCKS: usize = 8;
 /// empty for good and every record goes through [`Merge::step`].
 ///
 /// A stretch over a packed timestamp column (`paged`) reads its timestamps from
-/// `win`, a window of decoded blocks holding records `base..base + win.len()`, and
+/// `win`, a window of decoded blocks (records `win.base()..win.base() + win.len()`), and
 /// its hot window ends at the window's edge (or at `lim`): [`Merge::step`] then
 /// decodes the next window.
 pub(crate) struct Stretch<F> {

@@ -245,10 +245,26 @@ impl PackedTs {
                         .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])),
                 ),
                 w => {
-                    packer.decompress(self.block_data(b), &mut offsets, w);
+                    self.unpack(&packer, b, w, &mut offsets[..n]);
                     out.extend(offsets[..n].iter().map(|&o| fence.wrapping_add(i64::from(o))));
                 }
             }
+        }
+    }
+
+    /// Writes the offsets of block `b` (bit-packed at width `w <= 32`) to `out`,
+    /// which holds exactly the block's records.
+    #[inline]
+    fn unpack(&self, packer: &BitPacker4x, b: usize, w: u8, out: &mut [u32]) {
+        if w == 0 {
+            out.fill(0); // all equal to the fence
+        } else if out.len() == BLOCK {
+            packer.decompress(self.block_data(b), out, w);
+        } else {
+            // A short last block: its padding has nowhere to go in `out`.
+            let mut full = [0u32; BLOCK];
+            packer.decompress(self.block_data(b), &mut full, w);
+            out.copy_from_slice(&full[..out.len()]);
         }
     }
 

@@ -25,20 +25,10 @@ impl PackedTs {
             win.offs.resize(win.len, 0);
         }
         let packer = BitPacker4x::new();
-        let mut full = [0u32; BLOCK];
         for (b, out) in (b0..b1).zip(win.offs[..win.len].chunks_mut(BLOCK)) {
             let Head { fence, width, .. } = self.heads[b];
             win.fences.push(fence);
-            match width {
-                0 => out.fill(0), // all equal
-                w if out.len() == BLOCK => {
-                    packer.decompress(self.block_data(b), out, w);
-                }
-                w => {
-                    packer.decompress(self.block_data(b), &mut full, w);
-                    out.copy_from_slice(&full[..out.len()]);
-                }
-            }
+            self.unpack(&packer, b, width, out);
         }
     }
 }
@@ -160,16 +150,10 @@ impl Offsets<'_> {
         };
         let last = (skip + n - 1) / BLOCK;
         let mut acc = init;
-        if back {
-            for b in (0..=last).rev() {
-                let (lo, hi) = share(b);
-                acc = f(acc, self.fences[b], &self.offs[lo..hi], lo);
-            }
-        } else {
-            for b in 0..=last {
-                let (lo, hi) = share(b);
-                acc = f(acc, self.fences[b], &self.offs[lo..hi], lo);
-            }
+        for i in 0..=last {
+            let b = if back { last - i } else { i };
+            let (lo, hi) = share(b);
+            acc = f(acc, self.fences[b], &self.offs[lo..hi], lo);
         }
         acc
     }
