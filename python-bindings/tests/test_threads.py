@@ -1,6 +1,7 @@
 """Threads (docs/api.md, section 13): readers run while a writer writes; snapshots stay stable;
 long engine work does not hold the GIL."""
 
+import sys
 import threading
 import time
 
@@ -134,24 +135,36 @@ def test_shared_iterator_is_memory_safe():
 
 
 def _progress_during(fn):
-    """How many times another Python thread ran its loop while `fn` executed."""
+    """How many times another Python thread ran its loop while `fn` executed.
+
+    The switch interval is raised for the measurement, so the interpreter never
+    hands the GIL over between bytecodes: the other thread (which gives the GIL
+    back after every step) runs only while `fn` releases it in native code. A
+    call that holds the GIL throughout yields no progress, however long it runs.
+    """
     count = [0]
     stop = threading.Event()
 
     def spin():
         while not stop.is_set():
             count[0] += 1
+            time.sleep(0)  # gives the GIL back
 
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
     t = threading.Thread(target=spin)
     t.start()
-    time.sleep(0.02)
-    before = count[0]
-    start = time.perf_counter()
-    fn()
-    elapsed = time.perf_counter() - start
-    after = count[0]
-    stop.set()
-    t.join()
+    try:
+        time.sleep(0.02)
+        before = count[0]
+        start = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - start
+        after = count[0]
+    finally:
+        sys.setswitchinterval(old)
+        stop.set()
+        t.join()
     return after - before, elapsed
 
 
