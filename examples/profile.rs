@@ -7,6 +7,11 @@
 //! - `scan N`: one compacted log, N full scans of each kind (values only; timestamps
 //!   and values); prints the best rate of each.
 //!
+//! - `writers K N`: N ingests with K writer threads (writer `k` takes the batches
+//!   `b` with `b % K == k`), background maintenance; prints per run the rate, the
+//!   process CPU per record, the write amplification once settled and what the
+//!   manifest holds.
+//!
 //! `cargo run --release --example profile -- ingest 10`
 
 use std::time::Instant;
@@ -23,16 +28,86 @@ fn ingest(w: &Workload) -> Timelog<u64> {
     log
 }
 
+/// CPU time of the whole process so far, in seconds.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th field.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+fn run_writers(w: &Workload, k: usize) {
+    let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
+    let (c0, t0) = (process_cpu(), Instant::now());
+    std::thread::scope(|s| {
+        for me in 0..k {
+            let log = &log;
+            s.spawn(move || {
+                for (b, (ts, vals)) in w.batches().enumerate() {
+                    if b % k == me {
+                        let _ = log.append_columns(ts.to_vec(), vals.to_vec());
+                    }
+                }
+            });
+        }
+    });
+    log.flush();
+    let secs = t0.elapsed().as_secs_f64();
+    // Let background compaction finish what the ingest left.
+    let mut last = u64::MAX;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let st = log.stats();
+        if st.compacted_records == last {
+            break;
+        }
+        last = st.compacted_records;
+    }
+    let cpu = process_cpu() - c0;
+    let st = log.stats();
+    let n = w.ts.len() as f64;
+    println!(
+        "{k} writer(s): {:.1} M rec/s, CPU {:.1} ns/rec, amplification {:.2} (flushed {:.2}, compacted {:.2}), \
+         {} flushes, {} compactions, L0 {} L1 {} patches {} ({:.2}/rec), backpressure waits {}",
+        n / secs / 1e6,
+        cpu * 1e9 / n,
+        (st.flushed_records + st.compacted_records) as f64 / n,
+        st.flushed_records as f64 / n,
+        st.compacted_records as f64 / n,
+        st.flushes,
+        st.compactions,
+        st.l0_segments,
+        st.l1_segments,
+        st.patch_segments,
+        st.patched_records as f64 / n,
+        st.backpressure_waits
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mode, reps) = match (args.next(), args.next().map(|n| n.parse::<usize>())) {
-        (Some(m), Some(Ok(n))) if (m == "ingest" || m == "scan") && n > 0 => (m, n),
-        _ => {
-            eprintln!("usage: profile ingest|scan N");
-            std::process::exit(2);
-        }
+    let usage = || -> ! {
+        eprintln!("usage: profile ingest|scan N | profile writers K N");
+        std::process::exit(2);
+    };
+    let mode = args.next().unwrap_or_else(|| usage());
+    let writers = if mode == "writers" {
+        args.next().and_then(|k| k.parse::<usize>().ok()).unwrap_or_else(|| usage())
+    } else {
+        1
+    };
+    let reps = match args.next().map(|n| n.parse::<usize>()) {
+        Some(Ok(n)) if n > 0 && writers > 0 && ["ingest", "scan", "writers"].contains(&mode.as_str()) => n,
+        _ => usage(),
     };
     let w = Workload::new(5_000_000, 0.05);
+    if mode == "writers" {
+        for _ in 0..reps {
+            run_writers(&w, writers);
+        }
+        return;
+    }
     if mode == "ingest" {
         for _ in 0..reps {
             drop(ingest(&w));

@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     pub segments_dropped: AtomicU64,
     pub flushed_records: AtomicU64,
     pub compacted_records: AtomicU64,
+    pub patched_records: AtomicU64,
 }
 
 impl Counters {

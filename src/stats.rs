@@ -14,6 +14,10 @@ pub struct Stats {
     pub l0_segments: usize,
     /// L1 segments (compacted, windowed, never overlapping).
     pub l1_segments: usize,
+    /// Patches: segments of late records that compaction laid over L1 segments
+    /// instead of rewriting them (windowed like L1; they overlap L1 and each
+    /// other, and reads merge them in). A full compaction merges them into L1.
+    pub patch_segments: usize,
     /// Pages across all segments.
     pub pages: usize,
     /// Exact number of visible records (tombstones applied).
@@ -81,10 +85,13 @@ pub struct Stats {
     pub segments_dropped: u64,
     /// Records written into L0 segments by flushes, in total.
     pub flushed_records: u64,
-    /// Records written into L1 segments by compactions (including rewrites of
-    /// partly deleted segments), in total. With `flushed_records`, the write
-    /// amplification: `(flushed_records + compacted_records) / records written`.
+    /// Records written into L1 segments and patches by compactions (including
+    /// rewrites of partly deleted segments), in total. With `flushed_records`,
+    /// the write amplification: `(flushed_records + compacted_records) / records
+    /// written`.
     pub compacted_records: u64,
+    /// Of `compacted_records`, the records written as patches.
+    pub patched_records: u64,
     /// Segments the log no longer uses that are still alive because snapshots,
     /// cursors or exported Arrow batches hold them (they hold back reclamation until
     /// dropped). While a flush or compaction runs, the segments it has built but not
@@ -107,7 +114,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
     let snap = store.snapshot();
     let m = &snap.m;
     let st = window;
-    let segs = || m.l0.iter().chain(m.l1.iter());
+    let segs = || m.segments();
     let mut min_ts = segs().map(|s| s.min_ts()).min();
     let mut max_ts = segs().map(|s| s.max_ts()).max();
     let mut mem_bytes = 0;
@@ -147,6 +154,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
     Stats {
         l0_segments: m.l0.len(),
         l1_segments: m.l1.len(),
+        patch_segments: m.patches.len(),
         pages: segs().map(|s| s.page_count()).sum(),
         records: snap.count(..),
         min_ts,
@@ -179,6 +187,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         segments_dropped: Counters::get(&c.segments_dropped),
         flushed_records: Counters::get(&c.flushed_records),
         compacted_records: Counters::get(&c.compacted_records),
+        patched_records: Counters::get(&c.patched_records),
         pinned_segments: alive.saturating_sub(published) as usize,
         pinned_bytes: alive_bytes.saturating_sub(published_bytes) as usize,
     }

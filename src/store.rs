@@ -91,6 +91,7 @@ impl<V: Value> Store<V> {
             l0: Vec::new(),
             l1: Vec::new(),
             l1_max: Vec::new(),
+            patches: Default::default(),
             tombs: Arc::new(TombIndex::default()),
         });
         Store {
@@ -217,7 +218,7 @@ impl<V: Value> Store<V> {
         let snap = self.snapshot();
         let m = &snap.m;
         let corrupt = |s: String| Err(Error::Corrupt(s));
-        for s in m.l0.iter().chain(m.l1.iter()) {
+        for s in m.segments() {
             if let Err(e) = s.validate() {
                 return corrupt(e);
             }
@@ -242,6 +243,15 @@ impl<V: Value> Store<V> {
             }
             if i > 0 && m.l1[i - 1].max_ts() >= s.min_ts() {
                 return corrupt(format!("L1 segments {} and {} overlap", m.l1[i - 1].id, s.id));
+            }
+        }
+        if let Some(e) = m.patches.check() {
+            return corrupt(e);
+        }
+        for s in m.patches.iter() {
+            let aligned = s.window.is_some_and(|w| w.is_aligned(self.cfg.window_origin));
+            if s.level != Level::L1 || !aligned {
+                return corrupt(format!("patch {} is not an L1 segment of an aligned window", s.id));
             }
         }
         for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {

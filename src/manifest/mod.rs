@@ -36,6 +36,8 @@ pub(crate) struct Manifest<V> {
     /// `l1[i].max_ts()` for every `i`: searched to find the L1 segment of a
     /// timestamp without chasing a pointer per probe.
     pub(crate) l1_max: Vec<i64>,
+    /// Late records lying over L1 (see [`Patches`]).
+    pub(crate) patches: Patches<V>,
     /// Tombstones of flushed memtables.
     pub(crate) tombs: Arc<TombIndex>,
 }
@@ -89,6 +91,21 @@ impl<V> Manifest<V> {
         }
         &self.l1[first..end.max(first)]
     }
+
+    /// Every segment: L0, L1 and the patches.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &Arc<Segment<V>>> + Clone {
+        self.l0.iter().chain(self.l1.iter()).chain(self.patches.iter())
+    }
+
+    /// The largest timestamp any segment holds.
+    pub(crate) fn segments_max_ts(&self) -> Option<i64> {
+        self.l0
+            .iter()
+            .map(|s| s.max_ts())
+            .chain(self.l1_max.last().copied())
+            .chain(self.patches.max_ts())
+            .max()
+    }
 }
 
 impl<V> Clone for Manifest<V> {
@@ -99,10 +116,14 @@ impl<V> Clone for Manifest<V> {
             l0: self.l0.clone(),
             l1: self.l1.clone(),
             l1_max: self.l1_max.clone(),
+            patches: self.patches.clone(),
             tombs: self.tombs.clone(),
         }
     }
 }
+
+mod patches;
+pub(crate) use patches::{Patches, MAX_PATCH_DEPTH};
 
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 mod epoch;

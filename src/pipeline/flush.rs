@@ -11,9 +11,9 @@
 //!
 //! **Straight to L1** (the background worker's flushes; `flush()` and manual
 //! steps write L0 only, as their documentation promises). A memrun's records
-//! above every timestamp already flushed (and above every older memrun's)
-//! overlap nothing, so they skip L0 and its compaction: they are written as L1
-//! segments, one or more per window. The rest goes to L0 as two segments: the
+//! above every timestamp already flushed (in L0, L1 and patches, and above
+//! every older memrun's) overlap nothing, so they skip L0 and its compaction:
+//! they are written as L1 segments, one or more per window. The rest goes to L0 as two segments: the
 //! late records below that mark, and a *tail* just below the memrun's newest
 //! timestamp, where the next memrun's late records are expected to land (one
 //! segment holding both would span the L1 part, and compaction would rewrite
@@ -148,7 +148,11 @@ impl Flusher {
                     }
                 };
                 mark = Some(mark.map_or(hi, |m| m.max(hi)));
-                let b = (hi as i128 - 2 * reach as i128).max(i64::MIN as i128) as i64;
+                // The tail: twice the reach, but at most a quarter of the records'
+                // span above the mark. Late records beyond it become patches over
+                // L1 (a writer lagging by more than a memrun reaches far back).
+                let tail = (2 * reach as i128).min((hi as i128 - a as i128) / 4);
+                let b = (hi as i128 - tail).max(i64::MIN as i128) as i64;
                 let windows = (b as i128 - a as i128) / window as i128 + 2;
                 (a <= b && windows <= MAX_DIRECT_WINDOWS).then_some(Direct { a, b })
             })
@@ -190,7 +194,7 @@ impl Flusher {
         if memruns.is_empty() {
             return None;
         }
-        let mark = snap.m.l0.iter().map(|s| s.max_ts()).chain(snap.m.l1_max.last().copied()).max();
+        let mark = snap.m.segments_max_ts();
         // The lateness estimate learns from every flush, direct or not.
         let plan = self.direct(&memruns, mark, to_l1.unwrap_or(i64::MAX));
         let plan = plan.into_iter().map(|d| d.filter(|_| to_l1.is_some()));
@@ -284,9 +288,14 @@ impl Flusher {
             n.memruns.drain(..memruns.len());
             n.l0.extend(l0.iter().cloned());
             if !l1.is_empty() {
-                // Above every L1 segment: compactions that ran meanwhile only
-                // rewrote segments older than this flush, all below `mark`.
-                debug_assert!(n.l1_max.last().is_none_or(|&x| l1.iter().all(|s| s.min_ts() > x)));
+                // Above every L1 segment and patch: compactions that ran meanwhile
+                // only rewrote segments older than this flush, all below `mark`.
+                debug_assert!(n
+                    .l1_max
+                    .last()
+                    .copied()
+                    .max(n.patches.max_ts())
+                    .is_none_or(|x| l1.iter().all(|s| s.min_ts() > x)));
                 let mut all = n.l1.clone();
                 all.extend(l1.iter().cloned());
                 n.set_l1(all);

@@ -116,17 +116,22 @@ impl<V: crate::Value> Snapshot<V> {
     }
 
     /// Calls `f(segment, rank)` for every segment overlapping `[lo, hi]`: L1 (rank 0),
-    /// then L0 oldest first (rank `1 + age`).
-    fn each_segment<'s>(&'s self, lo: i64, hi: i64, mut f: impl FnMut(&'s Arc<Segment<V>>, u32)) {
+    /// the patches (their ranks, see [`Patches`](crate::manifest::Patches)), then
+    /// L0 oldest first (rank `1 + patch ranks + age`).
+    pub(crate) fn each_segment<'s>(&'s self, lo: i64, hi: i64, mut f: impl FnMut(&'s Arc<Segment<V>>, u32)) {
         for s in self.m.l1_overlapping(lo, hi) {
             f(s, 0);
         }
+        for (s, rank) in self.m.patches.overlapping(lo, hi) {
+            f(s, rank);
+        }
+        let l0_rank = 1 + self.m.patches.rank_max();
         for (i, s) in self.m.l0.iter().enumerate() {
             if s.max_ts() >= lo && s.min_ts() <= hi {
-                f(s, 1 + i as u32);
+                f(s, l0_rank + i as u32);
             }
         }
-        debug_assert!(self.m.l0.len() < MEM_RANK as usize - 1);
+        debug_assert!((l0_rank as usize + self.m.l0.len()) < MEM_RANK as usize - 1);
     }
 
     pub(crate) fn sources(&self, lo: i64, hi: i64, pieces: &[Piece]) -> Vec<Src<'_, V>> {

@@ -86,7 +86,8 @@ impl<V: crate::Value> Snapshot<V> {
         if let Some(t) = found {
             offer(t);
         }
-        for seg in &self.m.l0 {
+        let patches = self.m.patches.overlapping(lo, hi).map(|(s, _)| s);
+        for seg in self.m.l0.iter().chain(patches) {
             if seg.max_ts() >= lo && seg.min_ts() <= hi {
                 if let Some(t) = seg_edge(seg, lo, hi, &pieces, front) {
                     offer(t);

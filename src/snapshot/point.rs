@@ -1,6 +1,8 @@
 //! Point lookups: the values stored at one timestamp.
 
 use super::Snapshot;
+use crate::segment::Segment;
+use crate::sync::Arc;
 use crate::tombstone::{record_visible, Piece};
 
 /// The values of a point lookup, in insertion order: the first stretch as a
@@ -133,7 +135,13 @@ impl<V: crate::Value> Snapshot<V> {
         let cover = self.cover_at(ts);
         let one = [Piece { lo: ts, hi: ts, seq: cover }];
         let pieces: &[Piece] = if cover > 0 { &one } else { &[] };
-        let segs = l1_seg.into_iter().chain(self.m.l0.iter());
+        // Patches over `ts` overlap each other, so their ranks order them by age.
+        let mut patches: Vec<(&Arc<Segment<V>>, u32)> = Vec::new();
+        if !self.m.patches.is_empty() {
+            patches.extend(self.m.patches.overlapping(ts, ts));
+            patches.sort_unstable_by_key(|&(_, r)| r);
+        }
+        let segs = l1_seg.into_iter().chain(patches.into_iter().map(|(s, _)| s)).chain(self.m.l0.iter());
         for seg in segs {
             if seg.min_ts() <= ts && ts <= seg.max_ts() {
                 seg.visible_ranges(ts, ts, pieces, |a, b| g.slice(&seg.vals()[a..b]));

@@ -1,18 +1,21 @@
 //! Compaction: the oldest L0 segments plus the L1 segments they overlap become
-//! window-partitioned, non-overlapping L1 segments; and deleted data leaves:
-//! wholly deleted segments are dropped, mostly deleted ones rewritten alone,
-//! and tombstones retire once they can hide nothing.
+//! window-partitioned, non-overlapping L1 segments (or patches over them); and
+//! deleted data leaves: wholly deleted segments are dropped, mostly deleted ones
+//! rewritten alone, and tombstones retire once they can hide nothing.
 //!
 //! Selection takes a prefix of L0 (oldest first, within the caps), so every L1
 //! record stays older than every remaining L0 record: that keeps equal timestamps
 //! in insertion order across levels. The planner ([`plan`]) computes, per output
 //! window, the intervals its records will cover and pulls in every L1 segment
-//! overlapping one, to a fixed point, so outputs never overlap untouched L1
-//! segments. Each interval is built in parallel on rayon; records hidden by
-//! tombstones visible to the compaction's snapshot are dropped, and the outputs'
-//! `applied_seq` is that snapshot's watermark (their `seqs` span, the union of the
-//! inputs'). A round whose inputs an archive's fence forbids merging is put off
-//! (see [`crate::store::Fence`]). Compactions are serialised by the
+//! and patch overlapping one, to a fixed point, so outputs never overlap
+//! untouched L1 segments or patches. An interval whose merge would mostly
+//! rewrite L1 is written as a patch instead: its L0 records alone, laid over
+//! the L1 segments (see [`Patches`](crate::manifest::Patches)). Each interval
+//! is built in parallel on rayon; records hidden by tombstones visible to the
+//! compaction's snapshot are dropped, and the outputs' `applied_seq` is that
+//! snapshot's watermark (their `seqs` span, the union of the inputs'). A round
+//! whose inputs an archive's fence forbids merging is put off (see
+//! [`crate::store::Fence`]). Compactions are serialised by the
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
 mod plan;
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::manifest::{Manifest, Quiet};
-use crate::segment::{Level, Segment, SeqSpan};
+use crate::segment::{Level, Segment, SeqSpan, Window};
 use crate::snapshot::Range;
 use crate::snapshot::Snapshot;
 use crate::stats::WindowReport;
@@ -34,7 +37,7 @@ use crate::Value;
 
 use super::flush::Flushed;
 use super::signal::Signals;
-use plan::Plan;
+use plan::{Forced, Plan};
 use window::WindowControl;
 
 /// Longest time tombstones wait for a survey while they keep arriving (see
@@ -174,6 +177,7 @@ impl Compactor {
         let m = &snap.m;
         // Partly deleted segments worth a rewrite.
         let mut dead_l1: Vec<usize> = Vec::new();
+        let mut dead_patches: Vec<usize> = Vec::new();
         let mut dead_l0 = 0; // L0 segments to take (a prefix) so that the dead ones are rewritten
         if survey && !pieces.is_empty() {
             let f = store.cfg.segment_dead_fraction;
@@ -182,6 +186,7 @@ impl Compactor {
                 dead > 0 && dead as f64 >= f * s.len() as f64
             };
             dead_l1 = (0..m.l1.len()).filter(|&i| worth(&m.l1[i])).collect();
+            dead_patches = m.patches.iter().enumerate().filter(|(_, s)| worth(s)).map(|(i, _)| i).collect();
             dead_l0 = m.l0.iter().rposition(|s| worth(s)).map_or(0, |i| i + 1);
         }
         let over = m.l0.len() > store.cfg.max_l0_segments;
@@ -189,7 +194,7 @@ impl Compactor {
             let d = delete_debt(&snap, &pieces);
             d > 0.0 && d >= store.cfg.delete_debt_threshold
         };
-        if !(requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty()) {
+        if !(requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty() || !dead_patches.is_empty()) {
             return pruned;
         }
         Counters::bump(&store.counters.select_calls, 1);
@@ -215,23 +220,29 @@ impl Compactor {
             }
             k = take;
         }
-        // With debt, L1 segments holding deleted records are rewritten as well.
+        // With debt, L1 segments and patches holding deleted records are rewritten
+        // as well; a full compaction also merges every patch into L1.
         let mut forced_l1: Vec<usize> = dead_l1;
+        let mut forced_patches: Vec<usize> = dead_patches;
         if (debt || requested) && !pieces.is_empty() {
-            forced_l1 = (0..m.l1.len())
-                .filter(|&i| m.l1[i].count(i64::MIN, i64::MAX, &pieces) < m.l1[i].len())
-                .collect();
+            let holes = |s: &Segment<V>| s.count(i64::MIN, i64::MAX, &pieces) < s.len();
+            forced_l1 = (0..m.l1.len()).filter(|&i| holes(&m.l1[i])).collect();
+            forced_patches = m.patches.iter().enumerate().filter(|(_, s)| holes(s)).map(|(i, _)| i).collect();
         }
-        if k == 0 && forced_l1.is_empty() {
+        if requested {
+            forced_patches = (0..m.patches.len()).collect();
+        }
+        if k == 0 && forced_l1.is_empty() && forced_patches.is_empty() {
             Counters::bump(&store.counters.select_no_work, 1);
             return pruned;
         }
         let window = self.window.lock().window;
-        let mut plan = Plan::new(m, k, &forced_l1, window, store.cfg.window_origin);
+        let forced = Forced { l1: &forced_l1, patches: &forced_patches, allow_patches: !requested };
+        let mut plan = Plan::new(m, k, &forced, window, store.cfg.window_origin);
         let mut capped = false;
         while caps.max_windows > 0 && plan.windows > caps.max_windows as usize && k > 1 {
             k -= 1;
-            plan = Plan::new(m, k, &forced_l1, window, store.cfg.window_origin);
+            plan = Plan::new(m, k, &forced, window, store.cfg.window_origin);
             capped = true;
         }
         {
@@ -246,7 +257,10 @@ impl Compactor {
         Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
-        if Fence::forbid(&fences, l0_in.iter().chain(l1_in.iter().copied())) {
+        let all_patches: Vec<(&Arc<Segment<V>>, u32)> = m.patches.ranked().collect();
+        let patches_in: Vec<(&Arc<Segment<V>>, u32)> = plan.patches.iter().map(|&i| all_patches[i]).collect();
+        let inputs = || l0_in.iter().chain(l1_in.iter().copied()).chain(patches_in.iter().map(|&(s, _)| s));
+        if Fence::forbid(&fences, inputs()) {
             // An archive is between its export and its delete over these inputs:
             // the next round after it finishes does this work.
             Counters::bump(&store.counters.compactions_fenced, 1);
@@ -256,30 +270,52 @@ impl Compactor {
             return pruned;
         }
         let max_records = store.l1_segment_records();
-        let seqs = l0_in.iter().chain(l1_in.iter().copied()).map(|s| s.seqs).reduce(SeqSpan::union);
+        let seqs = inputs().map(|s| s.seqs).reduce(SeqSpan::union);
         let seqs = seqs.unwrap_or(SeqSpan { first: 0, last: 0 });
+        let patch_seqs = l0_in.iter().map(|s| s.seqs).reduce(SeqSpan::union);
+        let patch_seqs = patch_seqs.unwrap_or(SeqSpan { first: 0, last: 0 });
         // The step function over the span of every stretch, built once (per stretch it
         // would walk every memrun's tombstones once per stretch).
-        let span = plan.stretches.iter().fold(None, |acc: Option<(i64, i64)>, &(_, lo, hi)| {
-            Some(acc.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
-        });
+        let span = plan.stretches.iter().chain(&plan.patch_stretches).fold(
+            None,
+            |acc: Option<(i64, i64)>, &(_, lo, hi)| {
+                Some(acc.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
+            },
+        );
         let span_pieces = span.map_or_else(Vec::new, |(lo, hi)| snap.pieces(lo, hi));
-        let outputs: Vec<Arc<Segment<V>>> = par_map(&plan.stretches, |&(w, lo, hi)| {
+        // Merged stretches first, then the patches (L0 records only).
+        let jobs: Vec<(Window, i64, i64, bool)> = plan
+            .stretches
+            .iter()
+            .map(|&(w, lo, hi)| (w, lo, hi, false))
+            .chain(plan.patch_stretches.iter().map(|&(w, lo, hi)| (w, lo, hi, true)))
+            .collect();
+        let l0_rank = 1 + m.patches.rank_max();
+        let built: Vec<(bool, Vec<Segment<V>>)> = par_map(&jobs, |&(w, lo, hi, patch)| {
             let pieces = within(&span_pieces, lo, hi);
             let mut srcs = Vec::new();
-            for s in &l1_in {
-                s.sources(lo, hi, &pieces, 0, &mut srcs);
+            if !patch {
+                for s in &l1_in {
+                    s.sources(lo, hi, &pieces, 0, &mut srcs);
+                }
+                for &(s, rank) in &patches_in {
+                    s.sources(lo, hi, &pieces, rank, &mut srcs);
+                }
             }
             for (i, s) in l0_in.iter().enumerate() {
-                s.sources(lo, hi, &pieces, 1 + i as u32, &mut srcs);
+                s.sources(lo, hi, &pieces, l0_rank + i as u32, &mut srcs);
             }
             let it = Range::new(srcs, Vec::new(), snap.w);
-            store.collect_segments(it, max_records, snap.w, seqs, Level::L1, Some(w))
-        })
-        .into_iter()
-        .flatten()
-        .map(Arc::new)
-        .collect();
+            let seqs = if patch { patch_seqs } else { seqs };
+            (patch, store.collect_segments(it, max_records, snap.w, seqs, Level::L1, Some(w)))
+        });
+        let mut outputs: Vec<Arc<Segment<V>>> = Vec::new();
+        let mut new_patches: Vec<Arc<Segment<V>>> = Vec::new();
+        for (patch, segs) in built {
+            let to = if patch { &mut new_patches } else { &mut outputs };
+            to.extend(segs.into_iter().map(Arc::new));
+        }
+        let gone_patches: Vec<&Arc<Segment<V>>> = patches_in.iter().map(|&(s, _)| s).collect();
         let retries = store.manifest.update(|cur| {
             let mut n: Manifest<V> = cur.clone();
             n.l0.retain(|s| !l0_in.iter().any(|x| Arc::ptr_eq(x, s)));
@@ -287,6 +323,9 @@ impl Compactor {
                 n.l1.iter().filter(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
             l1.extend(outputs.iter().cloned());
             n.set_l1(l1);
+            if !gone_patches.is_empty() || !new_patches.is_empty() {
+                n.patches = n.patches.replaced(&gone_patches, &new_patches);
+            }
             if survey {
                 // (Otherwise the next survey retires what this made retirable.)
                 retire_tombs(&mut n);
@@ -294,7 +333,9 @@ impl Compactor {
             Some(n)
         });
         signals.notify_room();
-        Counters::bump(&store.counters.compacted_records, outputs.iter().map(|s| s.len() as u64).sum());
+        let written = outputs.iter().chain(&new_patches).map(|s| s.len() as u64).sum();
+        Counters::bump(&store.counters.compacted_records, written);
+        Counters::bump(&store.counters.patched_records, new_patches.iter().map(|s| s.len() as u64).sum());
         Counters::bump(&store.counters.compaction_retries, retries.unwrap_or(0));
         Counters::bump(&store.counters.compactions, 1);
         // A request is satisfied once every L0 segment of its snapshot was compacted;
@@ -319,14 +360,14 @@ impl Compactor {
 /// Fraction of stored segment records hidden by tombstones.
 fn delete_debt<V>(snap: &Snapshot<V>, pieces: &[Piece]) -> f64 {
     let m = &snap.m;
-    let total: usize = m.l0.iter().chain(m.l1.iter()).map(|s| s.len()).sum();
+    let total: usize = m.segments().map(|s| s.len()).sum();
     if total == 0 {
         return 0.0;
     }
     if pieces.is_empty() {
         return 0.0;
     }
-    let visible: usize = m.l0.iter().chain(m.l1.iter()).map(|s| s.count(i64::MIN, i64::MAX, pieces)).sum();
+    let visible: usize = m.segments().map(|s| s.count(i64::MIN, i64::MAX, pieces)).sum();
     (total - visible) as f64 / total as f64
 }
 
@@ -339,7 +380,7 @@ fn prune<V: Value>(store: &Store<V>, signals: &Signals, snap: &Snapshot<V>, piec
     let dead: Vec<&Arc<Segment<V>>> = if pieces.is_empty() {
         Vec::new()
     } else {
-        m.l0.iter().chain(m.l1.iter()).filter(|s| s.count(i64::MIN, i64::MAX, pieces) == 0).collect()
+        m.segments().filter(|s| s.count(i64::MIN, i64::MAX, pieces) == 0).collect()
     };
     if dead.is_empty() && m.tombs.is_empty() {
         return false;
@@ -347,13 +388,16 @@ fn prune<V: Value>(store: &Store<V>, signals: &Signals, snap: &Snapshot<V>, piec
     let mut changed = false;
     store.manifest.update(|cur| {
         let mut n: Manifest<V> = cur.clone();
-        let before = n.l0.len() + n.l1.len();
+        let before = n.l0.len() + n.l1.len() + n.patches.len();
         n.l0.retain(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s)));
         if n.l1.iter().any(|s| dead.iter().any(|x| Arc::ptr_eq(x, s))) {
             let l1 = n.l1.iter().filter(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
             n.set_l1(l1);
         }
-        let dropped = before - n.l0.len() - n.l1.len();
+        if n.patches.iter().any(|s| dead.iter().any(|x| Arc::ptr_eq(x, s))) {
+            n.patches = n.patches.replaced(&dead, &[]);
+        }
+        let dropped = before - n.l0.len() - n.l1.len() - n.patches.len();
         let retired = retire_tombs(&mut n);
         changed = dropped > 0 || retired;
         if !changed {
@@ -388,6 +432,7 @@ fn retire_tombs<V>(m: &mut Manifest<V>) -> bool {
                 .iter()
                 .take_while(|s| s.min_ts() <= t.hi)
                 .any(|s| s.hidden_by(t.lo, t.hi, t.seq))
+            || m.patches.overlapping(t.lo, t.hi).any(|(s, _)| s.hidden_by(t.lo, t.hi, t.seq))
     };
     match m.tombs.retained(live) {
         Some(index) => {

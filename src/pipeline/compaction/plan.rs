@@ -1,30 +1,55 @@
-//! Compaction planning: which L1 segments a compaction must pull in, and the
-//! output stretches it builds.
+//! Compaction planning: which L1 segments and patches a compaction must pull
+//! in, the output stretches it merges into L1, and the ones it writes as patches.
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, MAX_PATCH_DEPTH};
 use crate::segment::{Segment, Window};
+use crate::sync::Arc;
 
 pub(super) struct Plan {
     /// Indices of L1 inputs.
     pub(super) l1: Vec<usize>,
+    /// Indices (in [`Patches::iter`](crate::manifest::Patches::iter) order) of the patches merged into L1.
+    pub(super) patches: Vec<usize>,
     /// Number of distinct output windows.
     pub(super) windows: usize,
-    /// Output stretches, ascending: a window and a closed interval inside it.
+    /// Output stretches merged into L1, ascending: a window and a closed interval
+    /// inside it.
     pub(super) stretches: Vec<(Window, i64, i64)>,
+    /// Stretches whose L0 records become patches, ascending: each spans the L0
+    /// records it holds.
+    pub(super) patch_stretches: Vec<(Window, i64, i64)>,
+}
+
+/// What a compaction must take besides the oldest L0 segments.
+pub(super) struct Forced<'a> {
+    /// L1 segments to rewrite (indices).
+    pub(super) l1: &'a [usize],
+    /// Patches to merge into L1 (indices in [`Patches::iter`](crate::manifest::Patches::iter) order).
+    pub(super) patches: &'a [usize],
+    /// Whether L0 records may become patches at all (not for a full compaction).
+    pub(super) allow_patches: bool,
 }
 
 impl Plan {
-    /// Chooses the L1 inputs and the output stretches for compacting `l0[..k]`
-    /// (plus the L1 segments `forced`).
+    /// Chooses the inputs and the output stretches for compacting `l0[..k]` (plus
+    /// what `forced` names).
     ///
     /// Each input's records are cut by window into closed intervals `[first,
-    /// last]`; overlapping intervals of a window merge. Every L1 segment that
-    /// overlaps an interval is pulled in (its records add intervals), until
+    /// last]`; overlapping intervals of a window merge. Every L1 segment and patch
+    /// that overlaps an interval is pulled in (its records add intervals), until
     /// nothing changes. Each resulting interval is one output stretch: outputs
-    /// stay inside their interval, so they overlap no L1 segment left in place,
-    /// and a window whose inputs lie far apart (an old, partly deleted segment
-    /// and this hour's new records, say) does not drag in everything between.
-    pub(super) fn new<V>(m: &Manifest<V>, k: usize, forced: &[usize], size: i64, origin: i64) -> Plan {
+    /// stay inside their interval, so they overlap no L1 segment or patch left in
+    /// place, and a window whose inputs lie far apart (an old, partly deleted
+    /// segment and this hour's new records, say) does not drag in everything
+    /// between.
+    ///
+    /// A stretch whose merge would rewrite more L1 records than L0 brings in
+    /// becomes a patch instead (see [`Patches`](crate::manifest::Patches)): its L0 records are written
+    /// alone and lie over the L1 segments, which stay. Not when something forced
+    /// lies there, when its patches would exceed [`MAX_PATCH_DEPTH`], or when a
+    /// pulled segment also reaches a stretch that is merged (the stretches a
+    /// segment reaches are decided together).
+    pub(super) fn new<V>(m: &Manifest<V>, k: usize, forced: &Forced<'_>, size: i64, origin: i64) -> Plan {
         // window lo -> (window, disjoint sorted intervals of records going there)
         type Spans = std::collections::BTreeMap<i64, (Window, Vec<(i64, i64)>)>;
         let mut spans: Spans = Default::default();
@@ -38,17 +63,23 @@ impl Plan {
                 i = end;
             }
         };
-        for s in &m.l0[..k] {
+        let l0 = &m.l0[..k];
+        for s in l0 {
             add(s, &mut spans);
         }
-        let mut pulled: Vec<bool> = vec![false; m.l1.len()];
-        for &i in forced {
+        // Candidates: the L1 segments, then the patches.
+        let items: Vec<&Arc<Segment<V>>> = m.l1.iter().chain(m.patches.iter()).collect();
+        let n1 = m.l1.len();
+        let mut pulled: Vec<bool> = vec![false; items.len()];
+        let mut is_forced: Vec<bool> = vec![false; items.len()];
+        for i in forced.l1.iter().copied().chain(forced.patches.iter().map(|&j| n1 + j)) {
             pulled[i] = true;
-            add(&m.l1[i], &mut spans);
+            is_forced[i] = true;
+            add(items[i], &mut spans);
         }
         loop {
             let mut changed = false;
-            for (i, s) in m.l1.iter().enumerate() {
+            for (i, s) in items.iter().enumerate() {
                 if pulled[i] {
                     continue;
                 }
@@ -70,11 +101,89 @@ impl Plan {
                 break;
             }
         }
-        let l1: Vec<usize> = (0..m.l1.len()).filter(|&i| pulled[i]).collect();
-        let windows = spans.len();
-        let stretches = spans.values().flat_map(|(w, iv)| iv.iter().map(move |&(a, b)| (*w, a, b))).collect();
-        Plan { l1, windows, stretches }
+        let all: Vec<(Window, i64, i64)> =
+            spans.values().flat_map(|(w, iv)| iv.iter().map(move |&(a, b)| (*w, a, b))).collect();
+        // The stretches each pulled segment reaches (ascending and disjoint, so a
+        // search finds the first).
+        let reach = |s: &Segment<V>| {
+            let from = all.partition_point(|&(_, _, b)| b < s.min_ts());
+            let to = from + all[from..].partition_point(|&(_, a, _)| a <= s.max_ts());
+            from..to
+        };
+        // Decide each stretch on its own...
+        let mut patch: Vec<bool> = all
+            .iter()
+            .map(|&(_, lo, hi)| {
+                if !forced.allow_patches {
+                    return false;
+                }
+                let Some((a, b, n0)) = l0_extent(l0, lo, hi) else { return false };
+                let (mut main, mut depth) = (0usize, 0usize);
+                for (i, s) in items.iter().enumerate().filter(|&(i, _)| pulled[i]) {
+                    if s.max_ts() < lo || s.min_ts() > hi {
+                        continue;
+                    }
+                    if is_forced[i] {
+                        return false;
+                    }
+                    if i < n1 {
+                        main += s.len();
+                    } else {
+                        depth += 1;
+                    }
+                }
+                2 * main > n0
+                    && depth < MAX_PATCH_DEPTH
+                    && (m.patches.rank_for(a, b) as usize) <= MAX_PATCH_DEPTH
+            })
+            .collect();
+        // ... then merge every stretch a merged stretch's segment also reaches.
+        loop {
+            let mut changed = false;
+            for (_, s) in items.iter().enumerate().filter(|&(i, _)| pulled[i]) {
+                let r = reach(s);
+                if patch[r.clone()].iter().any(|&p| p) && !patch[r.clone()].iter().all(|&p| p) {
+                    patch[r].iter_mut().for_each(|p| *p = false);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut stretches = Vec::new();
+        let mut patch_stretches = Vec::new();
+        let mut windows = std::collections::BTreeSet::new();
+        for (&(w, lo, hi), &p) in all.iter().zip(&patch) {
+            windows.insert(w.lo);
+            if !p {
+                stretches.push((w, lo, hi));
+            } else if let Some((a, b, _)) = l0_extent(l0, lo, hi) {
+                patch_stretches.push((w, a, b));
+            }
+        }
+        // Inputs: the pulled segments of merged stretches.
+        let merged = |s: &Segment<V>| {
+            let r = reach(s);
+            !r.is_empty() && !patch[r.start]
+        };
+        let l1 = (0..n1).filter(|&i| pulled[i] && merged(items[i])).collect();
+        let patches = (n1..items.len()).filter(|&i| pulled[i] && merged(items[i])).map(|i| i - n1).collect();
+        Plan { l1, patches, windows: windows.len(), stretches, patch_stretches }
     }
+}
+
+/// The first and last timestamp and the number of the records of `l0` in `[lo, hi]`.
+fn l0_extent<V>(l0: &[Arc<Segment<V>>], lo: i64, hi: i64) -> Option<(i64, i64, usize)> {
+    let mut out: Option<(i64, i64, usize)> = None;
+    for s in l0 {
+        let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
+        if a < b {
+            let (x, y) = (s.ts_at(a), s.ts_at(b - 1));
+            out = Some(out.map_or((x, y, b - a), |(p, q, n)| (p.min(x), q.max(y), n + b - a)));
+        }
+    }
+    out
 }
 
 /// Adds the closed interval `x` to `ivs` (sorted, pairwise disjoint), merging it
