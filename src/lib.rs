@@ -22,7 +22,8 @@
 //! Layers, from newest to oldest: the active **memtable** (lock-free lanes,
 //! batch runs and a skiplist), sealed **memruns**, **L0** segments (one per
 //! flushed memrun), and **L1** segments (compacted, window-partitioned, never
-//! overlapping). A [`Snapshot`] pins one immutable manifest of these layers plus
+//! overlapping), with **patches** of late records laid over them where merging
+//! would rewrite far more than arrives. A [`Snapshot`] pins one immutable manifest of these layers plus
 //! a sequence watermark; deletes are sequenced range tombstones. See
 //! `docs/architecture.md` for the design and its invariants.
 //!
