@@ -279,10 +279,8 @@ fn writers(c: &mut Criterion) {
                         for me in 0..k {
                             let w = &w;
                             s.spawn(move || {
-                                for (i, (ts, vals)) in w.batches().enumerate() {
-                                    if i % k == me {
-                                        let _ = log.append_columns(ts.to_vec(), vals.to_vec());
-                                    }
+                                for (_, ts, vals) in w.writer_batches(me, k) {
+                                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
                                 }
                             });
                         }
@@ -317,10 +315,8 @@ fn writers_write_path(c: &mut Criterion) {
                         for me in 0..k {
                             let w = &w;
                             s.spawn(move || {
-                                for (i, (ts, vals)) in w.batches().enumerate() {
-                                    if i % k == me {
-                                        let _ = log.append_columns(ts.to_vec(), vals.to_vec());
-                                    }
+                                for (_, ts, vals) in w.writer_batches(me, k) {
+                                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
                                 }
                             });
                         }

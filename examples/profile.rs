@@ -44,10 +44,8 @@ fn run_writers(w: &Workload, k: usize) {
         for me in 0..k {
             let log = &log;
             s.spawn(move || {
-                for (b, (ts, vals)) in w.batches().enumerate() {
-                    if b % k == me {
-                        let _ = log.append_columns(ts.to_vec(), vals.to_vec());
-                    }
+                for (_, ts, vals) in w.writer_batches(me, k) {
+                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
                 }
             });
         }

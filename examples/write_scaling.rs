@@ -38,10 +38,8 @@ fn main() {
                     for me in 0..k {
                         let (w, log) = (&w, &log);
                         s.spawn(move || {
-                            for (i, (ts, vals)) in w.batches().enumerate() {
-                                if i % k == me {
-                                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
-                                }
+                            for (_, ts, vals) in w.writer_batches(me, k) {
+                                let _ = log.append_columns(ts.to_vec(), vals.to_vec());
                             }
                         });
                     }

@@ -83,9 +83,12 @@ impl<V> Patches<V> {
         self.segs.iter()
     }
 
-    /// Every patch with its rank, by first timestamp.
-    pub(crate) fn ranked(&self) -> impl Iterator<Item = (&Arc<Segment<V>>, u32)> + '_ {
-        self.segs.iter().zip(self.ranks.iter().copied())
+    /// The `i`-th patch (in [`iter`](Self::iter) order) with its rank.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub(crate) fn get(&self, i: usize) -> (&Arc<Segment<V>>, u32) {
+        (&self.segs[i], self.ranks[i])
     }
 
     /// The highest rank of any patch (0 without patches): L0 ranks start above it.

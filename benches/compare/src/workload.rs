@@ -145,6 +145,17 @@ impl Workload {
     pub fn batches(&self) -> impl Iterator<Item = (&[i64], &[u64])> {
         self.ts.chunks(BATCH).zip(self.values.chunks(BATCH))
     }
+
+    /// The batches writer `k` of `writers` takes when writers split the workload
+    /// batch by batch (writer `k` takes batch `b` iff `b % writers == k`), each with
+    /// the arrival index of its first record.
+    ///
+    /// # Panics
+    /// If `k >= writers`.
+    pub fn writer_batches(&self, k: usize, writers: usize) -> impl Iterator<Item = (usize, &[i64], &[u64])> {
+        assert!(k < writers, "writer {k} of {writers}");
+        self.batches().enumerate().skip(k).step_by(writers).map(|(b, (ts, vals))| (b * BATCH, ts, vals))
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +167,23 @@ mod tests {
     fn generator_reproduces_the_spec_check_figure() {
         let w = Workload::new(5_000_000, 0.05);
         assert_eq!(w.moved_back, 250_117);
+    }
+
+    /// Writers split the batches between them: each batch exactly once, in order.
+    #[test]
+    fn writer_batches_partition_the_batches() {
+        let w = Workload::new(10 * BATCH + 7, 0.05);
+        for writers in 1..4 {
+            let mut seen: Vec<(usize, i64)> = (0..writers)
+                .flat_map(|k| w.writer_batches(k, writers).map(|(first, ts, _)| (first, ts[0])))
+                .collect();
+            seen.sort_unstable();
+            let all: Vec<(usize, i64)> =
+                w.batches().enumerate().map(|(b, (ts, _))| (b * BATCH, ts[0])).collect();
+            assert_eq!(seen, all, "{writers} writers");
+            for k in 0..writers {
+                assert!(w.writer_batches(k, writers).all(|(first, _, _)| (first / BATCH) % writers == k));
+            }
+        }
     }
 }

@@ -257,8 +257,8 @@ impl Compactor {
         Counters::bump(&store.counters.select_l1_inputs, plan.l1.len() as u64);
         let l0_in = &m.l0[..k];
         let l1_in: Vec<&Arc<Segment<V>>> = plan.l1.iter().map(|&i| &m.l1[i]).collect();
-        let all_patches: Vec<(&Arc<Segment<V>>, u32)> = m.patches.ranked().collect();
-        let patches_in: Vec<(&Arc<Segment<V>>, u32)> = plan.patches.iter().map(|&i| all_patches[i]).collect();
+        let patches_in: Vec<(&Arc<Segment<V>>, u32)> =
+            plan.patches.iter().map(|&i| m.patches.get(i)).collect();
         let inputs = || l0_in.iter().chain(l1_in.iter().copied()).chain(patches_in.iter().map(|&(s, _)| s));
         if Fence::forbid(&fences, inputs()) {
             // An archive is between its export and its delete over these inputs:

@@ -110,30 +110,34 @@ impl Plan {
             let to = from + all[from..].partition_point(|&(_, a, _)| a <= s.max_ts());
             from..to
         };
+        // What lies over each stretch: L1 records, patches, and whether anything
+        // forced does (each pulled segment attributed once, to the stretches it
+        // reaches).
+        let mut main = vec![0usize; all.len()];
+        let mut depth = vec![0usize; all.len()];
+        let mut blocked = vec![false; all.len()];
+        for (i, s) in items.iter().enumerate().filter(|&(i, _)| pulled[i]) {
+            for j in reach(s) {
+                if is_forced[i] {
+                    blocked[j] = true;
+                } else if i < n1 {
+                    main[j] += s.len();
+                } else {
+                    depth[j] += 1;
+                }
+            }
+        }
         // Decide each stretch on its own...
         let mut patch: Vec<bool> = all
             .iter()
-            .map(|&(_, lo, hi)| {
-                if !forced.allow_patches {
+            .enumerate()
+            .map(|(j, &(_, lo, hi))| {
+                if !forced.allow_patches || blocked[j] {
                     return false;
                 }
                 let Some((a, b, n0)) = l0_extent(l0, lo, hi) else { return false };
-                let (mut main, mut depth) = (0usize, 0usize);
-                for (i, s) in items.iter().enumerate().filter(|&(i, _)| pulled[i]) {
-                    if s.max_ts() < lo || s.min_ts() > hi {
-                        continue;
-                    }
-                    if is_forced[i] {
-                        return false;
-                    }
-                    if i < n1 {
-                        main += s.len();
-                    } else {
-                        depth += 1;
-                    }
-                }
-                2 * main > n0
-                    && depth < MAX_PATCH_DEPTH
+                2 * main[j] > n0
+                    && depth[j] < MAX_PATCH_DEPTH
                     && (m.patches.rank_for(a, b) as usize) <= MAX_PATCH_DEPTH
             })
             .collect();

@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 
 use timelog::Timelog;
-use timelog_compare::workload::{Workload, BATCH};
+use timelog_compare::workload::Workload;
 
 use crate::baselines::Shared;
 use crate::measure::{current_tid, process_cpu_ns, settle, tasks_cpu, thread_cpu_ns, trim_heap};
@@ -64,8 +64,8 @@ fn cpu_run(w: &Workload, writers: usize) -> CpuRun {
                 let log = &log;
                 sc.spawn(move || {
                     let t0 = thread_cpu_ns();
-                    for (b, (ts, vals)) in w.batches().enumerate().filter(|(b, _)| b % writers == k) {
-                        log.write_batch(b * BATCH, ts, vals);
+                    for (first, ts, vals) in w.writer_batches(k, writers) {
+                        log.write_batch(first, ts, vals);
                     }
                     thread_cpu_ns() - t0
                 })

@@ -315,15 +315,6 @@ fn run_interleaved_scan(n: usize, s: &mut Samples, check: &mut Checks) {
     }
 }
 
-/// The batches a writer of `k` out of `writers` takes (even/odd split), with the
-/// arrival index of their first record.
-fn my_batches(w: &Workload, k: usize, writers: usize) -> impl Iterator<Item = (usize, &[i64], &[u64])> {
-    w.batches()
-        .enumerate()
-        .filter(move |(b, _)| b % writers == k)
-        .map(|(b, (ts, vals))| (b * BATCH, ts, vals))
-}
-
 /// Two writers, each taking every other batch; records/s for the whole job.
 fn run_two_writers<S: Shared>(imp: &'static str, w: &Workload, s: &mut Samples) {
     let m = S::empty();
@@ -332,7 +323,7 @@ fn run_two_writers<S: Shared>(imp: &'static str, w: &Workload, s: &mut Samples) 
             for k in 0..2 {
                 let m = &m;
                 sc.spawn(move || {
-                    for (first, ts, vals) in my_batches(w, k, 2) {
+                    for (first, ts, vals) in w.writer_batches(k, 2) {
                         m.write_batch(first, ts, vals);
                     }
                 });
