@@ -30,8 +30,10 @@ fi
 
 stage "fmt, clippy and unit tests of the fuzz crate (seeds decode and reach every operation)"
 cargo fmt --manifest-path fuzz/Cargo.toml --check
-cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
-cargo test --release --manifest-path fuzz/Cargo.toml
+# Without libFuzzer's C++ (default feature `libfuzzer`): only the fuzz targets
+# link it, and `cargo fuzz build` below builds them with it.
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --no-default-features -- -D warnings
+cargo test --release --manifest-path fuzz/Cargo.toml --no-default-features
 
 stage "build (AddressSanitizer, debug assertions and overflow checks on)"
 cargo +nightly fuzz build -a

@@ -11,6 +11,8 @@
 #                            the deletes variant are 16 batches here (native: 64), so
 #                            that the slow run still deletes the two zones it needs.
 #   MEMCHECK_TRACK_ORIGINS   1: report where uninitialised values come from (slower)
+#   MEMCHECK_CARGO_ARGS      extra cargo arguments for the build (e.g. "--features
+#                            timelog-engine/arrow", to reuse a build made with them)
 #   VALGRIND                 valgrind binary (default valgrind)
 # Logs: $CARGO_TARGET_DIR/memcheck/<test>.log (default target/memcheck/).
 set -euo pipefail
@@ -32,7 +34,8 @@ start=$(date +%s)
 echo "== memcheck: building ${tests[*]} (release)"
 cargs=()
 for t in "${tests[@]}"; do cargs+=(--test "$t"); done
-json=$(cargo test --release --no-run --message-format=json "${cargs[@]}")
+read -r -a extra <<<"${MEMCHECK_CARGO_ARGS:-}"
+json=$(cargo test --release --no-run --message-format=json "${extra[@]}" "${cargs[@]}")
 
 # Test binaries under valgrind run ~30-50x slower, and valgrind runs one thread at
 # a time: fair scheduling keeps the engine's spin-then-yield waits from starving.
