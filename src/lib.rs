@@ -23,8 +23,9 @@
 //! batch runs and a skiplist), sealed **memruns**, **L0** segments (one per
 //! flushed memrun), and **L1** segments (compacted, window-partitioned, never
 //! overlapping), with **patches** of late records laid over them where merging
-//! would rewrite far more than arrives. A [`Snapshot`] pins one immutable manifest of these layers plus
-//! a sequence watermark; deletes are sequenced range tombstones. See
+//! would rewrite far more than arrives. A [`Snapshot`] pins one immutable
+//! manifest of these layers plus a sequence watermark; deletes are sequenced
+//! range tombstones. See
 //! `docs/architecture.md` for the design and its invariants.
 //!
 //! Reads return the iterator types of the [`iter`] module: [`iter::Range`]
