@@ -67,7 +67,8 @@ fn run_writers(w: &Workload, k: usize) {
     let n = w.ts.len() as f64;
     println!(
         "{k} writer(s): {:.1} M rec/s, CPU {:.1} ns/rec, amplification {:.2} (flushed {:.2}, compacted {:.2}), \
-         {} flushes, {} compactions, L0 {} L1 {} patches {} ({:.2}/rec), backpressure waits {}",
+         {} flushes, {} compactions, L0 {} L1 {} patches {} (depth {}; written {:.2}/rec, adopted {:.2}/rec), \
+         backpressure waits {}",
         n / secs / 1e6,
         cpu * 1e9 / n,
         (st.flushed_records + st.compacted_records) as f64 / n,
@@ -78,7 +79,9 @@ fn run_writers(w: &Workload, k: usize) {
         st.l0_segments,
         st.l1_segments,
         st.patch_segments,
+        st.patch_depth,
         st.patched_records as f64 / n,
+        st.adopted_records as f64 / n,
         st.backpressure_waits
     );
 }

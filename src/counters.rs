@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub flushed_records: AtomicU64,
     pub compacted_records: AtomicU64,
     pub patched_records: AtomicU64,
+    pub adopted_records: AtomicU64,
 }
 
 impl Counters {

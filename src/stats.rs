@@ -15,9 +15,16 @@ pub struct Stats {
     /// L1 segments (compacted, windowed, never overlapping).
     pub l1_segments: usize,
     /// Patches: segments of late records that compaction laid over L1 segments
-    /// instead of rewriting them (windowed like L1; they overlap L1 and each
-    /// other, and reads merge them in). A full compaction merges them into L1.
+    /// instead of rewriting them (each inside one window; they overlap L1 and
+    /// each other, and reads merge them in). Written ones are packed like L1;
+    /// adopted ones are L0 segments taken over as they are. A full compaction
+    /// merges them into L1.
     pub patch_segments: usize,
+    /// The highest merge rank of any patch (0 without patches). Overlapping
+    /// patches have distinct ranks, so no more than this many overlap at any
+    /// timestamp: a read merges at most this many patches besides L1, L0 and
+    /// the memtables. At most 4.
+    pub patch_depth: usize,
     /// Pages across all segments.
     pub pages: usize,
     /// Exact number of visible records (tombstones applied).
@@ -92,6 +99,9 @@ pub struct Stats {
     pub compacted_records: u64,
     /// Of `compacted_records`, the records written as patches.
     pub patched_records: u64,
+    /// Records of L0 segments that compactions laid over L1 as patches without
+    /// writing them again (not part of `compacted_records`).
+    pub adopted_records: u64,
     /// Segments the log no longer uses that are still alive because snapshots,
     /// cursors or exported Arrow batches hold them (they hold back reclamation until
     /// dropped). While a flush or compaction runs, the segments it has built but not
@@ -155,6 +165,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         l0_segments: m.l0.len(),
         l1_segments: m.l1.len(),
         patch_segments: m.patches.len(),
+        patch_depth: m.patches.rank_max() as usize,
         pages: segs().map(|s| s.page_count()).sum(),
         records: snap.count(..),
         min_ts,
@@ -188,6 +199,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         flushed_records: Counters::get(&c.flushed_records),
         compacted_records: Counters::get(&c.compacted_records),
         patched_records: Counters::get(&c.patched_records),
+        adopted_records: Counters::get(&c.adopted_records),
         pinned_segments: alive.saturating_sub(published) as usize,
         pinned_bytes: alive_bytes.saturating_sub(published_bytes) as usize,
     }

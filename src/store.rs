@@ -198,18 +198,66 @@ impl<V: Value> Store<V> {
             }
             carry = iter.drain_into(&mut ts, &mut vals, max_records);
             if !ts.is_empty() {
-                // Give back room the records did not use (deleted or hidden ones).
-                ts.shrink_to_fit();
-                vals.shrink_to_fit();
-                let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
-                out.push(
-                    Segment::new(id, ts, vals, page_len, applied, seqs, level, window).tallied(&self.tally),
-                );
+                out.push(self.segment(ts, vals, page_len, applied, seqs, level, window));
             }
             if carry.is_none() {
                 return out;
             }
         }
+    }
+
+    /// Drains `iter` into L0 segments, one per cluster of its records: a gap
+    /// between neighbouring timestamps wider than a sixteenth of the records'
+    /// whole span starts a new one (so there are at most 16). A flush cuts the
+    /// late part of a memrun this way: a lagging writer's records and the leading
+    /// writer's own late ones just below the mark land in segments of their own,
+    /// which a compaction can then lay over L1 as patches without copying them
+    /// (see `pipeline::compaction`). Clusters share no timestamp.
+    pub(crate) fn collect_clusters(
+        &self,
+        mut iter: Range<'_, V>,
+        applied: u64,
+        seqs: SeqSpan,
+    ) -> Vec<Segment<V>> {
+        let page_len = self.page_len();
+        let cap = iter.size_hint().1.unwrap_or(0);
+        let mut ts: Vec<i64> = Vec::with_capacity(cap);
+        let mut vals: Vec<V> = Vec::with_capacity(cap);
+        crate::hint::populate(&mut ts);
+        crate::hint::populate(&mut vals);
+        let carry = iter.drain_into(&mut ts, &mut vals, usize::MAX);
+        debug_assert!(carry.is_none(), "no cap, no carry");
+        let mut out = Vec::new();
+        // From the last cluster back: each record moves at most once.
+        for c in cluster_starts(&ts).into_iter().rev() {
+            let (t, v) = (ts.drain(c..).collect(), vals.drain(c..).collect());
+            out.push(self.segment(t, v, page_len, applied, seqs, Level::L0, None));
+        }
+        if !ts.is_empty() {
+            out.push(self.segment(ts, vals, page_len, applied, seqs, Level::L0, None));
+        }
+        out.reverse();
+        out
+    }
+
+    /// A new segment of this log (numbered, tallied), its columns trimmed to
+    /// their length.
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &self,
+        mut ts: Vec<i64>,
+        mut vals: Vec<V>,
+        page_len: usize,
+        applied: u64,
+        seqs: SeqSpan,
+        level: Level,
+        window: Option<Window>,
+    ) -> Segment<V> {
+        // Give back room the records did not use (deleted or hidden ones).
+        ts.shrink_to_fit();
+        vals.shrink_to_fit();
+        let id = self.next_segment_id.fetch_add(1, Ordering::Relaxed);
+        Segment::new(id, ts, vals, page_len, applied, seqs, level, window).tallied(&self.tally)
     }
 
     /// Checks the structural invariants of the current state (see
@@ -249,9 +297,11 @@ impl<V: Value> Store<V> {
             return corrupt(e);
         }
         for s in m.patches.iter() {
+            // Written patches are L1 segments of an aligned window; adopted ones,
+            // L0 segments taken over as they are.
             let aligned = s.window.is_some_and(|w| w.is_aligned(self.cfg.window_origin));
-            if s.level != Level::L1 || !aligned {
-                return corrupt(format!("patch {} is not an L1 segment of an aligned window", s.id));
+            if !(s.level == Level::L1 && aligned || s.level == Level::L0 && s.window.is_none()) {
+                return corrupt(format!("patch {} is neither a windowed L1 segment nor an L0 segment", s.id));
             }
         }
         for mt in m.memruns.iter().chain(std::iter::once(&m.active)) {
@@ -274,5 +324,39 @@ impl<V: Value> Store<V> {
             return corrupt(format!("forward iteration yields {walked} records, backward {back}"));
         }
         Ok(())
+    }
+}
+
+/// Where the clusters of sorted `ts` after the first one start: every index
+/// whose gap to the timestamp before it is wider than a sixteenth of the whole
+/// span (fewer than 16, since the gaps add up to the span; none when all
+/// timestamps are equal).
+fn cluster_starts(ts: &[i64]) -> Vec<usize> {
+    let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return Vec::new() };
+    let wide = (last as i128 - first as i128) / 16;
+    (1..ts.len()).filter(|&i| ts[i] as i128 - ts[i - 1] as i128 > wide).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_starts;
+
+    #[test]
+    fn clusters_start_at_gaps_wider_than_a_sixteenth_of_the_span() {
+        assert_eq!(cluster_starts(&[]), Vec::<usize>::new());
+        assert_eq!(cluster_starts(&[5]), Vec::<usize>::new());
+        assert_eq!(cluster_starts(&[7, 7, 7, 7]), Vec::<usize>::new(), "all equal: one cluster");
+        // Span 160: gaps over 10 cut, a gap of exactly 10 does not.
+        assert_eq!(cluster_starts(&[0, 1, 2, 13, 23, 150, 160]), vec![3, 5]);
+        // Two timestamps: the one gap is the whole span.
+        assert_eq!(cluster_starts(&[0, 100]), vec![1]);
+        // Span 15: a sixteenth rounds to 0, so every step cuts, equal ones do not.
+        assert_eq!(cluster_starts(&[0, 0, 15]), vec![2]);
+        // The full i64 range (the span overflows i64).
+        assert_eq!(cluster_starts(&[i64::MIN, i64::MIN + 1, 0, i64::MAX]), vec![2, 3]);
+        assert_eq!(cluster_starts(&[i64::MIN, -1, 0, 1, i64::MAX]), vec![1, 4]);
+        // Evenly spread: no cut, however many records.
+        let even: Vec<i64> = (0..1_000).map(|i| i * 3).collect();
+        assert_eq!(cluster_starts(&even), Vec::<usize>::new());
     }
 }

@@ -1,10 +1,12 @@
 //! Patches: late records that a compaction lays over L1 segments instead of
-//! rewriting them (`manifest/patches.rs`, `pipeline/compaction/plan.rs`). These
+//! rewriting them (`manifest/patches.rs`, `pipeline/compaction/plan.rs`), as
+//! patches it writes or as L0 segments it adopts without a copy. These
 //! scenarios build them on purpose (a second writer lagging the first into a
-//! window L1 already holds) and check that they are made, that reads of every
-//! kind see equal timestamps in insertion order across L1, patches, L0 and the
-//! memtable, that stacked patches stay bounded, and that deletes, a full
-//! compaction and the write amplification behave.
+//! window L1 already holds) and check that they are made, which are adopted and
+//! which written, that reads of every kind see equal timestamps in insertion
+//! order across L1, patches, L0 and the memtable, that stacked patches stay
+//! bounded, and that deletes, a full compaction and the write amplification
+//! behave.
 
 use std::time::Duration;
 
@@ -45,12 +47,22 @@ fn leader(log: &Timelog<u64>, o: &mut Oracle<u64>, n: i64) {
     assert_eq!((log.stats().l0_segments, log.stats().patch_segments), (0, 0));
 }
 
-/// A lagging writer's records in `[lo, hi)`: every third timestamp (each equal to
-/// one the leader wrote), tagged with `tag`, in two L0 segments.
+/// A lagging writer's records in `[lo, hi)` whose timestamp is `r` modulo 3
+/// (each equal to one the leader wrote), tagged with `tag`, as one L0 segment.
+fn lagging(log: &Timelog<u64>, o: &mut Oracle<u64>, lo: i64, hi: i64, r: i64, tag: u64) -> usize {
+    let batch: Vec<(i64, u64)> =
+        (lo..hi).filter(|t| t.rem_euclid(3) == r).map(|t| (t, tag * 1_000_000 + t as u64)).collect();
+    let n = batch.len();
+    write(log, o, batch);
+    n
+}
+
+/// A lagging writer's records in `[lo, hi)`: every third timestamp, tagged with
+/// `tag`, in two disjoint L0 segments (halves).
 fn laggard(log: &Timelog<u64>, o: &mut Oracle<u64>, lo: i64, hi: i64, tag: u64) {
     let mid = lo + (hi - lo) / 2;
     for (a, b) in [(lo, mid), (mid, hi)] {
-        write(log, o, (a..b).filter(|t| t % 3 == 0).map(|t| (t, tag * 1_000_000 + t as u64)).collect());
+        lagging(log, o, a, b, 0, tag);
     }
 }
 
@@ -63,14 +75,11 @@ fn a_lagging_writer_becomes_a_patch_and_reads_keep_insertion_order() {
     laggard(&log, &mut o, 5_000, 8_000, 1);
     assert!(log.maint_step().unwrap(), "two L0 segments: a compaction is due");
     let st = log.stats();
-    assert_eq!((st.l0_segments, st.l1_segments, st.patch_segments), (0, 1, 1), "{st:?}");
-    // Only the 1,000 late records were written again, not the 20,000 under them.
-    assert_eq!(st.patched_records, 1_000, "{st:?}");
-    assert_eq!(
-        st.flushed_records + st.compacted_records - written,
-        2_000,
-        "flushed once, patched once: {st:?}"
-    );
+    // The two L0 segments lie apart, inside the stretch: both are laid over L1 as
+    // they are, and nothing is written again (least of all the 20,000 under them).
+    assert_eq!((st.l0_segments, st.l1_segments, st.patch_segments, st.patch_depth), (0, 1, 2, 1), "{st:?}");
+    assert_eq!((st.patched_records, st.adopted_records), (0, 1_000), "{st:?}");
+    assert_eq!(st.flushed_records + st.compacted_records - written, 1_000, "flushed once only: {st:?}");
     agrees(&log, &o, &[4_999, 5_000, 5_001, 6_000, 7_998, 7_999, 8_000, 19_999]);
     // Newer records at the same timestamps, in L0 and in the memtable, come after.
     write(&log, &mut o, vec![(6_000, 7), (6_000, 8), (6_001, 9)]);
@@ -91,16 +100,17 @@ fn stacked_patches_are_ranked_by_age_and_bounded() {
     let mut o = Oracle::new();
     leader(&log, &mut o, 20_000);
     let mut most = 0;
-    // Rounds over overlapping stretches: each patch overlaps the ones before it,
-    // and starts before or after them by turns (age is not timestamp order).
+    // Rounds over overlapping stretches: each round's patches overlap the ones
+    // before them, and start before or after them by turns (age is not
+    // timestamp order).
     for round in 1..=9u64 {
         let shift = 150 * round as i64;
         let lo = if round % 2 == 0 { 5_000 + shift } else { 5_000 - shift };
         laggard(&log, &mut o, lo, lo + 3_000, round);
         assert!(log.maint_step().unwrap());
         let st = log.stats();
-        most = most.max(st.patch_segments);
-        assert!(st.patch_segments <= 4, "patches stack without bound: {st:?}");
+        most = most.max(st.patch_depth);
+        assert!(st.patch_depth <= 4 && st.patch_segments <= 8, "patches stack without bound: {st:?}");
         agrees(&log, &o, &[lo, lo + 1_500, lo + 2_999, 5_400, 6_000, 7_002]);
     }
     assert_eq!(most, 4, "patches were stacked up to the bound");
@@ -118,7 +128,7 @@ fn deletes_reach_into_patches_and_drop_them() {
     leader(&log, &mut o, 20_000);
     laggard(&log, &mut o, 5_000, 8_000, 1);
     assert!(log.maint_step().unwrap());
-    assert_eq!(log.stats().patch_segments, 1);
+    assert_eq!(log.stats().patch_segments, 2);
     // Part of the patch and of the L1 segment under it.
     o.delete(6_000..6_500).assert(&log.delete_range(6_000..6_500));
     agrees(&log, &o, &[5_999, 6_000, 6_499, 6_500]);
@@ -167,8 +177,85 @@ fn two_background_writers_patch_instead_of_rewriting() {
     assert!(eventually(Duration::from_secs(30), || log.stats().sealed_memruns == 0), "the flusher is stuck");
     log.flush();
     let st = log.stats();
-    assert!(st.patched_records > 0, "the lagging writer's records became patches: {st:?}");
+    assert!(
+        st.patched_records + st.adopted_records > 0,
+        "the lagging writer's records became patches: {st:?}"
+    );
+    assert!(st.patch_depth <= 4, "{st:?}");
     let amp = (st.flushed_records + st.compacted_records) as f64 / n as f64;
     assert!(amp < 1.75, "write amplification {amp:.2}: {st:?}");
     agrees(&log, &o, &[0, 1_000, n / 2, n - 1]);
+}
+
+#[test]
+fn overlapping_l0_segments_are_written_as_one_patch() {
+    let log = manual();
+    let mut o = Oracle::new();
+    leader(&log, &mut o, 20_000);
+    // Two segments over the same stretch, interleaved: neither lies alone.
+    let n = lagging(&log, &mut o, 5_000, 8_000, 0, 1) + lagging(&log, &mut o, 5_000, 8_000, 1, 2);
+    assert!(log.maint_step().unwrap());
+    let st = log.stats();
+    assert_eq!((st.l0_segments, st.patch_segments, st.patch_depth), (0, 1, 1), "{st:?}");
+    assert_eq!((st.patched_records, st.adopted_records), (n as u64, 0), "{st:?}");
+    agrees(&log, &o, &[5_000, 5_001, 6_000, 7_999]);
+}
+
+#[test]
+fn a_segment_alone_is_adopted_beside_the_written_rest() {
+    let log = manual();
+    let mut o = Oracle::new();
+    leader(&log, &mut o, 20_000);
+    let alone = lagging(&log, &mut o, 5_000, 6_000, 0, 1);
+    let rest = lagging(&log, &mut o, 6_000, 8_000, 0, 2) + lagging(&log, &mut o, 6_000, 8_000, 1, 3);
+    assert!(log.maint_step().unwrap());
+    let st = log.stats();
+    assert_eq!((st.l0_segments, st.patch_segments), (0, 2), "{st:?}");
+    assert_eq!((st.patched_records, st.adopted_records), (rest as u64, alone as u64), "{st:?}");
+    agrees(&log, &o, &[5_000, 5_999, 6_000, 6_001, 7_999]);
+}
+
+#[test]
+fn a_tombstone_over_a_segment_makes_the_compaction_copy_it() {
+    let log = manual();
+    let mut o = Oracle::new();
+    leader(&log, &mut o, 20_000);
+    let hit = lagging(&log, &mut o, 5_000, 6_500, 0, 1);
+    let clean = lagging(&log, &mut o, 6_500, 8_000, 0, 1);
+    // Deleted after both were flushed: the first segment holds hidden records.
+    o.delete(5_100..5_200).assert(&log.delete_range(5_100..5_200));
+    log.flush();
+    let hidden = (5_100..5_200).filter(|t| t % 3 == 0).count();
+    while log.maint_step().unwrap() {}
+    let st = log.stats();
+    assert_eq!(st.patch_segments, 2, "{st:?}");
+    // The hit one is copied without its deleted records; the clean one adopted.
+    assert_eq!((st.patched_records, st.adopted_records), ((hit - hidden) as u64, clean as u64), "{st:?}");
+    agrees(&log, &o, &[5_099, 5_100, 5_199, 5_200, 6_500]);
+}
+
+#[test]
+fn adoption_never_ranks_a_patch_above_the_bound() {
+    let log = manual();
+    let mut o = Oracle::new();
+    leader(&log, &mut o, 20_000);
+    // Three rounds of stacked patches over [4_000, 8_000): ranks 1, 2, 3.
+    for round in 1..=3u64 {
+        laggard(&log, &mut o, 4_000, 8_000, round);
+        assert!(log.maint_step().unwrap());
+        assert_eq!(log.stats().patch_depth, round as usize);
+    }
+    let before = log.stats();
+    // A stretch with one segment alone and two interleaved: its new patch takes
+    // rank 4, the highest allowed. An adopted segment would rank above the
+    // written one (their spans overlap), so nothing is adopted.
+    let written = lagging(&log, &mut o, 5_000, 5_300, 0, 4)
+        + lagging(&log, &mut o, 5_400, 7_000, 1, 5)
+        + lagging(&log, &mut o, 5_400, 7_000, 2, 6);
+    assert!(log.maint_step().unwrap());
+    let st = log.stats();
+    assert_eq!(st.patch_depth, 4, "{st:?}");
+    assert_eq!(st.adopted_records, before.adopted_records, "{st:?}");
+    assert_eq!(st.patched_records - before.patched_records, written as u64, "{st:?}");
+    agrees(&log, &o, &[5_000, 5_299, 5_400, 6_999]);
 }

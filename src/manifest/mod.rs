@@ -123,7 +123,7 @@ impl<V> Clone for Manifest<V> {
 }
 
 mod patches;
-pub(crate) use patches::{Patches, MAX_PATCH_DEPTH};
+pub(crate) use patches::{Patches, MAX_PATCH_DEPTH, MAX_STRETCH_PATCHES};
 
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 mod epoch;

@@ -4,10 +4,13 @@
 //! When the records a compaction takes from L0 fall between records that L1
 //! already holds (a second writer lagging the first, late data landing in a
 //! window written long ago), merging them into L1 rewrites every L1 record of
-//! the stretch, usually many more than arrive. A compaction may instead write
-//! them as a *patch*: an L1-format segment that overlaps L1 segments (and older
-//! patches) and that reads merge as one more source. See
-//! `pipeline::compaction::plan` for when it does.
+//! the stretch, usually many more than arrive. A compaction may instead lay
+//! them over L1 as *patches*: segments that overlap L1 segments (and older
+//! patches) and that reads merge as one more source. A patch is either written
+//! (an L1-format segment of the stretch's L0 records) or an L0 segment
+//! *adopted* as it is, without a copy, when it lies wholly inside the stretch,
+//! overlaps no other L0 input and no tombstone hides any of its records. See
+//! `pipeline::compaction::plan` for when a stretch becomes patches.
 //!
 //! Equal timestamps keep insertion order through *ranks*: a patch is newer than
 //! every L1 record it overlaps (compaction never writes L1 over a patch without
@@ -21,11 +24,19 @@
 use crate::segment::Segment;
 use crate::sync::Arc;
 
-/// Most patches one stretch of L1 may carry: a compaction that would lay
-/// another over a stretch holding this many (or rank a new one above this)
-/// merges them all into L1 instead. It bounds how many sources a read merges
-/// at any timestamp (one L1 segment, this many patches, L0, memtables).
+/// Highest rank a patch may take: a compaction that would rank a new patch
+/// above this merges the stretch and the patches over it into L1 instead.
+/// Patches that overlap have distinct ranks, so it bounds how many patches a
+/// read merges at any timestamp (one L1 segment, this many patches, L0,
+/// memtables).
 pub(crate) const MAX_PATCH_DEPTH: usize = 4;
+
+/// Most patches the L1 segments of one compaction stretch may carry, side by
+/// side or stacked: a compaction that would lay another there merges them all
+/// into L1 instead. It bounds the number of patches by the number of L1
+/// segments (disjoint patches all take rank 1, so [`MAX_PATCH_DEPTH`] alone
+/// would not).
+pub(crate) const MAX_STRETCH_PATCHES: usize = 16;
 
 /// The patches of one manifest, sorted by first timestamp, with the index that
 /// finds the ones overlapping a range.

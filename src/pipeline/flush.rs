@@ -13,9 +13,11 @@
 //! steps write L0 only, as their documentation promises). A memrun's records
 //! above every timestamp already flushed (in L0, L1 and patches, and above
 //! every older memrun's) overlap nothing, so they skip L0 and its compaction:
-//! they are written as L1 segments, one or more per window. The rest goes to L0 as two segments: the
-//! late records below that mark, and a *tail* just below the memrun's newest
-//! timestamp, where the next memrun's late records are expected to land (one
+//! they are written as L1 segments, one or more per window. The rest goes to L0: the
+//! late records below that mark, a segment per cluster (wide gaps between them
+//! separate a lagging writer's records from the leading writer's late ones, so
+//! that a compaction can lay them over L1 as patches as they are), and a *tail*
+//! just below the memrun's newest timestamp, where the next memrun's late records are expected to land (one
 //! segment holding both would span the L1 part, and compaction would rewrite
 //! it). The tail is twice how far late records recently reached behind the
 //! newest flushed timestamp. Equal timestamps keep their order: every L1 record
@@ -233,11 +235,15 @@ impl Flusher {
                 return (store.collect_segments(it, usize::MAX, snap.w, seqs, Level::L0, None), Vec::new());
             };
             drop(srcs);
-            // L0: what lies below `a`, and the tail above `b`, as two segments (one
-            // would span the L1 part too, and compaction would rewrite it). They
-            // hold no equal timestamps, so their order in L0 does not matter.
+            // L0: what lies below `a`, one segment per cluster (a lagging writer's
+            // records apart from the leading writer's late ones: see
+            // `Store::collect_clusters`), and the tail above `b` as one more (one
+            // segment would span the L1 part too, and compaction would rewrite
+            // it). They hold no equal timestamps, so their order in L0 does not
+            // matter.
             let mut l0 = Vec::new();
-            for (from, to) in [(Some(lo), a.checked_sub(1)), (b.checked_add(1), Some(hi))] {
+            for (late, from, to) in [(true, Some(lo), a.checked_sub(1)), (false, b.checked_add(1), Some(hi))]
+            {
                 let (Some(from), Some(to)) = (from, to) else { continue };
                 if from > to {
                     continue;
@@ -245,7 +251,10 @@ impl Flusher {
                 let mut part = Vec::new();
                 mr.sources(from, to, &mut part);
                 let it = Range::new(part, pieces.clone(), snap.w);
-                l0.extend(store.collect_segments(it, usize::MAX, snap.w, seqs, Level::L0, None));
+                l0.extend(match late {
+                    true => store.collect_clusters(it, snap.w, seqs),
+                    false => store.collect_segments(it, usize::MAX, snap.w, seqs, Level::L0, None),
+                });
             }
             // L1: `[a, b]`, window by window.
             let mut l1 = Vec::new();

@@ -390,7 +390,9 @@ impl<V> Segment<V> {
     /// whose bound is above the span's last sequence number hides every record
     /// here in its range, any other hides none (sorted, disjoint, non-empty).
     pub(crate) fn visible_ranges(&self, lo: i64, hi: i64, pieces: &[Piece], mut f: impl FnMut(usize, usize)) {
-        if self.len() == 0 || lo > hi {
+        // (Outside the span: no search. A compaction over many small windows asks
+        // every input about every stretch.)
+        if self.len() == 0 || lo > hi || hi < self.min || lo > self.max {
             return;
         }
         let a = self.lower_bound(lo);
@@ -438,6 +440,9 @@ impl<V> Segment<V> {
 
     /// Whether any record has a timestamp in `[lo, hi]`.
     pub(crate) fn has_records_in(&self, lo: i64, hi: i64) -> bool {
+        if hi < self.min || lo > self.max {
+            return false;
+        }
         let a = self.lower_bound(lo);
         a < self.len() && self.ts_at(a) <= hi
     }

@@ -10,7 +10,9 @@
 //! and patch overlapping one, to a fixed point, so outputs never overlap
 //! untouched L1 segments or patches. An interval whose merge would mostly
 //! rewrite L1 is written as a patch instead: its L0 records alone, laid over
-//! the L1 segments (see [`Patches`](crate::manifest::Patches)). Each interval
+//! the L1 segments (see [`Patches`](crate::manifest::Patches)); L0 segments
+//! that lie alone inside such an interval become patches as they are, without
+//! a copy ([`adoptable`]). Each interval
 //! is built in parallel on rayon; records hidden by tombstones visible to the
 //! compaction's snapshot are dropped, and the outputs' `applied_seq` is that
 //! snapshot's watermark (their `seqs` span, the union of the inputs'). A round
@@ -21,11 +23,12 @@
 mod plan;
 mod window;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::manifest::{Manifest, Quiet};
+use crate::manifest::{Manifest, Quiet, MAX_PATCH_DEPTH};
 use crate::segment::{Level, Segment, SeqSpan, Window};
 use crate::snapshot::Range;
 use crate::snapshot::Snapshot;
@@ -283,6 +286,8 @@ impl Compactor {
             },
         );
         let span_pieces = span.map_or_else(Vec::new, |(lo, hi)| snap.pieces(lo, hi));
+        // L0 inputs laid over L1 as they are, and the patches left to write.
+        let adopted = adoptable(m, l0_in, &plan.patch_stretches, &span_pieces);
         // Merged stretches first, then the patches (L0 records only).
         let jobs: Vec<(Window, i64, i64, bool)> = plan
             .stretches
@@ -302,7 +307,7 @@ impl Compactor {
                     s.sources(lo, hi, &pieces, rank, &mut srcs);
                 }
             }
-            for (i, s) in l0_in.iter().enumerate() {
+            for (i, s) in l0_in.iter().enumerate().filter(|&(i, _)| !adopted[i]) {
                 s.sources(lo, hi, &pieces, l0_rank + i as u32, &mut srcs);
             }
             let it = Range::new(srcs, Vec::new(), snap.w);
@@ -315,12 +320,19 @@ impl Compactor {
             let to = if patch { &mut new_patches } else { &mut outputs };
             to.extend(segs.into_iter().map(Arc::new));
         }
+        // After the written ones: in a stretch with both, each adopted segment
+        // ranks one above the written patch whose span it lies in (see
+        // `adoptable` for the bound).
+        new_patches.extend(l0_in.iter().zip(&adopted).filter(|&(_, &a)| a).map(|(s, _)| s.clone()));
+        let adopted_records: u64 =
+            l0_in.iter().zip(&adopted).filter(|&(_, &a)| a).map(|(s, _)| s.len() as u64).sum();
         let gone_patches: Vec<&Arc<Segment<V>>> = patches_in.iter().map(|&(s, _)| s).collect();
+        let (gone_l0, gone_l1) = (addrs(l0_in.iter()), addrs(l1_in.iter().copied()));
         let retries = store.manifest.update(|cur| {
             let mut n: Manifest<V> = cur.clone();
-            n.l0.retain(|s| !l0_in.iter().any(|x| Arc::ptr_eq(x, s)));
+            n.l0.retain(|s| !gone_l0.contains(&addr(s)));
             let mut l1: Vec<Arc<Segment<V>>> =
-                n.l1.iter().filter(|s| !l1_in.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+                n.l1.iter().filter(|s| !gone_l1.contains(&addr(s))).cloned().collect();
             l1.extend(outputs.iter().cloned());
             n.set_l1(l1);
             if !gone_patches.is_empty() || !new_patches.is_empty() {
@@ -333,9 +345,11 @@ impl Compactor {
             Some(n)
         });
         signals.notify_room();
-        let written = outputs.iter().chain(&new_patches).map(|s| s.len() as u64).sum();
+        let patched = new_patches.iter().map(|s| s.len() as u64).sum::<u64>() - adopted_records;
+        let written = outputs.iter().map(|s| s.len() as u64).sum::<u64>() + patched;
         Counters::bump(&store.counters.compacted_records, written);
-        Counters::bump(&store.counters.patched_records, new_patches.iter().map(|s| s.len() as u64).sum());
+        Counters::bump(&store.counters.patched_records, patched);
+        Counters::bump(&store.counters.adopted_records, adopted_records);
         Counters::bump(&store.counters.compaction_retries, retries.unwrap_or(0));
         Counters::bump(&store.counters.compactions, 1);
         // A request is satisfied once every L0 segment of its snapshot was compacted;
@@ -355,6 +369,58 @@ impl Compactor {
         let _c = self.lock.try_lock()?;
         Some(f())
     }
+}
+
+/// Which of the L0 inputs `l0` become patches as they are, without a copy: in
+/// each of the plan's patch stretches (`[lo, hi]` spanning the L0 records
+/// there), the segments that lie wholly inside it, share no timestamp range
+/// with another L0 input (so no equal timestamps need ordering between them,
+/// and the rest written as one patch does not interleave with them), and hold
+/// no record a tombstone in `pieces` (the round's step function) hides.
+///
+/// Written and adopted patches of one stretch overlap in span, so the adopted
+/// ones rank one above the written one: a stretch whose new patch would take
+/// the highest rank allowed adopts only when nothing is left to write, so no
+/// patch ranks above [`MAX_PATCH_DEPTH`].
+fn adoptable<V>(
+    m: &Manifest<V>,
+    l0: &[Arc<Segment<V>>],
+    patch_stretches: &[(Window, i64, i64)],
+    pieces: &[Piece],
+) -> Vec<bool> {
+    let mut adopted = vec![false; l0.len()];
+    for &(_, lo, hi) in patch_stretches {
+        let here: Vec<usize> = (0..l0.len()).filter(|&i| l0[i].has_records_in(lo, hi)).collect();
+        let alone = |i: usize| {
+            let s = &l0[i];
+            let (a, b) = (s.min_ts(), s.max_ts());
+            lo <= a
+                && b <= hi
+                && here.iter().all(|&o| o == i || !l0[o].has_records_in(a, b))
+                && within(pieces, a, b).iter().all(|p| !s.hidden_by(p.lo, p.hi, p.seq))
+        };
+        let take: Vec<usize> = here.iter().copied().filter(|&i| alone(i)).collect();
+        let mixed = take.len() < here.len();
+        if take.is_empty() || (mixed && m.patches.rank_for(lo, hi) as usize >= MAX_PATCH_DEPTH) {
+            continue;
+        }
+        for i in take {
+            adopted[i] = true;
+        }
+    }
+    adopted
+}
+
+/// A segment's identity (its address), for sets of segments to remove from a
+/// manifest's lists in one pass (a compaction of many L0 segments would
+/// otherwise compare every listed segment with every input).
+fn addr<V>(s: &Arc<Segment<V>>) -> usize {
+    &**s as *const Segment<V> as usize
+}
+
+/// The identities of `segs` (see [`addr`]).
+fn addrs<'a, V: 'a>(segs: impl Iterator<Item = &'a Arc<Segment<V>>>) -> HashSet<usize> {
+    segs.map(addr).collect()
 }
 
 /// Fraction of stored segment records hidden by tombstones.
@@ -386,15 +452,16 @@ fn prune<V: Value>(store: &Store<V>, signals: &Signals, snap: &Snapshot<V>, piec
         return false;
     }
     let mut changed = false;
+    let gone = addrs(dead.iter().copied());
     store.manifest.update(|cur| {
         let mut n: Manifest<V> = cur.clone();
         let before = n.l0.len() + n.l1.len() + n.patches.len();
-        n.l0.retain(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s)));
-        if n.l1.iter().any(|s| dead.iter().any(|x| Arc::ptr_eq(x, s))) {
-            let l1 = n.l1.iter().filter(|s| !dead.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+        n.l0.retain(|s| !gone.contains(&addr(s)));
+        if n.l1.iter().any(|s| gone.contains(&addr(s))) {
+            let l1 = n.l1.iter().filter(|s| !gone.contains(&addr(s))).cloned().collect();
             n.set_l1(l1);
         }
-        if n.patches.iter().any(|s| dead.iter().any(|x| Arc::ptr_eq(x, s))) {
+        if n.patches.iter().any(|s| gone.contains(&addr(s))) {
             n.patches = n.patches.replaced(&dead, &[]);
         }
         let dropped = before - n.l0.len() - n.l1.len() - n.patches.len();

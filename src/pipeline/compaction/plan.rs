@@ -1,7 +1,7 @@
 //! Compaction planning: which L1 segments and patches a compaction must pull
 //! in, the output stretches it merges into L1, and the ones it writes as patches.
 
-use crate::manifest::{Manifest, MAX_PATCH_DEPTH};
+use crate::manifest::{Manifest, MAX_PATCH_DEPTH, MAX_STRETCH_PATCHES};
 use crate::segment::{Segment, Window};
 use crate::sync::Arc;
 
@@ -44,11 +44,12 @@ impl Plan {
     /// between.
     ///
     /// A stretch whose merge would rewrite more L1 records than L0 brings in
-    /// becomes a patch instead (see [`Patches`](crate::manifest::Patches)): its L0 records are written
-    /// alone and lie over the L1 segments, which stay. Not when something forced
-    /// lies there, when its patches would exceed [`MAX_PATCH_DEPTH`], or when a
-    /// pulled segment also reaches a stretch that is merged (the stretches a
-    /// segment reaches are decided together).
+    /// becomes patches instead (see [`Patches`](crate::manifest::Patches)):
+    /// its L0 records lie over the L1 segments, which stay. Not when something
+    /// forced lies there, when a new patch over its L0 records would rank above
+    /// [`MAX_PATCH_DEPTH`], when [`MAX_STRETCH_PATCHES`] patches lie there
+    /// already, or when a pulled segment also reaches a stretch that is merged
+    /// (the stretches a segment reaches are decided together).
     pub(super) fn new<V>(m: &Manifest<V>, k: usize, forced: &Forced<'_>, size: i64, origin: i64) -> Plan {
         // window lo -> (window, disjoint sorted intervals of records going there)
         type Spans = std::collections::BTreeMap<i64, (Window, Vec<(i64, i64)>)>;
@@ -110,11 +111,11 @@ impl Plan {
             let to = from + all[from..].partition_point(|&(_, a, _)| a <= s.max_ts());
             from..to
         };
-        // What lies over each stretch: L1 records, patches, and whether anything
+        // What lies over each stretch: L1 records, patches (their number), and whether anything
         // forced does (each pulled segment attributed once, to the stretches it
         // reaches).
         let mut main = vec![0usize; all.len()];
-        let mut depth = vec![0usize; all.len()];
+        let mut over = vec![0usize; all.len()];
         let mut blocked = vec![false; all.len()];
         for (i, s) in items.iter().enumerate().filter(|&(i, _)| pulled[i]) {
             for j in reach(s) {
@@ -123,7 +124,7 @@ impl Plan {
                 } else if i < n1 {
                     main[j] += s.len();
                 } else {
-                    depth[j] += 1;
+                    over[j] += 1;
                 }
             }
         }
@@ -137,7 +138,7 @@ impl Plan {
                 }
                 let Some((a, b, n0)) = l0_extent(l0, lo, hi) else { return false };
                 2 * main[j] > n0
-                    && depth[j] < MAX_PATCH_DEPTH
+                    && over[j] < MAX_STRETCH_PATCHES
                     && (m.patches.rank_for(a, b) as usize) <= MAX_PATCH_DEPTH
             })
             .collect();
@@ -180,7 +181,7 @@ impl Plan {
 /// The first and last timestamp and the number of the records of `l0` in `[lo, hi]`.
 fn l0_extent<V>(l0: &[Arc<Segment<V>>], lo: i64, hi: i64) -> Option<(i64, i64, usize)> {
     let mut out: Option<(i64, i64, usize)> = None;
-    for s in l0 {
+    for s in l0.iter().filter(|s| s.min_ts() <= hi && lo <= s.max_ts()) {
         let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
         if a < b {
             let (x, y) = (s.ts_at(a), s.ts_at(b - 1));
