@@ -208,7 +208,10 @@ impl<V: Value> Store<V> {
 
     /// Drains `iter` into L0 segments, one per cluster of its records: a gap
     /// between neighbouring timestamps wider than a sixteenth of the records'
-    /// whole span starts a new one (so there are at most 16). A flush cuts the
+    /// whole span starts a new one (so there are at most 16), unless the cluster
+    /// before it or the rest after it would hold fewer than
+    /// [`MIN_CLUSTER_RECORDS`] (a few stray late records get no segment of their
+    /// own: it would cost a compaction input, an index and a patch for little). A flush cuts the
     /// late part of a memrun this way: a lagging writer's records and the leading
     /// writer's own late ones just below the mark land in segments of their own,
     /// which a compaction can then lay over L1 as patches without copying them
@@ -229,7 +232,7 @@ impl<V: Value> Store<V> {
         debug_assert!(carry.is_none(), "no cap, no carry");
         let mut out = Vec::new();
         // From the last cluster back: each record moves at most once.
-        for c in cluster_starts(&ts).into_iter().rev() {
+        for c in cluster_starts(&ts, MIN_CLUSTER_RECORDS).into_iter().rev() {
             let (t, v) = (ts.drain(c..).collect(), vals.drain(c..).collect());
             out.push(self.segment(t, v, page_len, applied, seqs, Level::L0, None));
         }
@@ -327,14 +330,26 @@ impl<V: Value> Store<V> {
     }
 }
 
-/// Where the clusters of sorted `ts` after the first one start: every index
+/// Fewest records [`Store::collect_clusters`] gives a segment of its own.
+const MIN_CLUSTER_RECORDS: usize = 512;
+
+/// Where the clusters of sorted `ts` after the first one start: the indices
 /// whose gap to the timestamp before it is wider than a sixteenth of the whole
 /// span (fewer than 16, since the gaps add up to the span; none when all
-/// timestamps are equal).
-fn cluster_starts(ts: &[i64]) -> Vec<usize> {
+/// timestamps are equal), from the first on, each kept if at least `min`
+/// records lie between it and the last one kept (or the start) and after it.
+fn cluster_starts(ts: &[i64], min: usize) -> Vec<usize> {
     let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return Vec::new() };
     let wide = (last as i128 - first as i128) / 16;
-    (1..ts.len()).filter(|&i| ts[i] as i128 - ts[i - 1] as i128 > wide).collect()
+    let mut from = 0;
+    let mut out = Vec::new();
+    for i in 1..ts.len() {
+        if ts[i] as i128 - ts[i - 1] as i128 > wide && i - from >= min && ts.len() - i >= min {
+            out.push(i);
+            from = i;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -343,20 +358,37 @@ mod tests {
 
     #[test]
     fn clusters_start_at_gaps_wider_than_a_sixteenth_of_the_span() {
-        assert_eq!(cluster_starts(&[]), Vec::<usize>::new());
-        assert_eq!(cluster_starts(&[5]), Vec::<usize>::new());
-        assert_eq!(cluster_starts(&[7, 7, 7, 7]), Vec::<usize>::new(), "all equal: one cluster");
+        let cuts = |ts: &[i64]| cluster_starts(ts, 1);
+        assert_eq!(cuts(&[]), Vec::<usize>::new());
+        assert_eq!(cuts(&[5]), Vec::<usize>::new());
+        assert_eq!(cuts(&[7, 7, 7, 7]), Vec::<usize>::new(), "all equal: one cluster");
         // Span 160: gaps over 10 cut, a gap of exactly 10 does not.
-        assert_eq!(cluster_starts(&[0, 1, 2, 13, 23, 150, 160]), vec![3, 5]);
+        assert_eq!(cuts(&[0, 1, 2, 13, 23, 150, 160]), vec![3, 5]);
         // Two timestamps: the one gap is the whole span.
-        assert_eq!(cluster_starts(&[0, 100]), vec![1]);
+        assert_eq!(cuts(&[0, 100]), vec![1]);
         // Span 15: a sixteenth rounds to 0, so every step cuts, equal ones do not.
-        assert_eq!(cluster_starts(&[0, 0, 15]), vec![2]);
+        assert_eq!(cuts(&[0, 0, 15]), vec![2]);
         // The full i64 range (the span overflows i64).
-        assert_eq!(cluster_starts(&[i64::MIN, i64::MIN + 1, 0, i64::MAX]), vec![2, 3]);
-        assert_eq!(cluster_starts(&[i64::MIN, -1, 0, 1, i64::MAX]), vec![1, 4]);
+        assert_eq!(cuts(&[i64::MIN, i64::MIN + 1, 0, i64::MAX]), vec![2, 3]);
+        assert_eq!(cuts(&[i64::MIN, -1, 0, 1, i64::MAX]), vec![1, 4]);
         // Evenly spread: no cut, however many records.
         let even: Vec<i64> = (0..1_000).map(|i| i * 3).collect();
-        assert_eq!(cluster_starts(&even), Vec::<usize>::new());
+        assert_eq!(cuts(&even), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn clusters_smaller_than_the_minimum_stay_with_their_neighbours() {
+        // Clusters of 3, 1, 2 and 3 records.
+        let ts = [0, 1, 2, 100, 200, 201, 300, 301, 302];
+        assert_eq!(cluster_starts(&ts, 1), vec![3, 4, 6]);
+        assert_eq!(cluster_starts(&ts, 2), vec![3, 6], "the stray record at 100 joins the next");
+        assert_eq!(cluster_starts(&ts, 3), vec![3, 6]);
+        assert_eq!(cluster_starts(&ts, 4), vec![4], "at least 4 on each side");
+        assert_eq!(cluster_starts(&ts, 5), vec![], "no cut leaves 5 on both sides");
+        // One stray record far behind a dense run: no segment of its own.
+        let mut late: Vec<i64> = vec![-1_000_000];
+        late.extend(0..2_000);
+        assert_eq!(cluster_starts(&late, 1), vec![1]);
+        assert_eq!(cluster_starts(&late, 512), vec![]);
     }
 }
