@@ -123,7 +123,10 @@ unsafe impl<V: Send + Sync> Send for Memtable<V> {}
 impl<V: Send + Sync + 'static> Memtable<V> {
     pub(crate) fn new(cfg: &Config, start_seq: u64) -> Self {
         let per = run_record_bytes::<V>();
-        let chunk_cap = (cfg.memtable_max_bytes / per).clamp(4, 4096);
+        // A lane's run is charged whole when it is allocated: a quarter of the
+        // memtable at most, so that late piles still fit beside the first one (a
+        // run sized to the whole memtable sealed it at the first late record).
+        let chunk_cap = (cfg.memtable_max_bytes / per / 4).clamp(4, 4096);
         // A late pile's run is charged to the out-of-order budget whole when it is
         // allocated: small next to that budget (a lane's first runs of all its
         // piles take at most half of it), so that a memtable is not sealed as "out

@@ -7,4 +7,5 @@ mod clipped_window_validates;
 mod compact_now_race;
 mod late_piles_budget;
 mod segment_cuts_equal_timestamps;
+mod small_memtable_late_records;
 mod wait_for_room;
