@@ -40,11 +40,14 @@ fn agrees(log: &Timelog<u64>, o: &Oracle<u64>, probes: &[i64]) {
     log.validate().unwrap();
 }
 
-/// The leader's records `[0, n)`, compacted into L1.
-fn leader(log: &Timelog<u64>, o: &mut Oracle<u64>, n: i64) {
-    write(log, o, (0..n).map(|t| (t, t as u64)).collect());
+/// A manual log (and its oracle) holding the leader's records `[0, 20_000)`,
+/// compacted into L1.
+fn led() -> (Timelog<u64>, Oracle<u64>) {
+    let (log, mut o) = (manual(), Oracle::new());
+    write(&log, &mut o, (0..20_000).map(|t| (t, t as u64)).collect());
     log.compact_now();
     assert_eq!((log.stats().l0_segments, log.stats().patch_segments), (0, 0));
+    (log, o)
 }
 
 /// A lagging writer's records in `[lo, hi)` whose timestamp is `r` modulo 3
@@ -68,9 +71,7 @@ fn laggard(log: &Timelog<u64>, o: &mut Oracle<u64>, lo: i64, hi: i64, tag: u64) 
 
 #[test]
 fn a_lagging_writer_becomes_a_patch_and_reads_keep_insertion_order() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     let written = log.stats().flushed_records + log.stats().compacted_records;
     laggard(&log, &mut o, 5_000, 8_000, 1);
     assert!(log.maint_step().unwrap(), "two L0 segments: a compaction is due");
@@ -96,9 +97,7 @@ fn a_lagging_writer_becomes_a_patch_and_reads_keep_insertion_order() {
 
 #[test]
 fn stacked_patches_are_ranked_by_age_and_bounded() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     let mut most = 0;
     // Rounds over overlapping stretches: each round's patches overlap the ones
     // before them, and start before or after them by turns (age is not
@@ -123,9 +122,7 @@ fn stacked_patches_are_ranked_by_age_and_bounded() {
 
 #[test]
 fn deletes_reach_into_patches_and_drop_them() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     laggard(&log, &mut o, 5_000, 8_000, 1);
     assert!(log.maint_step().unwrap());
     assert_eq!(log.stats().patch_segments, 2);
@@ -189,9 +186,7 @@ fn two_background_writers_patch_instead_of_rewriting() {
 
 #[test]
 fn overlapping_l0_segments_are_written_as_one_patch() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     // Two segments over the same stretch, interleaved: neither lies alone.
     let n = lagging(&log, &mut o, 5_000, 8_000, 0, 1) + lagging(&log, &mut o, 5_000, 8_000, 1, 2);
     assert!(log.maint_step().unwrap());
@@ -203,9 +198,7 @@ fn overlapping_l0_segments_are_written_as_one_patch() {
 
 #[test]
 fn a_segment_alone_is_adopted_beside_the_written_rest() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     let alone = lagging(&log, &mut o, 5_000, 6_000, 0, 1);
     let rest = lagging(&log, &mut o, 6_000, 8_000, 0, 2) + lagging(&log, &mut o, 6_000, 8_000, 1, 3);
     assert!(log.maint_step().unwrap());
@@ -217,9 +210,7 @@ fn a_segment_alone_is_adopted_beside_the_written_rest() {
 
 #[test]
 fn a_tombstone_over_a_segment_makes_the_compaction_copy_it() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     let hit = lagging(&log, &mut o, 5_000, 6_500, 0, 1);
     let clean = lagging(&log, &mut o, 6_500, 8_000, 0, 1);
     // Deleted after both were flushed: the first segment holds hidden records.
@@ -236,9 +227,7 @@ fn a_tombstone_over_a_segment_makes_the_compaction_copy_it() {
 
 #[test]
 fn adoption_never_ranks_a_patch_above_the_bound() {
-    let log = manual();
-    let mut o = Oracle::new();
-    leader(&log, &mut o, 20_000);
+    let (log, mut o) = led();
     // Three rounds of stacked patches over [4_000, 8_000): ranks 1, 2, 3.
     for round in 1..=3u64 {
         laggard(&log, &mut o, 4_000, 8_000, round);
