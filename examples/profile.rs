@@ -68,7 +68,7 @@ fn run_writers(w: &Workload, k: usize) {
     println!(
         "{k} writer(s): {:.1} M rec/s, CPU {:.1} ns/rec, amplification {:.2} (flushed {:.2}, compacted {:.2}), \
          {} flushes, {} compactions, L0 {} L1 {} patches {} (depth {}; written {:.2}/rec, adopted {:.2}/rec), \
-         backpressure waits {}",
+         tidied {:.2}/rec, backpressure waits {}",
         n / secs / 1e6,
         cpu * 1e9 / n,
         (st.flushed_records + st.compacted_records) as f64 / n,
@@ -82,6 +82,7 @@ fn run_writers(w: &Workload, k: usize) {
         st.patch_depth,
         st.patched_records as f64 / n,
         st.adopted_records as f64 / n,
+        st.tidied_records as f64 / n,
         st.backpressure_waits
     );
 }

@@ -23,6 +23,7 @@ pub(crate) struct Counters {
     pub compacted_records: AtomicU64,
     pub patched_records: AtomicU64,
     pub adopted_records: AtomicU64,
+    pub tidied_records: AtomicU64,
 }
 
 impl Counters {

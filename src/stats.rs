@@ -102,6 +102,10 @@ pub struct Stats {
     /// Records of L0 segments that compactions laid over L1 as patches without
     /// writing them again (not part of `compacted_records`).
     pub adopted_records: u64,
+    /// Of `compacted_records`, the records rewritten to merge small neighbouring
+    /// L1 segments of a window (left by small flushes), so that the number of
+    /// segments follows the data.
+    pub tidied_records: u64,
     /// Segments the log no longer uses that are still alive because snapshots,
     /// cursors or exported Arrow batches hold them (they hold back reclamation until
     /// dropped). While a flush or compaction runs, the segments it has built but not
@@ -200,6 +204,7 @@ pub(crate) fn collect<V: Value>(store: &Store<V>, window: WindowReport) -> Stats
         compacted_records: Counters::get(&c.compacted_records),
         patched_records: Counters::get(&c.patched_records),
         adopted_records: Counters::get(&c.adopted_records),
+        tidied_records: Counters::get(&c.tidied_records),
         pinned_segments: alive.saturating_sub(published) as usize,
         pinned_bytes: alive_bytes.saturating_sub(published_bytes) as usize,
     }

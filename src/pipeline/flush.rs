@@ -46,6 +46,9 @@ pub(crate) struct Flushed {
     pub(crate) densities: Vec<(usize, i128)>,
     /// Whether tombstones were added to the manifest's index.
     pub(crate) new_tombs: bool,
+    /// Whether segments were written straight to L1 (they may be small, for
+    /// compaction to tidy).
+    pub(crate) new_l1: bool,
 }
 
 /// Most L1 windows one memrun may be written into directly; a memrun spanning
@@ -322,6 +325,7 @@ impl Flusher {
         Some(Flushed {
             densities: segs().map(|s| (s.len(), s.max_ts() as i128 - s.min_ts() as i128 + 1)).collect(),
             new_tombs: !new_tombs.is_empty(),
+            new_l1: !l1.is_empty(),
         })
     }
 }

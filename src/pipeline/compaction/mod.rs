@@ -21,6 +21,7 @@
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
 mod plan;
+mod tidy;
 mod window;
 
 use std::collections::HashSet;
@@ -65,6 +66,9 @@ pub(crate) struct Compactor {
     requested: AtomicBool,
     /// A flush added tombstones: look for dead segments and tombstones that can retire.
     tombs_changed: AtomicBool,
+    /// Small L1 segments may have been written (or become neighbours): look for
+    /// groups to tidy ([`tidy`]).
+    untidy: AtomicBool,
 }
 
 impl Compactor {
@@ -75,6 +79,7 @@ impl Compactor {
             survey: Mutex::new(Survey::default()),
             requested: AtomicBool::new(false),
             tombs_changed: AtomicBool::new(false),
+            untidy: AtomicBool::new(false),
         }
     }
 
@@ -96,6 +101,9 @@ impl Compactor {
         if done.new_tombs {
             self.tombs_changed.store(true, Ordering::Release);
         }
+        if done.new_l1 {
+            self.untidy.store(true, Ordering::Release);
+        }
         done.new_tombs
     }
 
@@ -115,6 +123,7 @@ impl Compactor {
             || store.manifest.current().l0.len() > store.cfg.max_l0_segments
             || store.cfg.delete_debt_threshold > 0.0
             || self.tombs_changed.load(Ordering::Acquire)
+            || self.untidy.load(Ordering::Acquire)
     }
 
     /// Whether to look for dead segments and retiring tombstones now. A survey
@@ -144,7 +153,8 @@ impl Compactor {
     /// Deleted data goes first: segments whose records are all deleted are dropped
     /// whole ([`prune`]), and segments with at least
     /// `segment_dead_fraction` of their records deleted are rewritten, each alone
-    /// (one window's worth of work, not the whole log).
+    /// (one window's worth of work, not the whole log). A round with none of that
+    /// to do tidies L1 instead ([`tidy`]), if small segments were written.
     pub(crate) fn compact_once<V: Value>(&self, store: &Store<V>, signals: &Signals, force: bool) -> bool {
         let _c = self.lock.lock();
         let _quiet = Quiet::enter();
@@ -152,13 +162,18 @@ impl Compactor {
         // seen by the next round.
         let requested = force || self.requested.swap(false, Ordering::AcqRel);
         let tombs_changed = self.tombs_changed.swap(false, Ordering::AcqRel);
+        let untidy = self.untidy.swap(false, Ordering::AcqRel);
         let mut snap = store.snapshot();
         let survey = requested || (tombs_changed && self.survey_due(&snap));
         if tombs_changed && !survey {
             // Not yet worth it: look again at the next wake-up.
             self.tombs_changed.store(true, Ordering::Release);
         }
-        if !(survey || snap.m.l0.len() > store.cfg.max_l0_segments || store.cfg.delete_debt_threshold > 0.0) {
+        if !(survey
+            || untidy
+            || snap.m.l0.len() > store.cfg.max_l0_segments
+            || store.cfg.delete_debt_threshold > 0.0)
+        {
             // Nothing can be due: return before building the step function of every
             // tombstone (O(T log T)).
             return false;
@@ -172,6 +187,8 @@ impl Compactor {
         let mut pruned = false;
         if survey && prune(store, signals, &snap, &pieces) {
             pruned = true;
+            // Dropped segments may leave small ones next to each other.
+            self.untidy.store(true, Ordering::Release);
             snap = store.snapshot();
             pieces = all_pieces(&snap);
         }
@@ -197,7 +214,9 @@ impl Compactor {
             let d = delete_debt(&snap, &pieces);
             d > 0.0 && d >= store.cfg.delete_debt_threshold
         };
-        if !(requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty() || !dead_patches.is_empty()) {
+        let regular =
+            requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty() || !dead_patches.is_empty();
+        if !(regular || untidy) {
             return pruned;
         }
         Counters::bump(&store.counters.select_calls, 1);
@@ -235,12 +254,31 @@ impl Compactor {
         if requested {
             forced_patches = (0..m.patches.len()).collect();
         }
-        if k == 0 && forced_l1.is_empty() && forced_patches.is_empty() {
-            Counters::bump(&store.counters.select_no_work, 1);
-            return pruned;
-        }
         let window = self.window.lock().window;
-        let forced = Forced { l1: &forced_l1, patches: &forced_patches, allow_patches: !requested };
+        let max_records = store.l1_segment_records();
+        // Tidying is a round of its own, when nothing else is due.
+        let mut tidy_groups = Vec::new();
+        if k == 0 && forced_l1.is_empty() && forced_patches.is_empty() {
+            if untidy || requested {
+                let (groups, left) = tidy::plan(m, max_records, window, store.cfg.window_origin, &fences);
+                if left {
+                    self.untidy.store(true, Ordering::Release);
+                }
+                tidy_groups = groups;
+            }
+            if tidy_groups.is_empty() {
+                Counters::bump(&store.counters.select_no_work, 1);
+                return pruned;
+            }
+        } else if untidy {
+            self.untidy.store(true, Ordering::Release);
+        }
+        let forced = Forced {
+            l1: &forced_l1,
+            patches: &forced_patches,
+            tidy: &tidy_groups,
+            allow_patches: !requested,
+        };
         let mut plan = Plan::new(m, k, &forced, window, store.cfg.window_origin);
         let mut capped = false;
         while caps.max_windows > 0 && plan.windows > caps.max_windows as usize && k > 1 {
@@ -270,9 +308,11 @@ impl Compactor {
             if requested && !force {
                 self.requested.store(true, Ordering::Release);
             }
+            if !tidy_groups.is_empty() {
+                self.untidy.store(true, Ordering::Release);
+            }
             return pruned;
         }
-        let max_records = store.l1_segment_records();
         let seqs = inputs().map(|s| s.seqs).reduce(SeqSpan::union);
         let seqs = seqs.unwrap_or(SeqSpan { first: 0, last: 0 });
         let patch_seqs = l0_in.iter().map(|s| s.seqs).reduce(SeqSpan::union);
@@ -345,11 +385,17 @@ impl Compactor {
             Some(n)
         });
         signals.notify_room();
+        if outputs.iter().any(|s| s.len() < tidy::small_records(max_records)) {
+            self.untidy.store(true, Ordering::Release);
+        }
         let patched = new_patches.iter().map(|s| s.len() as u64).sum::<u64>() - adopted_records;
         let written = outputs.iter().map(|s| s.len() as u64).sum::<u64>() + patched;
         Counters::bump(&store.counters.compacted_records, written);
         Counters::bump(&store.counters.patched_records, patched);
         Counters::bump(&store.counters.adopted_records, adopted_records);
+        if !tidy_groups.is_empty() {
+            Counters::bump(&store.counters.tidied_records, written);
+        }
         Counters::bump(&store.counters.compaction_retries, retries.unwrap_or(0));
         Counters::bump(&store.counters.compactions, 1);
         // A request is satisfied once every L0 segment of its snapshot was compacted;

@@ -26,6 +26,9 @@ pub(super) struct Forced<'a> {
     pub(super) l1: &'a [usize],
     /// Patches to merge into L1 (indices in [`Patches::iter`](crate::manifest::Patches::iter) order).
     pub(super) patches: &'a [usize],
+    /// Groups of neighbouring L1 segments (index ranges) each merged into one
+    /// stretch, though their records leave gaps (see [`super::tidy`]).
+    pub(super) tidy: &'a [std::ops::Range<usize>],
     /// Whether L0 records may become patches at all (not for a full compaction).
     pub(super) allow_patches: bool,
 }
@@ -77,6 +80,17 @@ impl Plan {
             pulled[i] = true;
             is_forced[i] = true;
             add(items[i], &mut spans);
+        }
+        for g in forced.tidy {
+            // One window holds the whole group (see `tidy::plan`), and nothing but
+            // patches can lie in its gaps: its hull is one interval there.
+            for i in g.clone() {
+                pulled[i] = true;
+                is_forced[i] = true;
+            }
+            let (a, b) = (items[g.start].min_ts(), items[g.end - 1].max_ts());
+            let w = Window::of(a, size, origin);
+            merge_interval(&mut spans.entry(w.lo).or_insert((w, Vec::new())).1, (a, b));
         }
         loop {
             let mut changed = false;
