@@ -11,6 +11,11 @@
 //!   `b` with `b % K == k`), background maintenance; prints per run the rate, the
 //!   process CPU per record, the write amplification once settled and what the
 //!   manifest holds.
+//! - `quiet N`: N two-writer ingests, each read right after its final `flush()`
+//!   (patches and L0 still there), again once the background compactor has
+//!   merged them (the log quiet for a second), and after `compact_now()`:
+//!   median of 5 full scans, mean of 100,000 point lookups and of 10,000 ranges
+//!   of 1,000 at random timestamps, and the records rewritten meanwhile.
 //!
 //! `cargo run --release --example profile -- ingest 10`
 
@@ -87,10 +92,82 @@ fn run_writers(w: &Workload, k: usize) {
     );
 }
 
+/// Reads of `log` (of `n` records): the median full scan of timestamps and values
+/// (M rec/s), the mean point lookup and range of 1,000 (ns).
+fn reads(log: &Timelog<u64>, n: f64) -> (f64, f64, f64) {
+    let snap = log.snapshot();
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(snap.range(..).fold(0u64, |a, (ts, v)| a.wrapping_add(ts as u64 ^ *v)));
+            n / t.elapsed().as_secs_f64() / 1e6
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    let (lo, hi) = (log.first_ts().unwrap_or(0), log.last_ts().unwrap_or(0));
+    let mut r = 0x9E37_79B9_7F4A_7C15u64;
+    let mut at = || {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        lo + (r % (hi - lo).max(1) as u64) as i64
+    };
+    let mut found = 0usize;
+    let t = Instant::now();
+    for _ in 0..100_000 {
+        found += snap.point(at()).count();
+    }
+    let point = t.elapsed().as_secs_f64() * 1e9 / 100_000.0;
+    let t = Instant::now();
+    for _ in 0..10_000 {
+        let ts = at();
+        found += snap.range(ts..ts.saturating_add(1_000)).count();
+    }
+    let range = t.elapsed().as_secs_f64() * 1e9 / 10_000.0;
+    std::hint::black_box(found);
+    (rates[2], point, range)
+}
+
+fn run_quiet(w: &Workload) {
+    let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
+    std::thread::scope(|s| {
+        for me in 0..2 {
+            let log = &log;
+            s.spawn(move || {
+                for (_, ts, vals) in w.writer_batches(me, 2) {
+                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
+                }
+            });
+        }
+    });
+    log.flush();
+    let n = w.ts.len() as f64;
+    let show = |when: &str, log: &Timelog<u64>| {
+        let st = log.stats();
+        let (scan, point, range) = reads(log, n);
+        println!(
+            "{when}: L0 {} L1 {} patches {}, compacted {:.2}/rec; scan {scan:.0} M rec/s, point {point:.0} ns, \
+             range {range:.0} ns",
+            st.l0_segments,
+            st.l1_segments,
+            st.patch_segments,
+            st.compacted_records as f64 / n
+        );
+    };
+    show("after the ingest", &log);
+    let t = Instant::now();
+    while log.stats().patch_segments + log.stats().l0_segments > 0 && t.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    show(&format!("quiet ({:.1} s later)", t.elapsed().as_secs_f64()), &log);
+    log.compact_now();
+    show("after compact_now", &log);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = || -> ! {
-        eprintln!("usage: profile ingest|scan N | profile writers K N");
+        eprintln!("usage: profile ingest|scan|quiet N | profile writers K N");
         std::process::exit(2);
     };
     let mode = args.next().unwrap_or_else(|| usage());
@@ -100,13 +177,23 @@ fn main() {
         1
     };
     let reps = match args.next().map(|n| n.parse::<usize>()) {
-        Some(Ok(n)) if n > 0 && writers > 0 && ["ingest", "scan", "writers"].contains(&mode.as_str()) => n,
+        Some(Ok(n))
+            if n > 0 && writers > 0 && ["ingest", "scan", "writers", "quiet"].contains(&mode.as_str()) =>
+        {
+            n
+        }
         _ => usage(),
     };
     let w = Workload::new(5_000_000, 0.05);
     if mode == "writers" {
         for _ in 0..reps {
             run_writers(&w, writers);
+        }
+        return;
+    }
+    if mode == "quiet" {
+        for _ in 0..reps {
+            run_quiet(&w);
         }
         return;
     }

@@ -140,10 +140,10 @@ fn deletes_reach_into_patches_and_drop_them() {
     agrees(&log, &o, &[4_999, 5_000, 8_000]);
 }
 
-#[test]
-fn two_background_writers_patch_instead_of_rewriting() {
-    // Writer 1 runs ahead; writer 0 follows a few memtables behind, so its
-    // records land between the leader's, which the worker has written to L1.
+/// A background log where writer 1 runs ahead and writer 0 follows a few
+/// memtables behind, so its records land between the leader's, which the worker
+/// has written to L1; flushed, its oracle, and the number of records.
+fn lagging_background() -> (Timelog<u64>, Oracle<u64>, i64) {
     let log: Timelog<u64> = Timelog::builder()
         .memtable_max_bytes(64 << 10)
         .maintenance_wakeup(Duration::from_millis(1))
@@ -173,6 +173,12 @@ fn two_background_writers_patch_instead_of_rewriting() {
     }
     assert!(eventually(Duration::from_secs(30), || log.stats().sealed_memruns == 0), "the flusher is stuck");
     log.flush();
+    (log, o, n)
+}
+
+#[test]
+fn two_background_writers_patch_instead_of_rewriting() {
+    let (log, o, n) = lagging_background();
     let st = log.stats();
     assert!(
         st.patched_records + st.adopted_records > 0,
@@ -181,6 +187,23 @@ fn two_background_writers_patch_instead_of_rewriting() {
     assert!(st.patch_depth <= 4, "{st:?}");
     let amp = (st.flushed_records + st.compacted_records) as f64 / n as f64;
     assert!(amp < 1.75, "write amplification {amp:.2}: {st:?}");
+    agrees(&log, &o, &[0, 1_000, n / 2, n - 1]);
+}
+
+#[test]
+fn a_quiet_log_merges_its_patches_into_l1() {
+    let (log, o, n) = lagging_background();
+    let st = log.stats();
+    assert!(st.patch_segments > 0, "{st:?}");
+    // A second after the last flush, the background compactor merges them,
+    // a few megabytes per round.
+    let merged = eventually(Duration::from_secs(30), || {
+        let st = log.stats();
+        st.patch_segments == 0 && st.l0_segments == 0
+    });
+    let st = log.stats();
+    assert!(merged, "{st:?}");
+    assert_eq!(st.records, n as usize);
     agrees(&log, &o, &[0, 1_000, n / 2, n - 1]);
 }
 

@@ -93,7 +93,7 @@ impl Maintenance {
             }
             if matches!(role, Role::Compactor | Role::Both) {
                 let mut worked = false;
-                while self.compactor.due(store) && self.compactor.compact_once(store, signals, false) {
+                while self.compactor.due(store) && self.compactor.compact_once(store, signals, false, true) {
                     seal::drain(store, signals, false);
                     worked = true;
                     if signals.stopping() {
@@ -110,8 +110,8 @@ impl Maintenance {
     /// One unit of maintenance (manual mode): flush the complete memruns, or else
     /// run one compaction; `true` if there was work.
     pub(crate) fn step<V: Value>(&self, store: &Store<V>, signals: &Signals) -> bool {
-        let worked =
-            self.flush(store, signals, false, false) || self.compactor.compact_once(store, signals, false);
+        let worked = self.flush(store, signals, false, false)
+            || self.compactor.compact_once(store, signals, false, false);
         seal::drain(store, signals, false);
         worked
     }
@@ -127,7 +127,7 @@ impl Maintenance {
     /// take every L0 segment and every segment holding deleted records.
     pub(crate) fn compact_now<V: Value>(&self, store: &Store<V>, signals: &Signals) {
         self.flush_all(store, signals);
-        while self.compactor.compact_once(store, signals, true) {
+        while self.compactor.compact_once(store, signals, true, false) {
             seal::drain(store, signals, false);
         }
         self.release_memory(store, signals, true);

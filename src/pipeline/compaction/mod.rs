@@ -21,6 +21,7 @@
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
 mod plan;
+mod quiet;
 mod tidy;
 mod window;
 
@@ -69,6 +70,8 @@ pub(crate) struct Compactor {
     /// Small L1 segments may have been written (or become neighbours): look for
     /// groups to tidy ([`tidy`]).
     untidy: AtomicBool,
+    /// When the last flush wrote something: patches merge once the log is quiet.
+    clock: Mutex<quiet::Clock>,
 }
 
 impl Compactor {
@@ -80,6 +83,7 @@ impl Compactor {
             requested: AtomicBool::new(false),
             tombs_changed: AtomicBool::new(false),
             untidy: AtomicBool::new(false),
+            clock: Mutex::new(quiet::Clock::default()),
         }
     }
 
@@ -104,6 +108,9 @@ impl Compactor {
         if done.new_l1 {
             self.untidy.store(true, Ordering::Release);
         }
+        if !done.densities.is_empty() {
+            self.clock.lock().flushed();
+        }
         done.new_tombs
     }
 
@@ -124,6 +131,13 @@ impl Compactor {
             || store.cfg.delete_debt_threshold > 0.0
             || self.tombs_changed.load(Ordering::Acquire)
             || self.untidy.load(Ordering::Acquire)
+            || self.settle_due(&store.manifest.current())
+    }
+
+    /// Whether the background compactor should merge L0 and patches into L1
+    /// now: there are some, and the log is quiet ([`quiet`]).
+    fn settle_due<V>(&self, m: &Manifest<V>) -> bool {
+        !(m.patches.is_empty() && m.l0.is_empty()) && self.clock.lock().quiet()
     }
 
     /// Whether to look for dead segments and retiring tombstones now. A survey
@@ -154,8 +168,16 @@ impl Compactor {
     /// whole ([`prune`]), and segments with at least
     /// `segment_dead_fraction` of their records deleted are rewritten, each alone
     /// (one window's worth of work, not the whole log). A round with none of that
-    /// to do tidies L1 instead ([`tidy`]), if small segments were written.
-    pub(crate) fn compact_once<V: Value>(&self, store: &Store<V>, signals: &Signals, force: bool) -> bool {
+    /// to do tidies L1 instead ([`tidy`]), if small segments were written; and
+    /// with nothing to tidy, a `background` round merges patches into L1 once
+    /// the log is quiet ([`quiet`]).
+    pub(crate) fn compact_once<V: Value>(
+        &self,
+        store: &Store<V>,
+        signals: &Signals,
+        force: bool,
+        background: bool,
+    ) -> bool {
         let _c = self.lock.lock();
         let _quiet = Quiet::enter();
         // Take the requests before the snapshot: a request made after this point is
@@ -169,8 +191,10 @@ impl Compactor {
             // Not yet worth it: look again at the next wake-up.
             self.tombs_changed.store(true, Ordering::Release);
         }
+        let settle = background && self.settle_due(&snap.m);
         if !(survey
             || untidy
+            || settle
             || snap.m.l0.len() > store.cfg.max_l0_segments
             || store.cfg.delete_debt_threshold > 0.0)
         {
@@ -209,14 +233,15 @@ impl Compactor {
             dead_patches = m.patches.iter().enumerate().filter(|(_, s)| worth(s)).map(|(i, _)| i).collect();
             dead_l0 = m.l0.iter().rposition(|s| worth(s)).map_or(0, |i| i + 1);
         }
-        let over = m.l0.len() > store.cfg.max_l0_segments;
+        // (A quiet log takes what L0 holds, however little.)
+        let over = m.l0.len() > store.cfg.max_l0_segments || (settle && !m.l0.is_empty());
         let debt = store.cfg.delete_debt_threshold > 0.0 && {
             let d = delete_debt(&snap, &pieces);
             d > 0.0 && d >= store.cfg.delete_debt_threshold
         };
         let regular =
             requested || over || debt || dead_l0 > 0 || !dead_l1.is_empty() || !dead_patches.is_empty();
-        if !(regular || untidy) {
+        if !(regular || untidy || settle) {
             return pruned;
         }
         Counters::bump(&store.counters.select_calls, 1);
@@ -266,7 +291,10 @@ impl Compactor {
                 }
                 tidy_groups = groups;
             }
-            if tidy_groups.is_empty() {
+            if tidy_groups.is_empty() && settle {
+                forced_patches = quiet::pick(m, max_records);
+            }
+            if tidy_groups.is_empty() && forced_patches.is_empty() {
                 Counters::bump(&store.counters.select_no_work, 1);
                 return pruned;
             }
