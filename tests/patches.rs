@@ -121,6 +121,28 @@ fn stacked_patches_are_ranked_by_age_and_bounded() {
 }
 
 #[test]
+fn patches_side_by_side_are_bounded_by_count() {
+    let (log, mut o) = led();
+    // Two small disjoint L0 segments per round, each adopted as a patch of rank
+    // 1 over the one L1 segment: only the count bound (64 per stretch) stops
+    // them piling up.
+    let mut most = 0;
+    let mut merged = false;
+    for round in 0..40i64 {
+        let base = round * 400;
+        lagging(&log, &mut o, base, base + 60, 0, 1 + round as u64);
+        lagging(&log, &mut o, base + 200, base + 260, 0, 100 + round as u64);
+        assert!(log.maint_step().unwrap());
+        let st = log.stats();
+        merged |= st.patch_segments < most;
+        most = most.max(st.patch_segments);
+        assert!(st.patch_depth <= 1 && st.patch_segments <= 64 + 2, "{st:?}");
+    }
+    assert!(merged && most > 60, "the count bound merged the patches into L1 ({most} at most)");
+    agrees(&log, &o, &[0, 1_000, 8_000, 15_999, 19_999]);
+}
+
+#[test]
 fn deletes_reach_into_patches_and_drop_them() {
     let (log, mut o) = led();
     laggard(&log, &mut o, 5_000, 8_000, 1);
