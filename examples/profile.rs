@@ -11,9 +11,9 @@
 //!   `b` with `b % K == k`), background maintenance; prints per run the rate, the
 //!   process CPU per record, the write amplification once settled and what the
 //!   manifest holds.
-//! - `quiet N`: N two-writer ingests, each read right after its final `flush()`
+//! - `settle N`: N two-writer ingests, each read right after its final `flush()`
 //!   (patches and L0 still there), again once the background compactor has
-//!   merged them (the log quiet for a second), and after `compact_now()`:
+//!   merged them (the log at rest for a second), and after `compact_now()`:
 //!   median of 5 full scans, mean of 100,000 point lookups and of 10,000 ranges
 //!   of 1,000 at random timestamps, and the records rewritten meanwhile.
 //!
@@ -128,7 +128,7 @@ fn reads(log: &Timelog<u64>, n: f64) -> (f64, f64, f64) {
     (rates[2], point, range)
 }
 
-fn run_quiet(w: &Workload) {
+fn run_settle(w: &Workload) {
     let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
     std::thread::scope(|s| {
         for me in 0..2 {
@@ -159,7 +159,7 @@ fn run_quiet(w: &Workload) {
     while log.stats().patch_segments + log.stats().l0_segments > 0 && t.elapsed().as_secs() < 30 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    show(&format!("quiet ({:.1} s later)", t.elapsed().as_secs_f64()), &log);
+    show(&format!("at rest ({:.1} s later)", t.elapsed().as_secs_f64()), &log);
     log.compact_now();
     show("after compact_now", &log);
 }
@@ -167,7 +167,7 @@ fn run_quiet(w: &Workload) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = || -> ! {
-        eprintln!("usage: profile ingest|scan|quiet N | profile writers K N");
+        eprintln!("usage: profile ingest|scan|settle N | profile writers K N");
         std::process::exit(2);
     };
     let mode = args.next().unwrap_or_else(|| usage());
@@ -178,7 +178,7 @@ fn main() {
     };
     let reps = match args.next().map(|n| n.parse::<usize>()) {
         Some(Ok(n))
-            if n > 0 && writers > 0 && ["ingest", "scan", "writers", "quiet"].contains(&mode.as_str()) =>
+            if n > 0 && writers > 0 && ["ingest", "scan", "writers", "settle"].contains(&mode.as_str()) =>
         {
             n
         }
@@ -191,9 +191,9 @@ fn main() {
         }
         return;
     }
-    if mode == "quiet" {
+    if mode == "settle" {
         for _ in 0..reps {
-            run_quiet(&w);
+            run_settle(&w);
         }
         return;
     }

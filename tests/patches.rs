@@ -213,7 +213,7 @@ fn two_background_writers_patch_instead_of_rewriting() {
 }
 
 #[test]
-fn a_quiet_log_merges_its_patches_into_l1() {
+fn a_log_at_rest_merges_its_patches_into_l1() {
     let (log, o, n) = lagging_background();
     let st = log.stats();
     assert!(st.patch_segments > 0, "{st:?}");

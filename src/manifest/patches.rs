@@ -36,8 +36,8 @@ pub(crate) const MAX_PATCH_DEPTH: usize = 4;
 /// into L1 instead. It bounds the number of patches by the number of L1
 /// segments (disjoint patches all take rank 1, so [`MAX_PATCH_DEPTH`] alone
 /// would not). At 16, two writers drifting apart hit it in one run of three
-/// and rewrote a quarter of the log; patches do not stay once the log is quiet
-/// (see `pipeline/compaction/quiet.rs`).
+/// and rewrote a quarter of the log; patches do not stay once the log is at
+/// rest (see `pipeline/compaction/settle.rs`).
 pub(crate) const MAX_STRETCH_PATCHES: usize = 64;
 
 /// The patches of one manifest, sorted by first timestamp, with the index that

@@ -21,7 +21,7 @@
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
 mod plan;
-mod quiet;
+mod settle;
 mod tidy;
 mod window;
 
@@ -70,8 +70,9 @@ pub(crate) struct Compactor {
     /// Small L1 segments may have been written (or become neighbours): look for
     /// groups to tidy ([`tidy`]).
     untidy: AtomicBool,
-    /// When the last flush wrote something: patches merge once the log is quiet.
-    clock: Mutex<quiet::Clock>,
+    /// When the last flush wrote something: L0 and patches merge into L1 once
+    /// the log is at rest ([`settle`]).
+    clock: Mutex<settle::Clock>,
 }
 
 impl Compactor {
@@ -83,7 +84,7 @@ impl Compactor {
             requested: AtomicBool::new(false),
             tombs_changed: AtomicBool::new(false),
             untidy: AtomicBool::new(false),
-            clock: Mutex::new(quiet::Clock::default()),
+            clock: Mutex::new(settle::Clock::default()),
         }
     }
 
@@ -135,9 +136,9 @@ impl Compactor {
     }
 
     /// Whether the background compactor should merge L0 and patches into L1
-    /// now: there are some, and the log is quiet ([`quiet`]).
+    /// now: there are some, and the log is at rest ([`settle`]).
     fn settle_due<V>(&self, m: &Manifest<V>) -> bool {
-        !(m.patches.is_empty() && m.l0.is_empty()) && self.clock.lock().quiet()
+        !(m.patches.is_empty() && m.l0.is_empty()) && self.clock.lock().at_rest()
     }
 
     /// Whether to look for dead segments and retiring tombstones now. A survey
@@ -170,7 +171,7 @@ impl Compactor {
     /// (one window's worth of work, not the whole log). A round with none of that
     /// to do tidies L1 instead ([`tidy`]), if small segments were written; and
     /// with nothing to tidy, a `background` round merges patches into L1 once
-    /// the log is quiet ([`quiet`]).
+    /// the log is at rest ([`settle`]).
     pub(crate) fn compact_once<V: Value>(
         &self,
         store: &Store<V>,
@@ -233,7 +234,7 @@ impl Compactor {
             dead_patches = m.patches.iter().enumerate().filter(|(_, s)| worth(s)).map(|(i, _)| i).collect();
             dead_l0 = m.l0.iter().rposition(|s| worth(s)).map_or(0, |i| i + 1);
         }
-        // (A quiet log takes what L0 holds, however little.)
+        // (A log at rest compacts what L0 holds, however little.)
         let over = m.l0.len() > store.cfg.max_l0_segments || (settle && !m.l0.is_empty());
         let debt = store.cfg.delete_debt_threshold > 0.0 && {
             let d = delete_debt(&snap, &pieces);
@@ -292,7 +293,7 @@ impl Compactor {
                 tidy_groups = groups;
             }
             if tidy_groups.is_empty() && settle {
-                forced_patches = quiet::pick(m, max_records);
+                forced_patches = settle::pick(m, max_records);
             }
             if tidy_groups.is_empty() && forced_patches.is_empty() {
                 Counters::bump(&store.counters.select_no_work, 1);

@@ -1,11 +1,11 @@
-//! Work for quiet times: merging L0 and patches into the L1 segments under
-//! them once the log has stopped taking data.
+//! Settling: merging L0 and patches into the L1 segments under them once the
+//! log has stopped taking data.
 //!
 //! Patches spare writers a rewrite of L1 while a lagging writer's records keep
 //! arriving (see [`Patches`](crate::manifest::Patches)), but reads pay for
 //! them: a scan over a window with patches merges L1 and the patches record by
 //! record where they interleave (3–5x slower than over a compacted window).
-//! Once no flush has happened for [`QUIET`], the background compactor merges
+//! Once no flush has happened for [`SETTLE_AFTER`], the background compactor merges
 //! what L0 holds (however few segments) and then the patches, a budget of
 //! records per round ([`pick`]), until none is left, and the next burst of
 //! writes starts from a compacted log. A log that never rests
@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::manifest::Manifest;
 
-/// How long after the last flush the log counts as quiet.
-pub(super) const QUIET: Duration = Duration::from_secs(1);
+/// How long after the last flush the log counts as at rest.
+pub(super) const SETTLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Largest L1 segments' worth of records (patches and the L1 segments under
-/// them) one quiet round takes.
+/// them) one settling round takes.
 const ROUND_RECORDS: usize = 4;
 
 /// When the last flush that wrote something happened (`None`: never).
@@ -35,14 +35,14 @@ impl Clock {
         self.last = Some(Instant::now());
     }
 
-    /// Whether no flush happened for [`QUIET`].
-    pub(super) fn quiet(&self) -> bool {
-        self.last.is_none_or(|t| t.elapsed() >= QUIET)
+    /// Whether no flush happened for [`SETTLE_AFTER`].
+    pub(super) fn at_rest(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= SETTLE_AFTER)
     }
 }
 
 /// The patches (indices in [`Patches::iter`](crate::manifest::Patches::iter)
-/// order, by first timestamp) one quiet round merges, with L1 segments of at
+/// order, by first timestamp) one settling round merges, with L1 segments of at
 /// most `max_records`: from the oldest timestamp up, at least one, until they
 /// and the L1 records under them reach the round's budget.
 pub(super) fn pick<V>(m: &Manifest<V>, max_records: usize) -> Vec<usize> {
