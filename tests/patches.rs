@@ -230,15 +230,38 @@ fn a_log_at_rest_merges_its_patches_into_l1() {
 }
 
 #[test]
-fn overlapping_l0_segments_are_written_as_one_patch() {
+fn overlapping_l0_segments_are_adopted_stacked_oldest_lowest() {
     let (log, mut o) = led();
-    // Two segments over the same stretch, interleaved: neither lies alone.
-    let n = lagging(&log, &mut o, 5_000, 8_000, 0, 1) + lagging(&log, &mut o, 5_000, 8_000, 1, 2);
+    // Two segments over the same stretch, interleaved, equal timestamps
+    // included: both are adopted, the newer ranked above the older.
+    let n = lagging(&log, &mut o, 5_000, 8_000, 0, 1) + lagging(&log, &mut o, 5_000, 8_000, 0, 2);
     assert!(log.maint_step().unwrap());
     let st = log.stats();
-    assert_eq!((st.l0_segments, st.patch_segments, st.patch_depth), (0, 1, 1), "{st:?}");
-    assert_eq!((st.patched_records, st.adopted_records), (n as u64, 0), "{st:?}");
-    agrees(&log, &o, &[5_000, 5_001, 6_000, 7_999]);
+    assert_eq!((st.l0_segments, st.patch_segments, st.patch_depth), (0, 2, 2), "{st:?}");
+    assert_eq!((st.patched_records, st.adopted_records), (0, n as u64), "{st:?}");
+    agrees(&log, &o, &[5_000, 5_001, 6_000, 7_998, 7_999]);
+}
+
+#[test]
+fn overlapping_l0_segments_are_written_as_one_patch_where_stacking_would_pass_the_bound() {
+    let (log, mut o) = led();
+    // Ranks 1 and 2 (two overlapping segments adopted), then 3 (one segment,
+    // with a second one elsewhere so that the step compacts).
+    lagging(&log, &mut o, 5_000, 8_000, 0, 1);
+    lagging(&log, &mut o, 5_000, 8_000, 1, 2);
+    assert!(log.maint_step().unwrap());
+    lagging(&log, &mut o, 5_000, 8_000, 2, 3);
+    lagging(&log, &mut o, 12_000, 13_000, 0, 4);
+    assert!(log.maint_step().unwrap());
+    let st = log.stats();
+    assert_eq!((st.patch_segments, st.patch_depth, st.patched_records), (4, 3, 0), "{st:?}");
+    // Two more overlapping ones would take ranks 4 and 5: written as one patch
+    // of rank 4 instead.
+    let n = lagging(&log, &mut o, 5_000, 8_000, 0, 5) + lagging(&log, &mut o, 5_000, 8_000, 1, 6);
+    assert!(log.maint_step().unwrap());
+    let st = log.stats();
+    assert_eq!((st.patch_segments, st.patch_depth, st.patched_records), (5, 4, n as u64), "{st:?}");
+    agrees(&log, &o, &[5_000, 5_001, 5_002, 6_000, 7_999, 12_000]);
 }
 
 #[test]
@@ -246,11 +269,14 @@ fn a_segment_alone_is_adopted_beside_the_written_rest() {
     let (log, mut o) = led();
     let alone = lagging(&log, &mut o, 5_000, 6_000, 0, 1);
     let rest = lagging(&log, &mut o, 6_000, 8_000, 0, 2) + lagging(&log, &mut o, 6_000, 8_000, 1, 3);
+    // A delete inside the rest after its flush: the segment holding it cannot
+    // be adopted, so the stretch is not adopted whole.
+    o.delete(7_000..7_001).assert(&log.delete_range(7_000..7_001));
     assert!(log.maint_step().unwrap());
     let st = log.stats();
     assert_eq!((st.l0_segments, st.patch_segments), (0, 2), "{st:?}");
-    assert_eq!((st.patched_records, st.adopted_records), (rest as u64, alone as u64), "{st:?}");
-    agrees(&log, &o, &[5_000, 5_999, 6_000, 6_001, 7_999]);
+    assert_eq!((st.patched_records, st.adopted_records), (rest as u64 - 1, alone as u64), "{st:?}");
+    agrees(&log, &o, &[5_000, 5_999, 6_000, 6_001, 7_000, 7_999]);
 }
 
 #[test]

@@ -20,6 +20,7 @@
 //! [`crate::store::Fence`]). Compactions are serialised by the
 //! [`Compactor`]'s lock, so a long one never holds up flushes.
 
+mod adopt;
 mod plan;
 mod settle;
 mod tidy;
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::counters::Counters;
-use crate::manifest::{Manifest, Quiet, MAX_PATCH_DEPTH};
+use crate::manifest::{Manifest, Quiet};
 use crate::segment::{Level, Segment, SeqSpan, Window};
 use crate::snapshot::Range;
 use crate::snapshot::Snapshot;
@@ -42,6 +43,7 @@ use crate::Value;
 
 use super::flush::Flushed;
 use super::signal::Signals;
+use adopt::adoptable;
 use plan::{Forced, Plan};
 use window::WindowControl;
 
@@ -444,46 +446,6 @@ impl Compactor {
         let _c = self.lock.try_lock()?;
         Some(f())
     }
-}
-
-/// Which of the L0 inputs `l0` become patches as they are, without a copy: in
-/// each of the plan's patch stretches (`[lo, hi]` spanning the L0 records
-/// there), the segments that lie wholly inside it, share no timestamp range
-/// with another L0 input (so no equal timestamps need ordering between them,
-/// and the rest written as one patch does not interleave with them), and hold
-/// no record a tombstone in `pieces` (the round's step function) hides.
-///
-/// Written and adopted patches of one stretch overlap in span, so the adopted
-/// ones rank one above the written one: a stretch whose new patch would take
-/// the highest rank allowed adopts only when nothing is left to write, so no
-/// patch ranks above [`MAX_PATCH_DEPTH`].
-fn adoptable<V>(
-    m: &Manifest<V>,
-    l0: &[Arc<Segment<V>>],
-    patch_stretches: &[(Window, i64, i64)],
-    pieces: &[Piece],
-) -> Vec<bool> {
-    let mut adopted = vec![false; l0.len()];
-    for &(_, lo, hi) in patch_stretches {
-        let here: Vec<usize> = (0..l0.len()).filter(|&i| l0[i].has_records_in(lo, hi)).collect();
-        let alone = |i: usize| {
-            let s = &l0[i];
-            let (a, b) = (s.min_ts(), s.max_ts());
-            lo <= a
-                && b <= hi
-                && here.iter().all(|&o| o == i || !l0[o].has_records_in(a, b))
-                && within(pieces, a, b).iter().all(|p| !s.hidden_by(p.lo, p.hi, p.seq))
-        };
-        let take: Vec<usize> = here.iter().copied().filter(|&i| alone(i)).collect();
-        let mixed = take.len() < here.len();
-        if take.is_empty() || (mixed && m.patches.rank_for(lo, hi) as usize >= MAX_PATCH_DEPTH) {
-            continue;
-        }
-        for i in take {
-            adopted[i] = true;
-        }
-    }
-    adopted
 }
 
 /// A segment's identity (its address), for sets of segments to remove from a
