@@ -42,12 +42,11 @@ fn process_cpu() -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
-fn run_writers(w: &Workload, k: usize) {
-    let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
-    let (c0, t0) = (process_cpu(), Instant::now());
+/// Ingests `w` with `k` writer threads (writer `k` takes the batches `b` with
+/// `b % K == k`), then `flush()`.
+fn write_with(log: &Timelog<u64>, w: &Workload, k: usize) {
     std::thread::scope(|s| {
         for me in 0..k {
-            let log = &log;
             s.spawn(move || {
                 for (_, ts, vals) in w.writer_batches(me, k) {
                     let _ = log.append_columns(ts.to_vec(), vals.to_vec());
@@ -56,6 +55,12 @@ fn run_writers(w: &Workload, k: usize) {
         }
     });
     log.flush();
+}
+
+fn run_writers(w: &Workload, k: usize) {
+    let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
+    let (c0, t0) = (process_cpu(), Instant::now());
+    write_with(&log, w, k);
     let secs = t0.elapsed().as_secs_f64();
     // Let background compaction finish what the ingest left.
     let mut last = u64::MAX;
@@ -130,17 +135,7 @@ fn reads(log: &Timelog<u64>, n: f64) -> (f64, f64, f64) {
 
 fn run_settle(w: &Workload) {
     let log: Timelog<u64> = Timelog::builder().build().expect("valid configuration");
-    std::thread::scope(|s| {
-        for me in 0..2 {
-            let log = &log;
-            s.spawn(move || {
-                for (_, ts, vals) in w.writer_batches(me, 2) {
-                    let _ = log.append_columns(ts.to_vec(), vals.to_vec());
-                }
-            });
-        }
-    });
-    log.flush();
+    write_with(&log, w, 2);
     let n = w.ts.len() as f64;
     let show = |when: &str, log: &Timelog<u64>| {
         let st = log.stats();

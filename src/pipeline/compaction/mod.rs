@@ -51,6 +51,10 @@ use window::WindowControl;
 /// [`Compactor::survey_due`]).
 const SURVEY_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A tidying or settling round takes at most this many largest L1 segments'
+/// worth of records (see [`tidy`] and [`settle`]).
+const ROUND_SEGMENTS: usize = 4;
+
 /// When the last survey for dead segments ran, and how many tombstones there were.
 #[derive(Default)]
 struct Survey {
@@ -129,12 +133,13 @@ impl Compactor {
 
     /// Whether a compaction may be due (cheap; [`Compactor::compact_once`] decides).
     pub(crate) fn due<V: Value>(&self, store: &Store<V>) -> bool {
+        let m = store.manifest.current();
         self.requested.load(Ordering::Acquire)
-            || store.manifest.current().l0.len() > store.cfg.max_l0_segments
+            || m.l0.len() > store.cfg.max_l0_segments
             || store.cfg.delete_debt_threshold > 0.0
             || self.tombs_changed.load(Ordering::Acquire)
             || self.untidy.load(Ordering::Acquire)
-            || self.settle_due(&store.manifest.current())
+            || self.settle_due(&m)
     }
 
     /// Whether the background compactor should merge L0 and patches into L1
@@ -288,14 +293,16 @@ impl Compactor {
         let mut tidy_groups = Vec::new();
         if k == 0 && forced_l1.is_empty() && forced_patches.is_empty() {
             if untidy || requested {
-                let (groups, left) = tidy::plan(m, max_records, window, store.cfg.window_origin, &fences);
+                let budget = ROUND_SEGMENTS * max_records;
+                let (groups, left) =
+                    tidy::plan(m, max_records, budget, window, store.cfg.window_origin, &fences);
                 if left {
                     self.untidy.store(true, Ordering::Release);
                 }
                 tidy_groups = groups;
             }
             if tidy_groups.is_empty() && settle {
-                forced_patches = settle::pick(m, max_records);
+                forced_patches = settle::pick(m, ROUND_SEGMENTS * max_records);
             }
             if tidy_groups.is_empty() && forced_patches.is_empty() {
                 Counters::bump(&store.counters.select_no_work, 1);

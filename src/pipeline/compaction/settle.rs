@@ -7,7 +7,7 @@
 //! record where they interleave (3–5x slower than over a compacted window).
 //! Once no flush has happened for [`SETTLE_AFTER`], the background compactor merges
 //! what L0 holds (however few segments) and then the patches, a budget of
-//! records per round ([`pick`]), until none is left, and the next burst of
+//! records per round ([`pick`], [`super::ROUND_SEGMENTS`]), until none is left, and the next burst of
 //! writes starts from a compacted log. A log that never rests
 //! keeps its patches (bounded in depth and number, as they are), and a full
 //! compaction merges them whatever the clock says.
@@ -18,10 +18,6 @@ use crate::manifest::Manifest;
 
 /// How long after the last flush the log counts as at rest.
 pub(super) const SETTLE_AFTER: Duration = Duration::from_secs(1);
-
-/// Largest L1 segments' worth of records (patches and the L1 segments under
-/// them) one settling round takes.
-const ROUND_RECORDS: usize = 4;
 
 /// When the last flush that wrote something happened (`None`: never).
 #[derive(Default)]
@@ -42,11 +38,10 @@ impl Clock {
 }
 
 /// The patches (indices in [`Patches::iter`](crate::manifest::Patches::iter)
-/// order, by first timestamp) one settling round merges, with L1 segments of at
-/// most `max_records`: from the oldest timestamp up, at least one, until they
-/// and the L1 records under them reach the round's budget.
-pub(super) fn pick<V>(m: &Manifest<V>, max_records: usize) -> Vec<usize> {
-    let budget = ROUND_RECORDS * max_records;
+/// order, by first timestamp) one settling round merges: from the oldest
+/// timestamp up, at least one, until they and the L1 records under them reach
+/// `budget` records.
+pub(super) fn pick<V>(m: &Manifest<V>, budget: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut taken = 0usize;
     // L1 segments already counted (under an earlier patch of the round).

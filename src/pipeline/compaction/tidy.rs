@@ -20,7 +20,7 @@
 //! neighbours in pairs whatever their sizes.
 //!
 //! Tidying is a compaction round of its own, run only when no other work is
-//! due, within the round budget [`ROUND_RECORDS`] of records; a group an
+//! due, within a budget of records ([`super::ROUND_SEGMENTS`]); a group an
 //! archive's fence forbids waits for the archive (see
 //! [`crate::store::Fence`]).
 
@@ -32,9 +32,6 @@ use crate::store::Fence;
 
 /// Most segments a run of small segments keeps after tidying (see the module docs).
 const MAX_RUN: usize = 32;
-
-/// A tidying round merges groups until it has taken this many largest L1 segments' worth of records.
-const ROUND_RECORDS: usize = 4;
 
 /// The size below which an L1 segment is small, for L1 segments of at most
 /// `max_records` records (64 pages): a quarter of a page. Above it a segment's
@@ -75,11 +72,13 @@ pub(super) fn groups(lens: &[usize]) -> Vec<Range<usize>> {
 
 /// The groups of neighbouring L1 segments (ranges of indices into `m.l1`) one
 /// tidying round merges, with windows of `size` aligned to `origin`, segments
-/// of at most `max_records` records, and the archives' `fences`; and whether
-/// some were left for a later round (over the budget, or fenced).
+/// of at most `max_records` records, and the archives' `fences`, up to
+/// `budget` records; and whether some were left for a later round (over the
+/// budget, or fenced).
 pub(super) fn plan<V>(
     m: &Manifest<V>,
     max_records: usize,
+    budget: usize,
     size: i64,
     origin: i64,
     fences: &[Fence],
@@ -95,7 +94,7 @@ pub(super) fn plan<V>(
             && free(s.min_ts(), s.max_ts())
     };
     let mut out = Vec::new();
-    let (mut budget, mut left) = (ROUND_RECORDS * max_records, false);
+    let (mut budget, mut left) = (budget, false);
     let mut i = 0;
     while i < l1.len() {
         if !eligible(i) {
